@@ -1,0 +1,404 @@
+"""Load definitions from YAML, keeping the line and column of every field.
+
+A file may hold several documents (``---``); each document is one definition with a
+``kind``. Every problem of a file is reported, not only the first: a syntax error stops that
+file only, a schema error stops that document only.
+
+Scalars follow YAML 1.2 rules rather than PyYAML's YAML 1.1 defaults: ``yes``/``no``/``on``/
+``off`` stay strings and ``0123`` stays the string ``"0123"`` (not octal 83), because codes and
+names in a catalog must never be silently reinterpreted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from definitions.diagnostics import Diagnostic, Severity, format_path
+from definitions.models import (
+    KINDS,
+    CalendarYear,
+    Definition,
+    Department,
+    Procedure,
+    ServiceItem,
+)
+
+Position = tuple[int, int]
+"""1-based (line, column)."""
+PathKey = tuple[str | int, ...]
+
+_BOOL = "tag:yaml.org,2002:bool"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 core-schema booleans and numbers."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _INT, _FLOAT)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_Loader.add_implicit_resolver(_INT, re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789"))
+_Loader.add_implicit_resolver(
+    _FLOAT,
+    re.compile(r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$"),
+    list("-+0123456789."),
+)
+
+
+@dataclass
+class Source:
+    """Where one definition came from: file, document start, and every field's position."""
+
+    file: str
+    line: int
+    positions: dict[PathKey, Position] = field(default_factory=dict)
+
+    def locate(self, path: Sequence[str | int]) -> Position:
+        """Position of a field path, or of its nearest written ancestor (a missing field)."""
+        key = tuple(path)
+        while key:
+            if key in self.positions:
+                return self.positions[key]
+            key = key[:-1]
+        return (self.line, 1)
+
+    def diagnostic(
+        self,
+        severity: Severity,
+        code: str,
+        message: str,
+        path: Sequence[str | int] = (),
+    ) -> Diagnostic:
+        """A diagnostic anchored at ``path`` in this document."""
+        line, column = self.locate(path)
+        return Diagnostic(severity, code, message, self.file, line, column, format_path(path))
+
+
+@dataclass
+class Loaded:
+    """A definition that passed its schema, with its source for later diagnostics."""
+
+    definition: Definition
+    source: Source
+
+
+@dataclass
+class LoadResult:
+    loaded: list[Loaded] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+
+def _pos(node: yaml.Node) -> Position:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _convert(
+    loader: _Loader,
+    node: yaml.Node,
+    path: PathKey,
+    positions: dict[PathKey, Position],
+    problems: list[tuple[str, str, PathKey, Position]],
+) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        seen: dict[Any, Position] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                problems.append(
+                    (
+                        "yaml-key",
+                        "键必须是简单值 / a key must be a plain value",
+                        path,
+                        _pos(key_node),
+                    )
+                )
+                continue
+            key = loader.construct_object(key_node)
+            if key in seen:
+                problems.append(
+                    (
+                        "yaml-duplicate-key",
+                        f"键 “{key}” 重复（首次出现在第 {seen[key][0]} 行）"
+                        f" / duplicate key '{key}' (first on line {seen[key][0]})",
+                        (*path, key),
+                        _pos(key_node),
+                    )
+                )
+                continue
+            seen[key] = _pos(key_node)
+            child = (*path, key)
+            positions[child] = _pos(key_node)
+            out[key] = _convert(loader, value_node, child, positions, problems)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for i, item in enumerate(node.value):
+            child = (*path, i)
+            positions[child] = _pos(item)
+            items.append(_convert(loader, item, child, positions, problems))
+        return items
+    return loader.construct_object(node)
+
+
+_MESSAGES: dict[str, str] = {
+    "missing": "缺少必填字段 / required field is missing",
+    "extra_forbidden": "未知字段（拼写错误？）/ unknown field (misspelt?)",
+    "string_type": "应为文本 / should be text",
+    "int_type": "应为整数 / should be a whole number",
+    "int_parsing": "应为整数 / should be a whole number",
+    "int_from_float": "应为整数 / should be a whole number",
+    "float_type": "应为数值 / should be a number",
+    "float_parsing": "应为数值 / should be a number",
+    "decimal_type": "应为金额数值 / should be an amount",
+    "decimal_parsing": "应为金额数值 / should be an amount",
+    "bool_type": "应为 true 或 false / should be true or false",
+    "bool_parsing": "应为 true 或 false / should be true or false",
+    "list_type": "应为列表 / should be a list",
+    "dict_type": "应为映射（键: 值）/ should be a mapping (key: value)",
+    "model_type": "应为映射（键: 值）/ should be a mapping (key: value)",
+    "model_attributes_type": "应为映射（键: 值）/ should be a mapping (key: value)",
+    "date_type": "应为日期 YYYY-MM-DD / should be a date YYYY-MM-DD",
+    "date_parsing": "应为日期 YYYY-MM-DD / should be a date YYYY-MM-DD",
+    "date_from_datetime_parsing": "应为日期 YYYY-MM-DD / should be a date YYYY-MM-DD",
+    "string_too_short": "不能为空 / must not be empty",
+}
+
+
+def explain(error: ErrorDetails) -> str:
+    """A bilingual explanation of one pydantic error."""
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    if kind in _MESSAGES:
+        return _MESSAGES[kind]
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        bound = next(iter(ctx.values()), "?")
+        zh = {
+            "greater_than_equal": "不小于",
+            "greater_than": "大于",
+            "less_than_equal": "不大于",
+            "less_than": "小于",
+        }
+        en = {
+            "greater_than_equal": "at least",
+            "greater_than": "greater than",
+            "less_than_equal": "at most",
+            "less_than": "less than",
+        }
+        return f"应{zh[kind]} {bound}（实际为 {error['input']!r}）/ should be {en[kind]} {bound}"
+    if kind == "too_short":
+        return f"至少需要 {ctx.get('min_length')} 项 / needs at least {ctx.get('min_length')}"
+    if kind == "too_long":
+        return f"最多 {ctx.get('max_length')} 项 / at most {ctx.get('max_length')}"
+    if kind == "string_too_long":
+        return f"过长，最多 {ctx.get('max_length')} 字 / too long, at most {ctx.get('max_length')}"
+    if kind == "string_pattern_mismatch":
+        return (
+            f"格式不正确：{error['input']!r}（字母、数字、-、_）"
+            f" / badly formed: {error['input']!r} must match {ctx.get('pattern')}"
+        )
+    if kind in ("enum", "literal_error"):
+        return (
+            f"取值 {error['input']!r} 无效，可选：{ctx.get('expected')}"
+            f" / invalid value {error['input']!r}; expected {ctx.get('expected')}"
+        )
+    if kind.startswith("decimal_"):
+        return f"金额格式不正确 / badly formed amount: {error['msg']}"
+    return str(error["msg"])
+
+
+def _documents(path: Path) -> Iterator[Path]:
+    if path.is_dir():
+        yield from sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml"))
+    else:
+        yield path
+
+
+def load_paths(paths: Iterable[Path | str]) -> LoadResult:
+    """Load every YAML file under the given files or folders, collecting all problems."""
+    result = LoadResult()
+    for root in paths:
+        root = Path(root)
+        if not root.exists():
+            result.diagnostics.append(
+                Diagnostic(
+                    Severity.error,
+                    "file-not-found",
+                    "文件或目录不存在 / no such file or folder",
+                    str(root),
+                )
+            )
+            continue
+        for file in _documents(root):
+            result.files.append(str(file))
+            load_file(file, result)
+    return result
+
+
+def load_text(text: str, file: str, result: LoadResult | None = None) -> LoadResult:
+    """Load definitions from YAML text (the API's publish endpoint uses this)."""
+    result = result if result is not None else LoadResult()
+    loader = _Loader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            _load_document(loader, node, file, result)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        problem = exc.problem or "syntax error"
+        result.diagnostics.append(
+            Diagnostic(
+                Severity.error,
+                "yaml-syntax",
+                f"YAML 语法错误 / YAML syntax error: {problem}",
+                file,
+                line,
+                column,
+            )
+        )
+    except yaml.YAMLError as exc:
+        result.diagnostics.append(
+            Diagnostic(
+                Severity.error, "yaml-syntax", f"YAML 语法错误 / YAML syntax error: {exc}", file
+            )
+        )
+    finally:
+        loader.dispose()
+    return result
+
+
+def load_file(file: Path, result: LoadResult | None = None) -> LoadResult:
+    """Load one file's documents into ``result``."""
+    result = result if result is not None else LoadResult()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        result.diagnostics.append(
+            Diagnostic(
+                Severity.error,
+                "file-unreadable",
+                f"无法读取（需为 UTF-8 文本）/ cannot read as UTF-8 text: {exc}",
+                str(file),
+            )
+        )
+        return result
+    return load_text(text, str(file), result)
+
+
+def _load_document(loader: _Loader, node: yaml.Node, file: str, result: LoadResult) -> None:
+    source = Source(file=file, line=_pos(node)[0])
+    problems: list[tuple[str, str, PathKey, Position]] = []
+    data = _convert(loader, node, (), source.positions, problems)
+    for code, message, path, (line, column) in problems:
+        result.diagnostics.append(
+            Diagnostic(Severity.error, code, message, file, line, column, format_path(path))
+        )
+    if problems:
+        return
+    if data is None:
+        return
+    if not isinstance(data, dict):
+        result.diagnostics.append(
+            source.diagnostic(
+                Severity.error,
+                "not-a-mapping",
+                "每个文档应为一个带 kind 的映射 / each document must be a mapping with a 'kind'",
+            )
+        )
+        return
+    kind = data.get("kind")
+    model = KINDS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        result.diagnostics.append(
+            source.diagnostic(
+                Severity.error,
+                "unknown-kind",
+                f"kind 应为 {' / '.join(KINDS)} 之一，实际为 {kind!r}"
+                f" / kind must be one of {', '.join(KINDS)}, got {kind!r}",
+                ["kind"],
+            )
+        )
+        return
+    try:
+        definition = model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            result.diagnostics.append(
+                source.diagnostic(Severity.error, "schema", explain(error), list(error["loc"]))
+            )
+        return
+    result.loaded.append(Loaded(definition, source))
+
+
+# --------------------------------------------------------------------------- the catalog
+
+
+@dataclass
+class Catalog:
+    """Loaded definitions indexed by code; duplicates are reported by the validator."""
+
+    departments: dict[str, Loaded] = field(default_factory=dict)
+    items: dict[str, Loaded] = field(default_factory=dict)
+    procedures: dict[tuple[str, int], Loaded] = field(default_factory=dict)
+    calendars: list[CalendarYear] = field(default_factory=list)
+    loaded: list[Loaded] = field(default_factory=list)
+
+    @classmethod
+    def from_loaded(cls, loaded: Iterable[Loaded]) -> Catalog:
+        """Index definitions; the first of two with the same code wins the index."""
+        catalog = cls()
+        for entry in loaded:
+            catalog.loaded.append(entry)
+            d = entry.definition
+            if isinstance(d, Department):
+                catalog.departments.setdefault(d.code, entry)
+            elif isinstance(d, ServiceItem):
+                catalog.items.setdefault(d.code, entry)
+            elif isinstance(d, Procedure):
+                catalog.procedures.setdefault((d.code, d.version), entry)
+            else:
+                catalog.calendars.append(d)
+        return catalog
+
+    def department(self, code: str) -> Department | None:
+        """The department with that code."""
+        entry = self.departments.get(code)
+        return entry.definition if entry and isinstance(entry.definition, Department) else None
+
+    def item(self, code: str) -> ServiceItem | None:
+        """The service item with that code."""
+        entry = self.items.get(code)
+        return entry.definition if entry and isinstance(entry.definition, ServiceItem) else None
+
+    def procedure(self, code: str, version: int | None = None) -> Procedure | None:
+        """A procedure version; the highest version when ``version`` is None."""
+        versions = sorted(v for c, v in self.procedures if c == code)
+        if not versions:
+            return None
+        chosen = versions[-1] if version is None else version
+        entry = self.procedures.get((code, chosen))
+        return entry.definition if entry and isinstance(entry.definition, Procedure) else None
+
+    def latest_procedures(self) -> list[Procedure]:
+        """The newest version of every procedure, ordered by code."""
+        codes = sorted({c for c, _ in self.procedures})
+        return [p for p in (self.procedure(c) for c in codes) if p is not None]

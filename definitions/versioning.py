@@ -1,0 +1,89 @@
+"""Published procedure versions and their content hash.
+
+A procedure's identity is (code, version) plus a hash of its normalised content: the
+procedure with every item and department it uses, after defaults are filled in and Chinese
+enum spellings are mapped to English. Reformatting the YAML, reordering keys or writing
+``会签`` instead of ``all`` leaves the hash unchanged; changing a limit, a material or a stage
+changes it. A case carries the whole snapshot, so later edits never reach a running case.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from pydantic import BaseModel, ConfigDict
+
+from definitions.loader import Catalog
+from definitions.models import Department, Procedure, ServiceItem
+
+
+class ProcedureSnapshot(BaseModel):
+    """Everything a case needs to run a procedure version, frozen at publication."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    procedure: Procedure
+    items: list[ServiceItem]
+    """In the order the procedure lists them."""
+    departments: list[Department]
+    """Every department the procedure involves, ordered by code."""
+    content_hash: str
+    """``sha256:<hex>`` of the normalised content above."""
+
+    @property
+    def code(self) -> str:
+        """The procedure code."""
+        return self.procedure.code
+
+    @property
+    def version(self) -> int:
+        """The procedure version."""
+        return self.procedure.version
+
+    def item(self, code: str) -> ServiceItem:
+        """An item of this snapshot (KeyError if the procedure does not merge it)."""
+        for item in self.items:
+            if item.code == code:
+                return item
+        raise KeyError(code)
+
+
+def content_hash(
+    procedure: Procedure, items: list[ServiceItem], departments: list[Department]
+) -> str:
+    """Hash of the normalised content (canonical JSON, sorted keys, UTF-8)."""
+    body = {
+        "procedure": procedure.model_dump(mode="json", by_alias=True),
+        "items": [i.model_dump(mode="json", by_alias=True) for i in items],
+        "departments": [d.model_dump(mode="json", by_alias=True) for d in departments],
+    }
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def snapshot(catalog: Catalog, procedure: Procedure) -> ProcedureSnapshot:
+    """Freeze a validated procedure with its items and departments.
+
+    Raises KeyError naming the first missing reference; validate the catalog first.
+    """
+    items: list[ServiceItem] = []
+    for code in procedure.items:
+        item = catalog.item(code)
+        if item is None:
+            raise KeyError(f"unknown item {code}")
+        items.append(item)
+    codes = {procedure.intake.department} | {i.department for i in items}
+    codes |= {t.department for s in procedure.stages for t in s.tasks if t.department}
+    departments: list[Department] = []
+    for code in sorted(codes):
+        department = catalog.department(code)
+        if department is None:
+            raise KeyError(f"unknown department {code}")
+        departments.append(department)
+    return ProcedureSnapshot(
+        procedure=procedure,
+        items=items,
+        departments=departments,
+        content_hash=content_hash(procedure, items, departments),
+    )

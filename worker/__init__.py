@@ -1,0 +1,1 @@
+"""Processes and wiring: settings, logging, the ``onetrip`` command line."""

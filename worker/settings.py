@@ -1,0 +1,32 @@
+"""Settings from ``ONETRIP_*`` environment variables (and a ``.env`` file when present)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+import definitions
+
+DEFAULT_CATALOG = Path(definitions.__file__).parent / "catalog"
+
+
+class Settings(BaseSettings):
+    """Process settings; every field is ``ONETRIP_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="ONETRIP_", env_file=".env", extra="ignore")
+
+    catalog: list[Path] = Field(default_factory=lambda: [DEFAULT_CATALOG])
+    """Folders or files holding the definitions (JSON list in the environment)."""
+    log_format: Literal["auto", "console", "json"] = "auto"
+    """``auto``: coloured console lines in a terminal, JSON lines otherwise."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
