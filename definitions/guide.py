@@ -176,12 +176,12 @@ def procedure_guide(
     merged = [items[c] for c in procedure.items if c in items]
     steps: list[GuideStep] = []
     for stage in procedure.stages:
-        join = {"all": "并联办理，全部通过", "any": "任一部门通过即可", "sequential": "依次办理"}
+        join = {"all": "会签：全部通过", "any": "或签：任一通过", "sequential": "依次办理"}
         for task in stage.tasks:
             item = items.get(task.item)
             days = task.days if task.days is not None else item.committed_limit if item else 0
             dept = task.department or (item.department if item else "")
-            note = f"（{stage.name}，{join[stage.join.value]}"
+            note = f"（阶段：{stage.name}；{join[stage.join.value]}"
             note += f"；仅当 {task.when}）" if task.when else "）"
             steps.append(
                 GuideStep(item.name if item else task.item, _name(departments, dept), days, note)

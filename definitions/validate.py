@@ -216,20 +216,8 @@ def _procedure(proc: Procedure, src: Source, catalog: Catalog) -> list[Diagnosti
                     )
                 )
             item = items.get(task.item)
-            if task.department is not None:
-                if catalog.department(task.department) is None:
-                    out.append(_unknown_department(src, task.department, [*path, "department"]))
-                elif item is not None and task.department != item.department:
-                    out.append(
-                        src.diagnostic(
-                            W,
-                            "task-department-differs",
-                            f"任务由 “{task.department}” 办理，但事项属于 “{item.department}”（委托办理？）"
-                            f" / the task is handled by '{task.department}' but the item belongs to"
-                            f" '{item.department}' (delegated?)",
-                            [*path, "department"],
-                        )
-                    )
+            if task.department is not None and catalog.department(task.department) is None:
+                out.append(_unknown_department(src, task.department, [*path, "department"]))
             if item is not None and task.days is not None and task.days > item.committed_limit:
                 out.append(
                     src.diagnostic(

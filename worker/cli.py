@@ -14,7 +14,7 @@ from rich.table import Table
 from definitions.analysis import FIGURES, Reengineering, analyze
 from definitions.calendar import WorkingCalendar
 from definitions.guide import item_guide, procedure_guide
-from definitions.models import NATIONAL_CALENDAR
+from definitions.models import NATIONAL_CALENDAR, Procedure
 from definitions.validate import Report, validate_paths
 from definitions.versioning import snapshot
 from worker.logging import configure_logging
@@ -33,6 +33,8 @@ app.add_typer(definitions_app, name="definitions")
 app.add_typer(calendar_app, name="calendar")
 
 out = Console(soft_wrap=True)
+if not out.is_terminal:
+    out = Console(soft_wrap=True, width=160)  # pipes and CI logs: no 80-column wrapping
 err = Console(stderr=True, soft_wrap=True)
 
 CatalogOption = Annotated[
@@ -114,33 +116,38 @@ def validate_command(
 def list_command(catalog: CatalogOption = None, as_json: JsonOption = False) -> None:
     """列出流程及其版本与内容哈希 / list procedures with version and content hash."""
     report = _load(catalog)
-    rows = []
-    for entry in sorted(report.catalog.procedures.values(), key=lambda e: e.source.file):
-        proc = entry.definition
-        assert proc.kind == "Procedure"
-        snap = snapshot(report.catalog, proc)
-        rows.append(
-            {
-                "code": snap.code,
-                "version": snap.version,
-                "name": proc.name,
-                "items": len(proc.items),
-                "committed_limit": proc.committed_limit,
-                "content_hash": snap.content_hash,
-            }
-        )
+    procs = [
+        e.definition
+        for e in sorted(report.catalog.procedures.values(), key=lambda e: e.source.file)
+        if isinstance(e.definition, Procedure)
+    ]
+    snaps = [snapshot(report.catalog, p) for p in procs]
     if as_json:
-        _print_json(rows)
+        _print_json(
+            [
+                {
+                    "code": s.code,
+                    "version": s.version,
+                    "name": s.procedure.name,
+                    "items": len(s.items),
+                    "committed_limit": s.procedure.committed_limit,
+                    "content_hash": s.content_hash,
+                }
+                for s in snaps
+            ]
+        )
         return
-    table = Table("编码 Code", "版本 Ver", "名称 Name", "事项 Items", "承诺时限 Limit", "内容哈希 Hash")
-    for r in rows:
+    table = Table(
+        "编码 Code", "版本 Ver", "名称 Name", "事项 Items", "承诺时限 Limit", "内容哈希 Hash"
+    )
+    for snap in snaps:
         table.add_row(
-            r["code"],
-            str(r["version"]),
-            r["name"],
-            str(r["items"]),
-            str(r["committed_limit"]),
-            r["content_hash"][:19],
+            snap.code,
+            str(snap.version),
+            snap.procedure.name,
+            str(len(snap.items)),
+            str(snap.procedure.committed_limit),
+            snap.content_hash[:19],
         )
     out.print(table)
 
@@ -230,7 +237,9 @@ def guide_command(
     else:
         item = cat.item(code)
         if item is None:
-            err.print(f"没有编码为 “{code}” 的流程或事项 / no procedure or item '{code}'", markup=False)
+            err.print(
+                f"没有编码为 “{code}” 的流程或事项 / no procedure or item '{code}'", markup=False
+            )
             raise typer.Exit(1)
         guide = item_guide(item, departments)
     if as_json:

@@ -1,0 +1,144 @@
+"""The ``onetrip`` command line, as people and scripts use it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import BAD, CATALOG
+from worker.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_validate_catalog() -> None:
+    code, out, _ = run("definitions", "validate", str(CATALOG))
+    assert code == 0
+    assert "0 errors, 0 warnings" in out
+
+
+@pytest.mark.parametrize("name", ["stage_cycle", "unknown_department", "yaml_syntax"])
+def test_validate_bad_file_names_file_and_line(name: str) -> None:
+    path = BAD / f"{name}.yaml"
+    code, _, err = run("definitions", "validate", str(path))
+    assert code == 1
+    first_expect = next(
+        line for line in path.read_text().splitlines() if line.startswith("# expect:")
+    )
+    line_no = first_expect.rsplit(" ", 1)[1]
+    assert f"{path}:{line_no}:" in err
+
+
+def test_validate_json_and_strict() -> None:
+    path = str(BAD / "material_missed_share.yaml")
+    code, out, _ = run("definitions", "validate", "--json", path)
+    assert code == 0
+    data = json.loads(out)
+    assert (data["errors"], data["warnings"]) == (0, 1)
+    assert data["diagnostics"][0]["code"] == "material-missed-share"
+    assert run("definitions", "validate", "--strict", path)[0] == 1
+
+
+def test_analyze_business_startup() -> None:
+    code, out, _ = run("definitions", "analyze", "YZ-YJS-KBQY")
+    assert code == 0
+    assert "开办企业一件事" in out
+    assert "Before" in out
+    assert "After" in out
+    code, out, _ = run("definitions", "analyze", "YZ-YJS-KBQY", "--json")
+    data = json.loads(out)
+    assert data["after"]["limit_days"] <= data["committed_limit"] == 3
+    assert data["before"]["applications"] == len(data["items"])
+    assert data["reduction_percent"]["materials"] > 0
+
+
+def test_analyze_unknown_code() -> None:
+    code, _, err = run("definitions", "analyze", "NO-SUCH")
+    assert code == 1
+    assert "NO-SUCH" in err
+
+
+def test_analyze_refuses_an_invalid_catalog() -> None:
+    code, _, err = run("definitions", "analyze", "-c", str(BAD / "stage_cycle.yaml"))
+    assert code == 1
+    assert "stage-cycle" in err
+
+
+def test_guide_for_a_procedure_and_an_item() -> None:
+    code, out, _ = run("definitions", "guide", "YZ-YJS-KBQY")
+    assert code == 0
+    for heading in ("申请材料", "办理流程", "办理时限：3 个工作日", "到办事现场次数", "收费"):
+        assert heading in out
+    assert out.count("法定代表人身份证件") == 1  # a shared material is listed once
+    code, out, _ = run("definitions", "guide", "YZ-GH-XK-0002")
+    assert code == 0
+    assert "不计入办理时限的环节" in out  # the expert review
+    assert run("definitions", "guide", "NOPE")[0] == 1
+
+
+def test_list_shows_versions_and_hashes() -> None:
+    code, out, _ = run("definitions", "list", "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert {r["code"] for r in rows} >= {"YZ-YJS-KBQY", "YZ-YJS-XSECS", "YZ-GCJS-SGXK"}
+    assert all(r["content_hash"].startswith("sha256:") for r in rows)
+
+
+def test_calendar_commands() -> None:
+    assert run("calendar", "deadline", "2025-09-26", "5")[:2] == (0, "2025-10-10\n")
+    assert run("calendar", "workdays", "2025-10-01", "2025-10-31")[:2] == (0, "18\n")
+    assert run("calendar", "is-workday", "2025-09-28")[:2] == (0, "yes\n")
+    assert run("calendar", "is-workday", "2025-10-08")[:2] == (0, "no\n")
+    code, out, err = run("calendar", "deadline", "2026-12-31", "2")
+    assert (code, out) == (0, "2027-01-05 provisional\n")
+    assert "provisional" in err
+
+
+def test_calendar_override_from_a_catalog_folder(tmp_path: Path) -> None:
+    (tmp_path / "2027.yaml").write_text(
+        "kind: CalendarYear\nyear: 2027\nsource: 测试 / test\n"
+        "holidays: [{from: 2027-01-01, to: 2027-01-04}]\n",
+        encoding="utf-8",
+    )
+    code, out, _ = run("calendar", "deadline", "2026-12-31", "2", "-c", str(tmp_path))
+    assert (code, out) == (0, "2027-01-06\n")
+    assert run("calendar", "is-workday", "2027-01-04", "-c", str(tmp_path))[1] == "no\n"
+    assert run("calendar", "is-workday", "2027-01-04", "--calendar", "mars")[0] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("deadline", "2025-13-01", "5"), "not a date"),
+        (("deadline", "2025-01-01", "-3"), "cannot be negative"),
+        (("deadline", "2025-01-01", "three"), "not a whole number"),
+        (("workdays", "2025-10-31", "2025-10-01"), "is before"),
+        (("is-workday", "yesterday"), "not a date"),
+    ],
+)
+def test_calendar_bad_input(args: tuple[str, ...], message: str) -> None:
+    code, _, err = run("calendar", *args)
+    assert code == 2
+    assert message in " ".join(err.split())
+
+
+def test_installed_console_script() -> None:
+    exe = shutil.which("onetrip") or str(Path(__file__).parents[2] / ".venv" / "bin" / "onetrip")
+    done = subprocess.run(
+        [exe, "calendar", "deadline", "2025-09-26", "5"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (0, "2025-10-10\n")
