@@ -19,6 +19,7 @@ from definitions.models import (
     NATIONAL_CALENDAR,
     NOT_COUNTED_KINDS,
     CalendarYear,
+    Channel,
     Department,
     FieldType,
     FormSchema,
@@ -143,6 +144,16 @@ def _item(item: ServiceItem, src: Source, catalog: Catalog) -> list[Diagnostic]:
                 f" / counted steps add up to {item.counted_step_days} working days, more than the"
                 f" committed limit {item.committed_limit}",
                 ["steps"],
+            )
+        )
+    if item.trips == 0 and not {Channel.online, Channel.mail} & set(item.channels):
+        out.append(
+            src.diagnostic(
+                E,
+                "trips-below-channels",
+                "只能窗口办理的事项不可能零跑动 / an item applied for only at a window cannot need"
+                " zero on-site trips",
+                ["trips"],
             )
         )
     for i, step in enumerate(item.steps):
@@ -301,6 +312,19 @@ def _procedure(proc: Procedure, src: Source, catalog: Catalog) -> list[Diagnosti
                     ["committed_limit"],
                 )
             )
+
+    warning = proc.supervision.warning
+    if warning.days_before is not None and 0 < proc.committed_limit <= warning.days_before:
+        out.append(
+            src.diagnostic(
+                W,
+                "warning-at-acceptance",
+                f"提前 {warning.days_before} 个工作日预警不短于承诺时限 {proc.committed_limit}，"
+                f"受理即预警 / a warning {warning.days_before} working days before a"
+                f" {proc.committed_limit}-day limit fires at acceptance",
+                ["supervision", "warning", "days_before"],
+            )
+        )
 
     trips = computed_trips(proc)
     if trips > proc.trips:

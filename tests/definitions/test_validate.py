@@ -162,3 +162,25 @@ def test_warnings_do_not_fail_validation() -> None:
     report = validate_paths([BAD / "material_missed_share.yaml"])
     assert report.ok
     assert [d.severity for d in report.diagnostics] == [Severity.warning]
+
+
+def test_window_only_item_cannot_claim_zero_trips(tmp_path: Path) -> None:
+    text = PROCEDURE.replace("channels: [online]\ntrips: 1", "channels: [window]\ntrips: 0")
+    (tmp_path / "p.yaml").write_text(
+        text.format(counted="false", limit=3, when="district == '东区'"), encoding="utf-8"
+    )
+    [finding] = validate_paths([tmp_path]).diagnostics
+    assert (finding.code, finding.path) == ("trips-below-channels", "trips")
+
+
+def test_warning_not_shorter_than_the_limit(tmp_path: Path) -> None:
+    text = PROCEDURE.replace(
+        "committed_limit: {limit}\ntrips: 0",
+        "committed_limit: {limit}\ntrips: 0\nsupervision: {{warning: {{days_before: 3}}}}",
+    )
+    (tmp_path / "p.yaml").write_text(
+        text.format(counted="false", limit=3, when="district == '东区'"), encoding="utf-8"
+    )
+    [finding] = validate_paths([tmp_path]).diagnostics
+    assert (finding.severity, finding.code) == (Severity.warning, "warning-at-acceptance")
+    assert finding.path == "supervision.warning.days_before"
