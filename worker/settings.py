@@ -21,6 +21,15 @@ class Settings(BaseSettings):
 
     catalog: list[Path] = Field(default_factory=lambda: [DEFAULT_CATALOG])
     """Folders or files holding the definitions (JSON list in the environment)."""
+    database_url: str = "sqlite:///.onetrip/onetrip.db"
+    """SQLAlchemy URL of the store: SQLite embedded, ``postgresql+psycopg://…`` in production."""
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "onetrip-cases"
+    worker_threads: int = 16
+    """Threads for blocking activities (store writes)."""
+    shutdown_grace_seconds: float = 30.0
+    """On SIGTERM, how long in-flight activities may take to finish."""
     log_format: Literal["auto", "console", "json"] = "auto"
     """``auto``: coloured console lines in a terminal, JSON lines otherwise."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -1,0 +1,241 @@
+"""Tables of the store, as SQLAlchemy 2.x typed ORM classes.
+
+``events`` is the append-only supervision feed and the source of truth; ``cases`` and ``tasks``
+are projections of it (one column per field of :class:`workflows.contracts.CaseRow` and
+:class:`workflows.contracts.TaskRow`), rewritten in the same transaction as the events that
+change them. Enumerations are stored as their string values in plain ``VARCHAR`` columns (not
+database enums), so adding a state needs no migration.
+
+Keep ``store/migrations/versions`` in step with this module: the tests compare the migrated
+schema with these models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Deterministic constraint names, so later migrations can address them on both backends."""
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """An instant, stored in UTC and always read back timezone-aware (UTC).
+
+    PostgreSQL stores ``timestamptz``; SQLite has no time zones and would silently drop
+    ``tzinfo``, so there the value is converted to UTC and stored naive, and the UTC zone is put
+    back on reading. Naive datetimes are refused: the contracts use aware UTC instants only, and
+    guessing a zone would shift deadlines by hours.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: store aware UTC instants only")
+        value = value.astimezone(dt.UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+"""JSON everywhere; ``jsonb`` on PostgreSQL (compact, indexable with GIN later)."""
+
+EventId = BigInteger().with_variant(Integer(), "sqlite")
+"""64-bit on PostgreSQL; on SQLite only ``INTEGER PRIMARY KEY`` is the auto-assigned rowid."""
+
+ID = 200
+"""Length of id columns: a task id is ``<case id (≤64)>/<task key (≤64)>``, with room to spare."""
+CODE = 100
+"""Length of codes, keys and actor ids (the contracts allow at most 64 and 100)."""
+STATE = 32
+"""Length of enumeration values."""
+
+
+class Base(DeclarativeBase):
+    """Declarative base holding the store's metadata."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ProcedureVersion(Base):
+    """A published procedure version: immutable once written (see :func:`store.writes.publish`)."""
+
+    __tablename__ = "procedures"
+    __table_args__ = (UniqueConstraint("code", "version", name="uq_procedures_code_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(CODE))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(CODE))
+    """``sha256:<hex>`` of the normalised content."""
+    name: Mapped[str] = mapped_column(Text)
+    body: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    """The :class:`definitions.versioning.ProcedureSnapshot`, ``model_dump(mode="json")``."""
+    published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Case(Base):
+    """The ``cases`` projection: one row per case, the fields of ``CaseRow``."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_state", "state"),
+        Index("ix_cases_procedure_code", "procedure_code"),
+        Index("ix_cases_deadline_at", "deadline_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    """The case number (also the workflow id)."""
+    procedure_code: Mapped[str] = mapped_column(String(CODE))
+    procedure_version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(CODE))
+    procedure_name: Mapped[str] = mapped_column(Text)
+    applicant_id: Mapped[str] = mapped_column(String(CODE))
+    state: Mapped[str] = mapped_column(String(STATE))
+    stage_key: Mapped[str | None] = mapped_column(String(CODE))
+    departments: Mapped[list[str]] = mapped_column(JSONType)
+    form: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    deemed_accepted: Mapped[bool] = mapped_column(Boolean)
+    intake_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    clock: Mapped[str] = mapped_column(String(STATE))
+    suspended_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    missing: Mapped[list[str]] = mapped_column(JSONType)
+    tolerance_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    deadline_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    deadline_date: Mapped[dt.date | None] = mapped_column(Date)
+    """Asia/Shanghai calendar date of the deadline."""
+    warning_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    provisional: Mapped[bool] = mapped_column(Boolean)
+    warned: Mapped[bool] = mapped_column(Boolean)
+    overdue: Mapped[bool] = mapped_column(Boolean)
+    urge_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    escalated: Mapped[bool] = mapped_column(Boolean)
+    returns: Mapped[int] = mapped_column(Integer)
+    trips: Mapped[int] = mapped_column(Integer)
+    promised_trips: Mapped[int] = mapped_column(Integer)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    delivery_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    """Sequence number of the last event reflected here; older writes never overwrite."""
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    """Wall-clock instant (UTC) the row was last written by the store."""
+
+
+class Task(Base):
+    """The ``tasks`` projection: one row per task, the fields of ``TaskRow``."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_inbox", "department", "state", "deadline_at"),
+        Index("ix_tasks_case_id", "case_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    """``<case id>/<task key>``."""
+    # A task belongs to its case row; deleting a case (retention) removes its tasks.
+    case_id: Mapped[str] = mapped_column(String(ID), ForeignKey("cases.id", ondelete="CASCADE"))
+    task_key: Mapped[str] = mapped_column(String(CODE))
+    stage_key: Mapped[str] = mapped_column(String(CODE))
+    item_code: Mapped[str] = mapped_column(String(CODE))
+    item_name: Mapped[str] = mapped_column(Text)
+    department: Mapped[str] = mapped_column(String(CODE))
+    state: Mapped[str] = mapped_column(String(STATE))
+    assignee: Mapped[str | None] = mapped_column(String(CODE))
+    days: Mapped[int] = mapped_column(Integer)
+    """The task's share of the limit, in working days."""
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    opened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+    clock: Mapped[str] = mapped_column(String(STATE))
+    deadline_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    deadline_date: Mapped[dt.date | None] = mapped_column(Date)
+    warning_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    warned: Mapped[bool] = mapped_column(Boolean)
+    overdue: Mapped[bool] = mapped_column(Boolean)
+    urge_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    escalated: Mapped[bool] = mapped_column(Boolean)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    """Sequence number of the last event that changed this task."""
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    """Wall-clock instant (UTC) the row was last written by the store."""
+
+
+class EventRecord(Base):
+    """The ``events`` table: the append-only supervision feed.
+
+    ``id`` is the global cursor of the feed (:func:`store.queries.events_after`); (case_id, seq)
+    is the event's identity assigned by the workflow, unique so that retried inserts are no-ops.
+    No foreign key to ``cases``: the feed is the source of truth and the projections can be
+    dropped and rebuilt from it.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("case_id", "seq", name="uq_events_case_id_seq"),
+        Index("ix_events_at", "at"),
+        Index("ix_events_type", "type"),
+        # Never reuse an id, even of a deleted last row: consumers page by id.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(String(ID))
+    seq: Mapped[int] = mapped_column(Integer)
+    """1, 2, 3 … within the case, assigned by the workflow."""
+    type: Mapped[str] = mapped_column(String(CODE))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    """When it happened, in workflow time."""
+    actor_id: Mapped[str] = mapped_column(String(CODE))
+    actor_role: Mapped[str] = mapped_column(String(STATE))
+    department: Mapped[str | None] = mapped_column(String(CODE))
+    task_key: Mapped[str | None] = mapped_column(String(CODE))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    """Wall-clock instant (UTC) the store wrote it (``at`` may be older after a retry)."""

@@ -1,0 +1,187 @@
+"""Writes: recording a batch of case events with their projections, publishing procedures.
+
+Only activities call these. Every write is idempotent, because Temporal retries activities:
+events are keyed by (case_id, seq), projections carry the ``last_seq`` they reflect, and a
+published procedure version is immutable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from sqlalchemy import Table, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from definitions.versioning import ProcedureSnapshot
+from store.db import Store
+from store.models import Base, ProcedureVersion
+from workflows.contracts import RecordInput, RecordResult
+
+StoreOrSession = Store | Session
+"""A :class:`Store` (the call runs in its own transaction) or an open session (the caller's)."""
+
+FEED_LOCK = 0x0E7E_0001
+"""PostgreSQL advisory lock key taken by every :func:`record` transaction (see there)."""
+
+CASES: Table = Base.metadata.tables["cases"]
+TASKS: Table = Base.metadata.tables["tasks"]
+EVENTS: Table = Base.metadata.tables["events"]
+PROCEDURES: Table = Base.metadata.tables["procedures"]
+
+EVENT_BATCH = 500
+"""Events per INSERT statement: 11 parameters each keeps far below SQLite's variable limit."""
+
+
+class PublishConflict(ValueError):  # noqa: N818 (the name the callers use)
+    """A different content was published before under the same procedure code and version."""
+
+    def __init__(self, code: str, version: int, existing_hash: str, new_hash: str) -> None:
+        self.code = code
+        self.version = version
+        self.existing_hash = existing_hash
+        self.new_hash = new_hash
+        super().__init__(
+            f"流程 {code} 第 {version} 版已发布，内容哈希 {existing_hash}，与待发布内容 {new_hash} 不同；"
+            f"已发布的版本不可修改，请提高版本号 / "
+            f"procedure {code} version {version} is already published with content hash "
+            f"{existing_hash}, not {new_hash}: a published version is immutable, bump the version"
+        )
+
+
+@contextmanager
+def transaction(target: StoreOrSession) -> Iterator[Session]:
+    """A session: a new transaction for a :class:`Store`, or the given session as it is."""
+    if isinstance(target, Session):
+        yield target
+    else:
+        with target.session() as session:
+            yield session
+
+
+def _insert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """The dialect's INSERT, which has ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"store backend {name!r} is not supported (sqlite, postgresql)")
+
+
+def _columns(model: BaseModel, json_columns: Sequence[str]) -> dict[str, Any]:
+    """Column values of a contracts model: enums as their values, JSON columns JSON-ready."""
+    values = model.model_dump()
+    as_json = model.model_dump(mode="json", include=set(json_columns))
+    for key, value in values.items():
+        if isinstance(value, Enum):
+            values[key] = value.value
+    values.update(as_json)
+    return values
+
+
+def _upsert_newer(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows, or overwrite existing ones whose stored ``last_seq`` is lower.
+
+    One ``INSERT … ON CONFLICT (id) DO UPDATE … WHERE stored.last_seq < new.last_seq`` per row:
+    atomic on both backends, so two writers racing on one row cannot both "win", and an older
+    write arriving late (a retried activity) leaves the newer row alone.
+    """
+    for row in rows:
+        stmt = _insert(session, table).values(row)
+        excluded = stmt.excluded
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[table.c.id],
+            set_={name: excluded[name] for name in row if name != "id"},
+            where=table.c.last_seq < excluded.last_seq,
+        )
+        session.execute(upsert)
+
+
+def record(target: StoreOrSession, data: RecordInput) -> RecordResult:
+    """Append events and update the case and task projections, in one transaction.
+
+    Events are inserted with ``ON CONFLICT (case_id, seq) DO NOTHING``, so a retry inserts only
+    what is missing; the case row and each task row are written only if their ``last_seq`` is
+    greater than the stored one (or the row is new), so a late or retried older write never
+    overwrites newer state. Calling twice with the same input inserts nothing the second time.
+
+    On PostgreSQL the transaction first takes a transaction-scoped advisory lock, so record
+    transactions commit one after another. Without it, a transaction that drew event id 10 could
+    commit after one that drew id 11, and a feed consumer paging by id
+    (:func:`store.queries.events_after`) that already read 11 would never see 10. SQLite
+    serialises writers anyway. The lock is held for a few statements per call.
+
+    Args:
+        target: a :class:`Store` (committed on return) or a session (the caller commits).
+        data: the events and the projection rows they lead to.
+
+    Returns:
+        How many events were newly inserted (0 on a complete retry).
+    """
+    now = dt.datetime.now(dt.UTC)
+    with transaction(target) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
+
+        rows = [_columns(e, ["payload"]) | {"recorded_at": now} for e in data.events]
+        inserted = 0
+        for start in range(0, len(rows), EVENT_BATCH):
+            stmt = (
+                _insert(session, EVENTS)
+                .values(rows[start : start + EVENT_BATCH])
+                .on_conflict_do_nothing(index_elements=["case_id", "seq"])
+                .returning(EVENTS.c.id)
+            )
+            inserted += len(session.execute(stmt).all())
+
+        case = _columns(data.case, ["departments", "form", "missing"]) | {"updated_at": now}
+        _upsert_newer(session, CASES, [case])
+        tasks = [_columns(t, []) | {"updated_at": now} for t in data.tasks]
+        _upsert_newer(session, TASKS, tasks)
+    return RecordResult(inserted=inserted)
+
+
+def publish(target: StoreOrSession, snapshot: ProcedureSnapshot) -> Literal["created", "unchanged"]:
+    """Store a procedure version; publishing the same content again is a no-op.
+
+    Returns:
+        ``"created"`` for a new (code, version), ``"unchanged"`` if it was published before
+        with the same content hash.
+
+    Raises:
+        PublishConflict: (code, version) was published with a different content hash.
+    """
+    with transaction(target) as session:
+        stmt = (
+            _insert(session, PROCEDURES)
+            .values(
+                code=snapshot.code,
+                version=snapshot.version,
+                content_hash=snapshot.content_hash,
+                name=snapshot.procedure.name,
+                body=snapshot.model_dump(mode="json"),
+                published_at=dt.datetime.now(dt.UTC),
+            )
+            .on_conflict_do_nothing(index_elements=["code", "version"])
+            .returning(PROCEDURES.c.id)
+        )
+        if session.execute(stmt).first() is not None:
+            return "created"
+        existing = session.scalar(
+            select(ProcedureVersion.content_hash).where(
+                ProcedureVersion.code == snapshot.code,
+                ProcedureVersion.version == snapshot.version,
+            )
+        )
+    if existing == snapshot.content_hash:
+        return "unchanged"
+    raise PublishConflict(snapshot.code, snapshot.version, str(existing), snapshot.content_hash)
+
+
+__all__ = ["PublishConflict", "StoreOrSession", "publish", "record", "transaction"]

@@ -1,0 +1,93 @@
+"""Migrations: they create the models' schema on both backends, and go down and up again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from store.db import Store, create_store_engine, downgrade, migrate
+from store.models import Base
+
+TABLES = {"procedures", "cases", "tasks", "events"}
+
+
+def tables(url: str) -> set[str]:
+    engine = create_store_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_migrate_creates_every_table_without_alembic_ini(
+    backend_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no alembic.ini here
+    migrate(backend_url)
+    migrate(backend_url)  # idempotent
+    assert tables(backend_url) == TABLES | {"alembic_version"}
+
+    engine = create_store_engine(backend_url)
+    try:
+        schema = inspect(engine)
+        assert {i["name"] for i in schema.get_indexes("tasks")} == {
+            "ix_tasks_inbox",
+            "ix_tasks_case_id",
+        }
+        assert {i["name"] for i in schema.get_indexes("cases")} == {
+            "ix_cases_state",
+            "ix_cases_procedure_code",
+            "ix_cases_deadline_at",
+        }
+        unique = schema.get_unique_constraints("events")
+        assert [(u["name"], u["column_names"]) for u in unique] == [
+            ("uq_events_case_id_seq", ["case_id", "seq"])
+        ]
+    finally:
+        engine.dispose()
+
+
+def test_downgrade_base_and_upgrade_head(backend_url: str) -> None:
+    migrate(backend_url)
+    downgrade(backend_url, revision="base")
+    assert tables(backend_url) == {"alembic_version"}
+    migrate(backend_url)
+    assert tables(backend_url) == TABLES | {"alembic_version"}
+
+
+def test_migration_matches_models(backend_url: str) -> None:
+    migrate(backend_url)
+    engine = create_store_engine(backend_url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_in_memory_sqlite_store_migrates_itself() -> None:
+    store = Store("sqlite://")
+    store.migrate()
+    assert set(inspect(store.engine).get_table_names()) == TABLES | {"alembic_version"}
+    store.dispose()
+
+
+def test_sqlite_folder_is_created_and_pragmas_set(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state' / 'deep' / 'store.db'}"
+    migrate(url)
+    store = Store(url)
+    try:
+        with store.engine.connect() as connection:
+            pragma = connection.exec_driver_sql
+            assert pragma("PRAGMA journal_mode").scalar() == "wal"
+            assert pragma("PRAGMA synchronous").scalar() == 1  # NORMAL
+            assert pragma("PRAGMA foreign_keys").scalar() == 1
+            assert pragma("PRAGMA busy_timeout").scalar() == 10000
+    finally:
+        store.dispose()
+    assert (tmp_path / "state" / "deep" / "store.db").is_file()

@@ -1,0 +1,154 @@
+"""Read-side queries: inboxes, supervision lists, timelines and the event feed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from store import queries
+from store.db import Store
+from store.writes import publish, record
+from tests.store.factories import T0, event, procedure_snapshot, record_input, task_row
+from workflows.contracts import CaseState, RecordInput, TaskState
+
+DAY = dt.timedelta(days=1)
+
+
+def test_procedures_latest_specific_and_listing(store: Store) -> None:
+    assert queries.get_procedure(store, "YZ-YJS-KBQY") is None
+    v1 = procedure_snapshot()
+    procedure_v2 = v1.procedure.model_copy(update={"version": 2})
+    v2 = v1.model_copy(update={"procedure": procedure_v2, "content_hash": "sha256:v2"})
+    publish(store, v1)
+    publish(store, v2)
+
+    assert queries.get_procedure(store, v1.code) == v2
+    assert queries.get_procedure(store, v1.code, 1) == v1
+    assert queries.get_procedure(store, v1.code, 3) is None
+    listing = queries.list_procedures(store)
+    assert [(p.code, p.version, p.content_hash) for p in listing] == [
+        (v1.code, 1, v1.content_hash),
+        (v1.code, 2, "sha256:v2"),
+    ]
+    assert listing[0].name == v1.procedure.name
+    assert listing[0].published_at.tzinfo is not None
+
+
+def test_get_case_missing(store: Store) -> None:
+    assert queries.get_case(store, "nope") is None
+    assert queries.case_tasks(store, "nope") == []
+    assert queries.timeline(store, "nope") == []
+    assert queries.count_events(store, "nope") == 0
+
+
+def test_inbox_order_filters_and_paging(store: Store) -> None:
+    tasks = [
+        task_row("C-1", "a", deadline_at=T0 + 3 * DAY),
+        task_row("C-1", "b", deadline_at=None),
+        task_row("C-1", "c", deadline_at=T0 + 1 * DAY, state=TaskState.claimed, assignee="u-1"),
+        task_row("C-1", "d", deadline_at=T0 + 3 * DAY, created_at=T0 - DAY),
+        task_row("C-1", "e", deadline_at=T0, state=TaskState.approved),
+        task_row("C-1", "f", deadline_at=T0, department="YZ-SWJ"),
+        task_row("C-1", "g", deadline_at=None, created_at=T0 - DAY),
+    ]
+    record(store, record_input("C-1", range(1, 2), tasks=tasks))
+
+    keys = [t.task_key for t in queries.inbox(store, "YZ-SCJ")]
+    assert keys == ["c", "d", "a", "g", "b"]
+    assert [t.task_key for t in queries.inbox(store, "YZ-SWJ")] == ["f"]
+    assert [t.task_key for t in queries.inbox(store, "YZ-SCJ", assignee="u-1")] == ["c"]
+    assert [t.task_key for t in queries.inbox(store, "YZ-SCJ", states=["approved"])] == ["e"]
+    assert [t.task_key for t in queries.inbox(store, "YZ-SCJ", limit=2, offset=2)] == ["a", "g"]
+    assert queries.inbox(store, "YZ-OTHER") == []
+
+
+def test_overdue_and_warning_lists(store: Store) -> None:
+    record(
+        store,
+        record_input(
+            "C-1",
+            range(1, 2),
+            procedure_code="P-1",
+            overdue=True,
+            tasks=[
+                task_row("C-1", "late", overdue=True, warned=True, deadline_at=T0),
+                task_row("C-1", "warn", warned=True, deadline_at=T0 + DAY),
+                task_row("C-1", "done", overdue=True, state=TaskState.approved),
+                task_row("C-1", "ok"),
+            ],
+        ),
+    )
+    record(
+        store,
+        record_input(
+            "C-2",
+            range(1, 2),
+            procedure_code="P-2",
+            overdue=True,
+            tasks=[
+                task_row("C-2", "late", overdue=True, department="YZ-SWJ", deadline_at=T0 - DAY),
+                task_row("C-2", "warn", warned=True, state=TaskState.claimed, department="YZ-SWJ"),
+            ],
+        ),
+    )
+    record(store, record_input("C-3", range(1, 2), overdue=True, state=CaseState.completed))
+
+    assert [t.id for t in queries.overdue_tasks(store)] == ["C-2/late", "C-1/late"]
+    assert [t.id for t in queries.overdue_tasks(store, department="YZ-SCJ")] == ["C-1/late"]
+    assert [t.id for t in queries.overdue_tasks(store, procedure="P-2")] == ["C-2/late"]
+    assert [t.id for t in queries.warning_tasks(store)] == ["C-1/warn", "C-2/warn"]
+    assert [t.id for t in queries.warning_tasks(store, department="YZ-SWJ")] == ["C-2/warn"]
+    assert [t.id for t in queries.warning_tasks(store, procedure="P-1")] == ["C-1/warn"]
+
+    assert [c.id for c in queries.overdue_cases(store)] == ["C-1", "C-2"]  # C-3 is closed
+    assert [c.id for c in queries.overdue_cases(store, department="YZ-SWJ")] == ["C-2"]
+    assert [c.id for c in queries.overdue_cases(store, procedure="P-1")] == ["C-1"]
+
+
+def test_timeline_is_in_seq_order(store: Store) -> None:
+    record(store, record_input("C-1", range(4, 6)))
+    record(
+        store,
+        RecordInput(
+            events=[event("C-1", 3), event("C-1", 1), event("C-1", 2)], case=record_input().case
+        ),
+    )
+    timeline = queries.timeline(store, "C-1")
+    assert [e.seq for e in timeline] == [1, 2, 3, 4, 5]
+    assert timeline[0] == event("C-1", 1)
+    assert queries.count_events(store, "C-1") == 5
+
+
+def test_events_after_pages_over_two_cases(store: Store) -> None:
+    record(store, record_input("C-1", range(1, 4)))
+    record(store, record_input("C-2", range(1, 3)))
+    record(store, record_input("C-1", range(4, 6)))
+
+    seen: list[tuple[str, int]] = []
+    cursor, pages = 0, 0
+    while True:
+        rows, next_cursor = queries.events_after(store, cursor, limit=3)
+        if not rows:
+            assert next_cursor == cursor
+            break
+        ids = [i for i, _ in rows]
+        assert ids == sorted(ids)
+        assert ids[0] > cursor
+        assert next_cursor == ids[-1]
+        seen += [(e.case_id, e.seq) for _, e in rows]
+        cursor, pages = next_cursor, pages + 1
+
+    assert pages == 3
+    assert seen == [
+        ("C-1", 1),
+        ("C-1", 2),
+        ("C-1", 3),
+        ("C-2", 1),
+        ("C-2", 2),
+        ("C-1", 4),
+        ("C-1", 5),
+    ]
+
+    record(store, record_input("C-2", range(3, 4)))
+    rows, after = queries.events_after(store, cursor)
+    assert [(e.case_id, e.seq) for _, e in rows] == [("C-2", 3)]
+    assert after > cursor

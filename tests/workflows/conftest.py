@@ -1,0 +1,200 @@
+"""A time-skipping Temporal server started at a chosen instant, a worker, and a store.
+
+The official holiday arrangements are all in the past, so the server is started under
+libfaketime (a shared library shipped by the PyPI package ``libfaketime``) at the date a test
+names with ``@pytest.mark.start_at(...)``; from there the server skips time as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import importlib.util
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.clock import Calendars
+from definitions.calendar import SHANGHAI
+from definitions.loader import Catalog
+from definitions.validate import validate_paths
+from definitions.versioning import snapshot
+from store import queries
+from store.db import Store
+from tests.conftest import CATALOG
+from tests.store.conftest import postgres_store_url, store  # noqa: F401 (fixtures)
+from worker.temporal import build_worker, register_search_attributes
+from workflows.case import CaseWorkflow
+from workflows.contracts import (
+    ActionResult,
+    Actor,
+    CaseInput,
+    Channel,
+    Event,
+    EventType,
+    Role,
+)
+
+DEFAULT_START = dt.datetime(2025, 9, 15, 9, 0, tzinfo=SHANGHAI)  # a Monday
+"""Where a test without ``start_at`` begins: a plain week of 2025, far from any holiday."""
+
+_CATALOG: Catalog | None = None
+
+
+def catalog() -> Catalog:
+    global _CATALOG
+    if _CATALOG is None:
+        report = validate_paths([CATALOG])
+        assert report.ok
+        _CATALOG = report.catalog
+    return _CATALOG
+
+
+def _binary(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    local = Path(__file__).resolve().parents[2] / ".venv" / "bin" / name
+    assert local.exists(), f"{name} not found: install the test extra (make test)"
+    return str(local)
+
+
+def _faketime_library() -> str:
+    spec = importlib.util.find_spec("libfaketime")
+    assert spec and spec.origin, "the libfaketime package is missing: install the test extra"
+    lib = Path(spec.origin).parent / "vendor" / "libfaketime" / "src" / "libfaketime.so.1"
+    assert lib.exists(), f"libfaketime.so.1 not found at {lib}"
+    return str(lib)
+
+
+def test_server_at(start: dt.datetime, folder: Path) -> str:
+    """A wrapper that runs the time-skipping server with its clock starting at ``start``."""
+    utc = start.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    script = folder / "temporal-test-server"
+    script.write_text(
+        "#!/bin/sh\n"
+        f"export LD_PRELOAD={_faketime_library()}\n"
+        f'export FAKETIME="@{utc}"\n'
+        "export TZ=UTC DONT_FAKE_MONOTONIC=1\n"
+        f'exec {_binary("temporal-test-server")} "$@"\n'
+    )
+    script.chmod(0o755)
+    return str(script)
+
+
+def caseworker(department: str, name: str = "1") -> Actor:
+    return Actor(id=f"{department.lower()}-{name}", role=Role.caseworker, department=department)
+
+
+APPLICANT = Actor(id="applicant-1", role=Role.applicant, name="张三")
+FRONT_DESK = caseworker("YZ-ZWFW")
+SUPERVISOR = Actor(id="supervisor-1", role=Role.supervisor)
+
+
+@dataclass
+class Harness:
+    env: WorkflowEnvironment
+    client: Client
+    store: Store
+    task_queue: str
+    handles: dict[str, WorkflowHandle[Any, Any]] = field(default_factory=dict)
+
+    async def start(
+        self,
+        code: str = "YZ-YJS-KBQY",
+        *,
+        form: dict[str, Any] | None = None,
+        channel: Channel = Channel.online,
+        case_id: str | None = None,
+        **extra: Any,
+    ) -> str:
+        cat = catalog()
+        proc = cat.procedure(code)
+        assert proc is not None
+        case_id = case_id or f"YZ-{uuid.uuid4().hex[:10]}"
+        data = CaseInput(
+            case_id=case_id,
+            snapshot=snapshot(cat, proc),
+            applicant=APPLICANT,
+            form=form if form is not None else {"company_name": "云州示范科技有限公司"},
+            materials=[],
+            channel=channel,
+            **extra,
+        )
+        handle = await self.client.start_workflow(
+            CaseWorkflow.run, data, id=case_id, task_queue=self.task_queue
+        )
+        self.handles[case_id] = handle
+        await self.wait_recorded(case_id)
+        return case_id
+
+    async def wait_recorded(self, case_id: str) -> None:
+        # The submission is written by the workflow's first activity. Poll in real time:
+        # env.sleep would skip server time and shift every instant the test computes.
+        for _ in range(500):
+            if queries.get_case(self.store, case_id) is not None:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"case {case_id} never reached the store")
+
+    async def act(self, case_id: str, update: Callable[..., Any], data: Any) -> ActionResult:
+        handle = self.handles[case_id]
+        request_id = data.request_id or uuid.uuid4().hex
+        data = data.model_copy(update={"request_id": request_id})
+        result: ActionResult = await handle.execute_update(update, data, id=request_id)
+        return result
+
+    async def now(self) -> dt.datetime:
+        return await self.env.get_current_time()
+
+    async def sleep_until(self, instant: dt.datetime) -> None:
+        delay = instant - await self.now()
+        assert delay >= dt.timedelta(0), f"{instant} is already past"
+        await self.env.sleep(delay)
+
+    def events(self, case_id: str) -> list[Event]:
+        return queries.timeline(self.store, case_id)
+
+    def types(self, case_id: str) -> list[EventType]:
+        return [e.type for e in self.events(case_id)]
+
+    def of_type(self, case_id: str, kind: EventType) -> list[Event]:
+        return [e for e in self.events(case_id) if e.type is kind]
+
+
+def start_instant(request: pytest.FixtureRequest) -> dt.datetime:
+    marker = request.node.get_closest_marker("start_at")
+    if marker is None:
+        return DEFAULT_START
+    value = marker.args[0]
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+
+
+@pytest.fixture
+async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[WorkflowEnvironment]:
+    server = test_server_at(start_instant(request), tmp_path)
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=server, data_converter=pydantic_data_converter
+    ) as env:
+        await register_search_attributes(env.client)
+        yield env
+
+
+@pytest.fixture
+async def harness(
+    env: WorkflowEnvironment, store: Store, request: pytest.FixtureRequest
+) -> AsyncIterator[Harness]:
+    task_queue = f"cases-{uuid.uuid4().hex[:8]}"
+    calendars = Calendars([])
+    worker: Worker = build_worker(env.client, store, calendars, task_queue=task_queue, threads=8)
+    async with worker:
+        yield Harness(env, env.client, store, task_queue)

@@ -1,0 +1,118 @@
+"""Temporal wiring: the client, search-attribute registration and the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import structlog
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Worker
+
+from activities.clock import Calendars, ClockActivities
+from activities.record import RecordActivities
+from definitions.loader import load_paths
+from definitions.models import CalendarYear
+from store.db import Store
+from worker.settings import Settings
+from workflows import search
+from workflows.case import CaseWorkflow
+from workflows.contracts import TASK_QUEUE
+
+log = structlog.get_logger(__name__)
+
+
+async def connect(address: str, namespace: str = "default") -> Client:
+    """A client using the pydantic data converter (dates, enums, models)."""
+    return await Client.connect(
+        address, namespace=namespace, data_converter=pydantic_data_converter
+    )
+
+
+async def register_search_attributes(client: Client, namespace: str = "default") -> list[str]:
+    """Add OneTrip's search attributes that the namespace lacks; returns the names added."""
+    try:
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        known = set(existing.custom_attributes) | set(existing.system_attributes)
+    except RPCError as err:
+        # The time-skipping test server cannot list them; adding is idempotent there.
+        if err.status is not RPCStatusCode.UNIMPLEMENTED:
+            raise
+        known = set()
+    missing: dict[str, IndexedValueType.ValueType] = {}
+    for key in search.ALL:
+        if key.name not in known:
+            # The SDK's enum carries the proto's numbers.
+            missing[key.name] = IndexedValueType.ValueType(key.indexed_value_type.value)
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+    return sorted(missing)
+
+
+def load_calendars(settings: Settings) -> list[CalendarYear]:
+    """Calendar overrides from the catalog (invalid documents are left to `validate`)."""
+    result = load_paths(settings.catalog)
+    return [e.definition for e in result.loaded if isinstance(e.definition, CalendarYear)]
+
+
+def build_worker(
+    client: Client,
+    store: Store,
+    calendars: Calendars,
+    *,
+    task_queue: str = TASK_QUEUE,
+    threads: int = 16,
+    grace: float = 30.0,
+) -> Worker:
+    """The case worker: CaseWorkflow, the record activity (threads) and the clock."""
+    record = RecordActivities(store)
+    clock = ClockActivities(calendars)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[CaseWorkflow],
+        activities=[record.record_case_events, clock.compute_deadlines],
+        activity_executor=ThreadPoolExecutor(max_workers=threads),
+        max_concurrent_activities=threads,
+        graceful_shutdown_timeout=timedelta(seconds=grace),
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM, then let in-flight activities finish (graceful shutdown)."""
+    store = Store(settings.database_url)
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    added = await register_search_attributes(client, settings.temporal_namespace)
+    if added:
+        log.info("search attributes registered", names=added)
+    worker = build_worker(
+        client,
+        store,
+        Calendars(load_calendars(settings)),
+        task_queue=settings.task_queue,
+        threads=settings.worker_threads,
+        grace=settings.shutdown_grace_seconds,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker started", task_queue=settings.task_queue, address=settings.temporal_address)
+    async with worker:
+        await stop.wait()
+        log.info("worker stopping; waiting for in-flight activities")
+    store.dispose()
+    log.info("worker stopped")
