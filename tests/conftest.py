@@ -14,3 +14,7 @@ BAD = ROOT / "definitions" / "bad"
 @pytest.fixture
 def catalog_dir() -> Path:
     return CATALOG
+
+
+# The store fixtures (SQLite and PostgreSQL) are shared by every test folder.
+pytest_plugins = ["tests.fixtures_store"]

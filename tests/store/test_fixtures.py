@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.store.conftest import require_postgres
+from tests.fixtures_store import require_postgres
 
 NOWHERE = "postgresql+psycopg://postgres@127.0.0.1:1/postgres"
 

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -31,7 +32,6 @@ from definitions.versioning import snapshot
 from store import queries
 from store.db import Store
 from tests.conftest import CATALOG
-from tests.store.conftest import postgres_store_url, store  # noqa: F401 (fixtures)
 from worker.temporal import build_worker, register_search_attributes
 from workflows.case import CaseWorkflow
 from workflows.contracts import (
@@ -70,7 +70,8 @@ def _binary(name: str) -> str:
 
 def _faketime_library() -> str:
     spec = importlib.util.find_spec("libfaketime")
-    assert spec and spec.origin, "the libfaketime package is missing: install the test extra"
+    assert spec is not None, "the libfaketime package is missing: install the test extra"
+    assert spec.origin is not None
     lib = Path(spec.origin).parent / "vendor" / "libfaketime" / "src" / "libfaketime.so.1"
     assert lib.exists(), f"libfaketime.so.1 not found at {lib}"
     return str(lib)
@@ -153,6 +154,16 @@ class Harness:
         result: ActionResult = await handle.execute_update(update, data, id=request_id)
         return result
 
+    async def refused(
+        self, case_id: str, update: Callable[..., Any], data: Any
+    ) -> ApplicationError:
+        """Send an update that must be rejected; return the reason (type and message)."""
+        with pytest.raises(WorkflowUpdateFailedError) as err:
+            await self.act(case_id, update, data)
+        cause = err.value.cause
+        assert isinstance(cause, ApplicationError), cause
+        return cause
+
     async def now(self) -> dt.datetime:
         return await self.env.get_current_time()
 
@@ -160,6 +171,28 @@ class Harness:
         delay = instant - await self.now()
         assert delay >= dt.timedelta(0), f"{instant} is already past"
         await self.env.sleep(delay)
+
+    async def until(self, check: Callable[[], Any], what: str) -> Any:
+        """Poll the store in real time (no time skipping) until ``check`` returns truthy."""
+        for _ in range(500):
+            value = check()
+            if value:
+                return value
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"never happened: {what}")
+
+    async def event_at(self, case_id: str, kind: EventType, instant: dt.datetime) -> Event:
+        """Skip time to just past ``instant`` and return the event of that kind fired there."""
+        await self.sleep_until(instant + dt.timedelta(seconds=1))
+
+        def fired() -> Event | None:
+            return next(
+                (e for e in self.events(case_id) if e.type is kind and e.at >= instant), None
+            )
+
+        event: Event = await self.until(fired, f"{kind.value} at {instant}")
+        assert abs(event.at - instant) < dt.timedelta(seconds=1), (event.at, instant)
+        return event
 
     def events(self, case_id: str) -> list[Event]:
         return queries.timeline(self.store, case_id)

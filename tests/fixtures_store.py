@@ -1,6 +1,6 @@
 """Store fixtures: a migrated :class:`store.db.Store` on SQLite and on PostgreSQL.
 
-The helpers are importable (``from tests.store.conftest import make_sqlite_store``) so that
+The helpers are importable (``from tests.fixtures_store import make_sqlite_store``) so that
 other test folders can build stores too. PostgreSQL is the server named by
 ``ONETRIP_TEST_POSTGRES_URL``; the session gets a fresh database of its own, dropped at the end.
 When the server is unreachable the PostgreSQL tests are skipped, except on CI (``CI=true``),

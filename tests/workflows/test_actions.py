@@ -1,0 +1,275 @@
+"""Caseworker actions: rejected synchronously when wrong, never applied twice, durable on answer."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy.exc import OperationalError
+from temporalio import activity
+from temporalio.worker import Worker
+
+from activities.clock import Calendars, ClockActivities
+from activities.record import RecordActivities
+from store import queries
+from store.db import Store
+from tests.workflows.conftest import APPLICANT, FRONT_DESK, SUPERVISOR, Harness, caseworker
+from workflows.case import CaseWorkflow
+from workflows.contracts import (
+    RECORD_ACTIVITY,
+    AcceptInput,
+    CaseState,
+    DecideInput,
+    DeliverInput,
+    EventType,
+    RateInput,
+    ReassignInput,
+    RecordInput,
+    RecordResult,
+    RefuseInput,
+    TaskInput,
+    TaskState,
+    UrgeInput,
+)
+
+SCJG = caseworker("YZ-SCJG")
+SCJG_2 = caseworker("YZ-SCJG", "2")
+TAX = caseworker("YZ-SW")
+REGISTRATION = "company_registration"
+
+
+async def accepted_and_claimed(h: Harness) -> str:
+    case_id = await h.start()
+    await h.act(case_id, CaseWorkflow.accept, AcceptInput(actor=FRONT_DESK))
+    await h.act(case_id, CaseWorkflow.claim, TaskInput(actor=SCJG, task_key=REGISTRATION))
+    return case_id
+
+
+async def test_second_decision_on_a_decided_task_is_rejected(harness: Harness) -> None:
+    h = harness
+    case_id = await accepted_and_claimed(h)
+    approve = DecideInput(actor=SCJG, task_key=REGISTRATION, approve=True)
+    await h.act(case_id, CaseWorkflow.decide, approve)
+    before = queries.count_events(h.store, case_id)
+    refusal = await h.refused(
+        case_id, CaseWorkflow.decide, approve.model_copy(update={"approve": False, "reason": "x"})
+    )
+    assert refusal.type == "conflict"
+    assert "already approved" in refusal.message
+    assert queries.count_events(h.store, case_id) == before  # nothing written
+    [task] = [t for t in queries.case_tasks(h.store, case_id) if t.task_key == REGISTRATION]
+    assert task.state is TaskState.approved
+
+
+async def test_decision_by_the_wrong_department_is_rejected(harness: Harness) -> None:
+    h = harness
+    case_id = await accepted_and_claimed(h)
+    before = queries.count_events(h.store, case_id)
+    refusal = await h.refused(
+        case_id, CaseWorkflow.decide, DecideInput(actor=TAX, task_key=REGISTRATION, approve=True)
+    )
+    assert refusal.type == "forbidden"
+    assert "belongs to YZ-SCJG" in refusal.message
+    refusal = await h.refused(
+        case_id,
+        CaseWorkflow.decide,
+        DecideInput(actor=APPLICANT, task_key=REGISTRATION, approve=True),
+    )
+    assert refusal.type == "forbidden"
+    assert queries.count_events(h.store, case_id) == before
+
+
+async def test_claims_and_decisions_belong_to_one_person(harness: Harness) -> None:
+    h = harness
+    case_id = await accepted_and_claimed(h)
+    refusal = await h.refused(
+        case_id, CaseWorkflow.claim, TaskInput(actor=SCJG_2, task_key=REGISTRATION)
+    )
+    assert (refusal.type, "claimed by yz-scjg-1" in refusal.message) == ("conflict", True)
+    refusal = await h.refused(
+        case_id,
+        CaseWorkflow.decide,
+        DecideInput(actor=SCJG_2, task_key=REGISTRATION, approve=True),
+    )
+    assert refusal.type == "conflict"
+    refusal = await h.refused(
+        case_id, CaseWorkflow.decide, DecideInput(actor=SCJG, task_key=REGISTRATION, approve=False)
+    )
+    assert (refusal.type, "needs its reasons" in refusal.message) == ("invalid", True)
+    refusal = await h.refused(
+        case_id, CaseWorkflow.claim, TaskInput(actor=SCJG, task_key="no_such_task")
+    )
+    assert refusal.type == "not_found"
+    # Reassigned within the department, the new assignee decides.
+    result = await h.act(
+        case_id,
+        CaseWorkflow.reassign,
+        ReassignInput(actor=SCJG, task_key=REGISTRATION, assignee=SCJG_2.id),
+    )
+    assert result.task is not None
+    assert result.task.assignee == SCJG_2.id
+    await h.refused(
+        case_id, CaseWorkflow.decide, DecideInput(actor=SCJG, task_key=REGISTRATION, approve=True)
+    )
+    await h.act(
+        case_id, CaseWorkflow.decide, DecideInput(actor=SCJG_2, task_key=REGISTRATION, approve=True)
+    )
+
+
+async def test_concurrent_claims_one_wins(harness: Harness) -> None:
+    h = harness
+    case_id = await h.start()
+    await h.act(case_id, CaseWorkflow.accept, AcceptInput(actor=FRONT_DESK))
+    results = await asyncio.gather(
+        h.act(case_id, CaseWorkflow.claim, TaskInput(actor=SCJG, task_key=REGISTRATION)),
+        h.act(case_id, CaseWorkflow.claim, TaskInput(actor=SCJG_2, task_key=REGISTRATION)),
+        return_exceptions=True,
+    )
+    winners = [r for r in results if not isinstance(r, BaseException)]
+    assert len(winners) == 1
+    assert h.types(case_id).count(EventType.task_claimed) == 1
+
+
+async def test_a_retried_request_acts_once(harness: Harness) -> None:
+    h = harness
+    case_id = await accepted_and_claimed(h)
+    request = DecideInput(
+        actor=SCJG, task_key=REGISTRATION, approve=True, request_id=uuid.uuid4().hex
+    )
+    first = await h.act(case_id, CaseWorkflow.decide, request)
+    again = await h.act(case_id, CaseWorkflow.decide, request)  # same update id
+    assert again == first
+    assert h.types(case_id).count(EventType.task_approved) == 1
+
+
+async def test_refusal_at_intake(harness: Harness) -> None:
+    h = harness
+    case_id = await h.start()
+    refusal = await h.refused(
+        case_id, CaseWorkflow.refuse, RefuseInput(actor=SCJG, reason="不属于本机关职权")
+    )
+    assert refusal.type == "forbidden"  # only the front desk takes intake decisions
+    await h.act(
+        case_id, CaseWorkflow.refuse, RefuseInput(actor=FRONT_DESK, reason="不属于本机关职权")
+    )
+    final = await h.handles[case_id].result()
+    assert final.state is CaseState.refused
+    [refused] = h.of_type(case_id, EventType.case_refused)
+    assert refused.payload["reason"] == "不属于本机关职权"
+
+
+async def test_rating_only_after_delivery_and_by_the_applicant(harness: Harness) -> None:
+    h = harness
+    case_id = await h.start("YZ-DX-GTHDJ", form={})
+    await h.act(case_id, CaseWorkflow.accept, AcceptInput(actor=FRONT_DESK))
+    refusal = await h.refused(case_id, CaseWorkflow.rate, RateInput(actor=APPLICANT, score=1))
+    assert refusal.type == "conflict"
+    [task] = queries.case_tasks(h.store, case_id)
+    worker = caseworker(task.department)
+    await h.act(case_id, CaseWorkflow.claim, TaskInput(actor=worker, task_key=task.task_key))
+    await h.act(
+        case_id,
+        CaseWorkflow.decide,
+        DecideInput(actor=worker, task_key=task.task_key, approve=True),
+    )
+    await h.act(case_id, CaseWorkflow.deliver, DeliverInput(actor=FRONT_DESK))
+    refusal = await h.refused(case_id, CaseWorkflow.rate, RateInput(actor=SUPERVISOR, score=5))
+    assert refusal.type == "forbidden"
+    await h.act(case_id, CaseWorkflow.rate, RateInput(actor=APPLICANT, score=2, comment="等太久"))
+    [rated] = h.of_type(case_id, EventType.case_rated)
+    assert rated.payload == {"score": 2, "comment": "等太久", "bad": True}
+    assert (await h.handles[case_id].result()).rating == 2
+
+
+async def test_unrated_case_completes_when_the_window_closes(harness: Harness) -> None:
+    h = harness
+    case_id = await h.start("YZ-DX-GTHDJ", form={}, rating_window_days=3)
+    await h.act(case_id, CaseWorkflow.accept, AcceptInput(actor=FRONT_DESK))
+    [task] = queries.case_tasks(h.store, case_id)
+    worker = caseworker(task.department)
+    await h.act(case_id, CaseWorkflow.claim, TaskInput(actor=worker, task_key=task.task_key))
+    await h.act(
+        case_id,
+        CaseWorkflow.decide,
+        DecideInput(actor=worker, task_key=task.task_key, approve=True),
+    )
+    await h.act(case_id, CaseWorkflow.deliver, DeliverInput(actor=FRONT_DESK, method="window"))
+    final = await h.handles[case_id].result()  # time skips to the end of the rating window
+    assert (final.state, final.rating, final.trips) == (CaseState.completed, None, 1)
+    [completed] = h.of_type(case_id, EventType.case_completed)
+    assert completed.payload == {"rated": False}
+
+
+async def test_urge_satisfied_in_time_does_not_escalate(harness: Harness) -> None:
+    h = harness
+    case_id = await accepted_and_claimed(h)
+    await h.act(
+        case_id, CaseWorkflow.urge, UrgeInput(actor=SUPERVISOR, task_key=REGISTRATION, days=1)
+    )
+    refusal = await h.refused(
+        case_id, CaseWorkflow.urge, UrgeInput(actor=SCJG, task_key=REGISTRATION, days=1)
+    )
+    assert refusal.type == "forbidden"
+    await h.act(
+        case_id, CaseWorkflow.decide, DecideInput(actor=SCJG, task_key=REGISTRATION, approve=True)
+    )
+    await h.env.sleep(dt.timedelta(days=5))
+    assert EventType.deadline_escalated not in h.types(case_id)
+
+
+# ------------------------------------------------------------------ the store goes down
+
+
+class FlakyStore(RecordActivities):
+    """The first write commits but its answer is lost; the second finds the store down."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.calls = 0
+
+    @activity.defn(name=RECORD_ACTIVITY)
+    def record_case_events(self, data: RecordInput) -> RecordResult:
+        self.calls += 1
+        if self.calls == 3:
+            super().record_case_events(data)
+            raise OperationalError("COMMIT", {}, Exception("connection lost after commit"))
+        if self.calls == 4:
+            raise OperationalError("INSERT", {}, Exception("could not connect to server"))
+        return super().record_case_events(data)
+
+
+@pytest.fixture
+async def flaky(harness: Harness) -> AsyncIterator[tuple[Harness, FlakyStore]]:
+    records = FlakyStore(harness.store)
+    queue = f"flaky-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        harness.client,
+        task_queue=queue,
+        workflows=[CaseWorkflow],
+        activities=[records.record_case_events, ClockActivities(Calendars()).compute_deadlines],
+        activity_executor=ThreadPoolExecutor(4),
+    ):
+        yield Harness(harness.env, harness.client, harness.store, queue), records
+
+
+async def test_store_failures_are_retried_without_duplicate_events(
+    flaky: tuple[Harness, FlakyStore],
+) -> None:
+    h, records = flaky
+    case_id = await h.start()  # call 1
+    await h.act(case_id, CaseWorkflow.accept, AcceptInput(actor=FRONT_DESK))  # call 2
+    # Call 3 commits and then fails, call 4 fails before writing, call 5 succeeds: the claim
+    # answers only once it is in the store, and nothing is written twice.
+    result = await h.act(case_id, CaseWorkflow.claim, TaskInput(actor=SCJG, task_key=REGISTRATION))
+    assert records.calls == 5
+    assert result.task is not None
+    assert result.task.state is TaskState.claimed
+    [stored] = [t for t in queries.case_tasks(h.store, case_id) if t.task_key == REGISTRATION]
+    assert (stored.state, stored.assignee) == (TaskState.claimed, SCJG.id)
+    events = h.events(case_id)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert [e.type for e in events].count(EventType.task_claimed) == 1
