@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint
+.PHONY: setup run test lint histories
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,3 +26,8 @@ lint: setup
 
 test: lint
 	$(BIN)/pytest
+
+# Re-record the workflow histories that the replay test checks (after an intended change).
+histories: setup
+	rm -f tests/histories/*.json
+	ONETRIP_RECORD_HISTORIES=1 $(BIN)/pytest tests/workflows -q -k "sqlite"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import importlib.util
+import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -230,4 +231,19 @@ async def harness(
     calendars = Calendars([])
     worker: Worker = build_worker(env.client, store, calendars, task_queue=task_queue, threads=8)
     async with worker:
-        yield Harness(env, env.client, store, task_queue)
+        h = Harness(env, env.client, store, task_queue)
+        yield h
+        if os.environ.get("ONETRIP_RECORD_HISTORIES") and "[sqlite]" in request.node.name:
+            await save_histories(h, request.node.originalname)
+
+
+HISTORIES = Path(__file__).resolve().parents[1] / "histories"
+
+
+async def save_histories(h: Harness, test_name: str) -> None:
+    """Keep each case's history for the replay test (``make histories`` re-records them)."""
+    HISTORIES.mkdir(exist_ok=True)
+    for i, handle in enumerate(h.handles.values()):
+        history = await handle.fetch_history()
+        name = test_name.removeprefix("test_") + (f"-{i}" if i else "")
+        (HISTORIES / f"{name}.json").write_text(history.to_json())
