@@ -29,8 +29,10 @@ definitions_app = typer.Typer(
     help="事项与流程定义 / service items and procedures.", no_args_is_help=True
 )
 calendar_app = typer.Typer(help="工作日历 / the working-day calendar.", no_args_is_help=True)
+store_app = typer.Typer(help="数据存储 / the SQL store.", no_args_is_help=True)
 app.add_typer(definitions_app, name="definitions")
 app.add_typer(calendar_app, name="calendar")
+app.add_typer(store_app, name="store")
 
 out = Console(soft_wrap=True)
 if not out.is_terminal:
@@ -248,6 +250,72 @@ def guide_command(
         _print_json(asdict(guide))
     else:
         out.print(guide.render(), markup=False, highlight=False)
+
+
+@definitions_app.command("publish")
+def publish_command(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="YAML 文件或目录 / YAML files or folders (default: the catalog)."),
+    ] = None,
+    code: Annotated[
+        list[str] | None, typer.Option("--code", help="只发布这些流程 / only these procedures.")
+    ] = None,
+) -> None:
+    """发布流程版本到数据库（已发布的版本不可更改）/ publish procedure versions to the store."""
+    from store.db import Store, migrate
+    from store.writes import PublishConflict, publish
+
+    report = _load(paths)
+    procs = report.catalog.latest_procedures() if code is None else []
+    for wanted in code or []:
+        proc = report.catalog.procedure(wanted)
+        if proc is None:
+            err.print(f"流程 “{wanted}” 不存在 / no procedure '{wanted}'", markup=False)
+            raise typer.Exit(1)
+        procs.append(proc)
+    settings = get_settings()
+    migrate(settings.database_url)
+    store = Store(settings.database_url)
+    failed = False
+    try:
+        for proc in procs:
+            snap = snapshot(report.catalog, proc)
+            try:
+                outcome = publish(store, snap)
+            except PublishConflict as exc:
+                err.print(str(exc), markup=False)
+                failed = True
+                continue
+            label = "已发布 published" if outcome == "created" else "未变 unchanged"
+            out.print(f"{label}: {snap.code} v{snap.version} {snap.content_hash}", markup=False)
+    finally:
+        store.dispose()
+    if failed:
+        raise typer.Exit(1)
+
+
+# --------------------------------------------------------------------------- store and worker
+
+
+@store_app.command("migrate")
+def migrate_command() -> None:
+    """把数据库迁移到最新结构 / upgrade the store's schema to the latest migration."""
+    from store.db import migrate
+
+    url = get_settings().database_url
+    migrate(url)
+    out.print(f"migrated: {url}", markup=False)
+
+
+@app.command("worker")
+def worker_command() -> None:
+    """运行工作进程（SIGTERM 时等待进行中的活动完成）/ run a case worker."""
+    import asyncio
+
+    from worker.temporal import run_worker
+
+    asyncio.run(run_worker(get_settings()))
 
 
 # --------------------------------------------------------------------------- calendar

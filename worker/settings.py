@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     task_queue: str = "onetrip-cases"
     worker_threads: int = 16
     """Threads for blocking activities (store writes)."""
+    workflow_sandbox: bool = True
+    """Run workflow code in Temporal's sandbox (a guard against non-determinism); turning it
+    off buys throughput once the replay tests pass (see docs/performance.md)."""
     shutdown_grace_seconds: float = 30.0
     """On SIGTERM, how long in-flight activities may take to finish."""
     log_format: Literal["auto", "console", "json"] = "auto"

@@ -289,7 +289,10 @@ class CaseWorkflow:
         self.pending = []
         self.dirty = []
         self._upsert_search_attributes()
-        await workflow.execute_activity(
+        # A local activity: a store write takes milliseconds, so it runs in the worker without
+        # a round trip through the server, and the update still answers only after it.
+        # Retries go on (with backoff timers) for as long as the store is down.
+        await workflow.execute_local_activity(
             RECORD_ACTIVITY,
             data,
             result_type=RecordResult,
@@ -569,8 +572,10 @@ class CaseWorkflow:
             case.tolerance_due_at = (
                 await self._clock([ClockQuery(start=accepted_at, days=tolerance)])
             )[0].deadline_at
-        await self._refresh_deadlines([], with_case=True)
+        # The case deadline is computed together with the first tasks' (one clock call).
         await self._enter_stage(self.proc.start_stage)
+        if self.case.deadline_at is None and self.case.state is CaseState.in_progress:
+            await self._refresh_deadlines([], with_case=True)
 
     async def _enter_stage(self, key: str) -> None:
         stage = self.stages[key]
@@ -611,7 +616,8 @@ class CaseWorkflow:
             task.opened_at = now
             self._emit(EventType.task_opened, SYSTEM, task=task)
         if self.case.clock is Clock.running:  # else computed when the applicant supplements
-            await self._refresh_deadlines(tasks, with_case=False)
+            first = self.case.deadline_at is None and self.case.accepted_at is not None
+            await self._refresh_deadlines(tasks, with_case=first)
         self.wake = True
 
     async def _evaluate_stage(self) -> None:
