@@ -239,3 +239,31 @@ class EventRecord(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     """Wall-clock instant (UTC) the store wrote it (``at`` may be older after a retry)."""
+
+
+class User(Base):
+    """A person who uses the API: applicant, caseworker (of one department), supervisor, admin."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(CODE), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(STATE))
+    department: Mapped[str | None] = mapped_column(String(CODE))
+    """The caseworker's department code; None for the other roles."""
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ApiToken(Base):
+    """A bearer token, stored as its SHA-256: the plain token is shown once, at issue."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_user_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(String(CODE), ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 from store.db import Store, create_store_engine, downgrade, migrate
 from store.models import Base
 
-TABLES = {"procedures", "cases", "tasks", "events"}
+TABLES = {"procedures", "cases", "tasks", "events", "users", "api_tokens"}
 
 
 def tables(url: str) -> set[str]:

@@ -1,0 +1,67 @@
+"""Validating an application form against a procedure's form schema.
+
+The schema is data (``FormSchema``); a pydantic model is built from it once per procedure
+version so that errors come back with field paths, the way API clients expect them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from definitions.models import FieldType, FormField, FormSchema
+
+
+class FormError(ValueError):
+    """The form does not fit the schema; ``errors`` are pydantic's, with field paths."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(f"{len(errors)} invalid form field(s)")
+        self.errors = errors
+
+
+def _annotation(f: FormField) -> Any:
+    ge, le = f.min, f.max
+    base: Any
+    if f.type is FieldType.string:
+        base = Annotated[str, Field(min_length=1 if f.required else 0, max_length=2000)]
+    elif f.type is FieldType.integer:
+        base = Annotated[int, Field(strict=True, ge=ge, le=le)]
+    elif f.type is FieldType.number:
+        base = Annotated[float, Field(ge=ge, le=le)]
+    elif f.type is FieldType.boolean:
+        base = Annotated[bool, Field(strict=True)]
+    elif f.type is FieldType.date:
+        base = dt.date
+    else:
+        base = Literal[tuple(f.options or [])]
+    return base if f.required else base | None
+
+
+@lru_cache(maxsize=256)
+def _model(schema_json: str) -> type[BaseModel]:
+    schema = FormSchema.model_validate_json(schema_json)
+    fields: dict[str, Any] = {
+        f.key: (_annotation(f), ... if f.required else None) for f in schema.fields
+    }
+    return create_model(
+        "ApplicationForm", __config__=ConfigDict(extra="forbid"), **fields
+    )
+
+
+def validate_form(schema: FormSchema, data: dict[str, Any]) -> dict[str, Any]:
+    """The form's values, normalised to JSON types (dates as ISO text); raises FormError."""
+    model = _model(schema.model_dump_json())
+    try:
+        value = model.model_validate(data)
+    except ValidationError as exc:
+        raise FormError(
+            [
+                {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                for e in exc.errors(include_url=False)
+            ]
+        ) from None
+    return value.model_dump(mode="json", exclude_none=True)

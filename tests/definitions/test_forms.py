@@ -1,0 +1,42 @@
+"""Application forms are checked against the procedure's schema, with field paths."""
+
+from __future__ import annotations
+
+import pytest
+
+from definitions.forms import FormError, validate_form
+from definitions.validate import validate_paths
+from tests.conftest import CATALOG
+
+
+def _startup_schema():  # type: ignore[no-untyped-def]
+    proc = validate_paths([CATALOG]).catalog.procedure("YZ-YJS-KBQY")
+    assert proc is not None
+    return proc.form
+
+
+def test_a_valid_form_is_normalised() -> None:
+    form = validate_form(
+        _startup_schema(),
+        {
+            "company_name": "云州示范餐饮有限公司",
+            "legal_representative": "张三",
+            "registered_capital": 100,
+            "employees": 12,
+            "food_business": True,
+            "district": "云城区",
+        },
+    )
+    assert form["registered_capital"] == 100.0
+    assert form["food_business"] is True
+
+
+def test_every_error_names_its_field() -> None:
+    with pytest.raises(FormError) as err:
+        validate_form(
+            _startup_schema(),
+            {"employees": "many", "food_business": "yes", "district": "火星区", "color": "red"},
+        )
+    paths = {tuple(e["loc"]) for e in err.value.errors}
+    assert {("employees",), ("food_business",), ("district",), ("color",)} <= paths
+    assert ("company_name",) in paths  # required and missing
