@@ -239,3 +239,18 @@ __all__ = [
     "timeline",
     "warning_tasks",
 ]
+
+
+def applicant_cases(
+    target: StoreOrSession, applicant_id: str, *, limit: int = 50, offset: int = 0
+) -> list[CaseRow]:
+    """An applicant's cases, newest first."""
+    with transaction(target) as session:
+        rows = session.scalars(
+            select(Case)
+            .where(Case.applicant_id == applicant_id)
+            .order_by(Case.submitted_at.desc(), Case.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [_case(r) for r in rows]

@@ -122,3 +122,21 @@ def user_for_token(target: StoreOrSession, token: str) -> UserInfo | None:
         if row is None or row.disabled:
             return None
         return _info(row)
+
+
+def ensure_admin(target: StoreOrSession, token: str) -> bool:
+    """Register ``token`` for a user ``admin`` unless an admin exists; True if it did."""
+    with transaction(target) as session:
+        if session.scalars(select(User).where(User.role == Role.admin.value)).first():
+            return False
+    create_user(target, id="admin", name="管理员 Administrator", role=Role.admin)
+    with transaction(target) as session:
+        session.add(
+            ApiToken(
+                user_id="admin",
+                token_hash=_digest(token),
+                label="bootstrap",
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
+    return True

@@ -318,6 +318,23 @@ def worker_command() -> None:
     asyncio.run(run_worker(get_settings()))
 
 
+@app.command("api")
+def api_command() -> None:
+    """运行 HTTP API（OpenAPI 文档在 /docs）/ serve the HTTP API."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,  # keep the process's structlog configuration
+        proxy_headers=True,
+    )
+
+
 # --------------------------------------------------------------------------- calendar
 
 

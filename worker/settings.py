@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     off buys throughput once the replay tests pass (see docs/performance.md)."""
     shutdown_grace_seconds: float = 30.0
     """On SIGTERM, how long in-flight activities may take to finish."""
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    admin_token: str | None = None
+    """A bootstrap admin bearer token: registered at API start-up if no admin exists."""
+    state_dir: Path = Path(".onetrip")
+    """Where `onetrip dev` keeps the dev server's database, the store and demo tokens."""
     log_format: Literal["auto", "console", "json"] = "auto"
     """``auto``: coloured console lines in a terminal, JSON lines otherwise."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -1,0 +1,188 @@
+"""Applicants: submit once, follow, supplement, withdraw, rate. Everyone: read a case in scope."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import uuid
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
+from temporalio.client import WorkflowHandle
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from api.actions import act, case_rpc_error, request_key
+from api.deps import Applicant, ClientDep, CurrentUser, StoreDep
+from api.schemas import CaseDetail, Rating, SubmitCase, Submitted, Supplement, Withdraw
+from definitions.forms import FormError, validate_form
+from store import queries
+from store.db import Store
+from store.users import UserInfo
+from worker.cases import start_case
+from workflows.case import CaseWorkflow
+from workflows.contracts import (
+    ActionResult,
+    CaseRow,
+    RateInput,
+    Role,
+    SupplementInput,
+    WithdrawInput,
+)
+
+router = APIRouter(tags=["cases"])
+
+
+def case_number(applicant: str, key: str | None) -> str:
+    """A case number; the same applicant and idempotency key always give the same one."""
+    if key is None:
+        return f"OT-{uuid.uuid4().hex[:12].upper()}"
+    digest = hashlib.sha256(f"{applicant}\n{key}".encode()).hexdigest()
+    return f"OT-{digest[:12].upper()}"
+
+
+@router.post("/cases", status_code=status.HTTP_201_CREATED)
+async def submit(
+    body: SubmitCase, request: Request, user: Applicant, store: StoreDep, client: ClientDep
+) -> Submitted:
+    """Submit an application; a retry with the same ``Idempotency-Key`` returns the same case."""
+    snap = await run_in_threadpool(queries.get_procedure, store, body.procedure, body.version)
+    if snap is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"流程未发布 / no published procedure {body.procedure}"
+        )
+    try:
+        form = validate_form(snap.procedure.form, body.form)
+    except FormError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            [{**e, "loc": ["body", "form", *e["loc"]]} for e in exc.errors],
+        ) from None
+    known = {m.key: m for i in snap.items for m in i.materials}
+    unknown = [
+        {"loc": ["body", "materials", i], "msg": f"unknown material key '{k}'", "type": "value"}
+        for i, k in enumerate(body.materials)
+        if k not in known
+    ]
+    if unknown:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, unknown)
+    key = request.headers.get("idempotency-key")
+    case_id = case_number(user.id, key)
+    # A finished case with this number (e.g. withdrawn) is the same submission: same answer.
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await start_case(
+            client,
+            store,
+            case_id=case_id,
+            code=snap.code,
+            version=snap.version,
+            applicant=user.actor(),
+            form=form,
+            materials=list(dict.fromkeys(body.materials)),
+            channel=body.channel,
+        )
+    missing = [
+        k for k, m in known.items() if m.required and not m.tolerance and k not in body.materials
+    ]
+    return Submitted(
+        case_id=case_id, procedure=snap.code, version=snap.version, missing_materials=missing
+    )
+
+
+@router.get("/cases")
+def my_cases(user: Applicant, store: StoreDep, limit: int = 50, offset: int = 0) -> list[CaseRow]:
+    """The applicant's own cases, newest first."""
+    return queries.applicant_cases(store, user.id, limit=min(limit, 200), offset=offset)
+
+
+async def load_case(store: Store, client: ClientDep, case_id: str) -> CaseDetail:
+    """From the store; from the workflow if its first write is still on its way."""
+    row = await run_in_threadpool(queries.get_case, store, case_id)
+    if row is not None:
+        tasks = await run_in_threadpool(queries.case_tasks, store, case_id)
+        return CaseDetail(case=row, tasks=tasks)
+    handle: WorkflowHandle[CaseWorkflow, CaseRow] = client.get_workflow_handle_for(
+        CaseWorkflow.run, case_id
+    )
+    try:
+        view = await handle.query(CaseWorkflow.view)
+    except RPCError as exc:
+        raise case_rpc_error(exc, case_id) from None
+    return CaseDetail(case=view.case, tasks=view.tasks)
+
+
+def in_scope(user: UserInfo, detail: CaseDetail) -> bool:
+    """Applicants see their own cases; caseworkers those their department touches."""
+    if user.role in (Role.supervisor, Role.admin):
+        return True
+    if user.role is Role.applicant:
+        return detail.case.applicant_id == user.id
+    return user.department in detail.case.departments
+
+
+async def case_for(user: UserInfo, store: Store, client: ClientDep, case_id: str) -> CaseDetail:
+    """The case if the user may see it; 404 otherwise (never reveal another's case)."""
+    detail = await load_case(store, client, case_id)
+    if not in_scope(user, detail):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"办件不存在 / no case {case_id}")
+    return detail
+
+
+@router.get("/cases/{case_id}")
+async def get_case(
+    case_id: str, user: CurrentUser, store: StoreDep, client: ClientDep
+) -> CaseDetail:
+    """The case: state, stages, tasks with deadlines, what is missing."""
+    return await case_for(user, store, client, case_id)
+
+
+@router.post("/cases/{case_id}/supplement")
+async def supplement(
+    case_id: str,
+    body: Supplement,
+    request: Request,
+    user: Applicant,
+    store: StoreDep,
+    client: ClientDep,
+) -> ActionResult:
+    """Hand in what was asked for (补正) or the 容缺 materials."""
+    await case_for(user, store, client, case_id)
+    data = SupplementInput(
+        actor=user.actor(),
+        request_id=request_key(request),
+        materials=body.materials,
+        on_site=body.on_site,
+    )
+    return await act(client, case_id, CaseWorkflow.supplement, data)
+
+
+@router.post("/cases/{case_id}/withdraw")
+async def withdraw(
+    case_id: str,
+    body: Withdraw,
+    request: Request,
+    user: Applicant,
+    store: StoreDep,
+    client: ClientDep,
+) -> ActionResult:
+    """Withdraw the application before a decision."""
+    await case_for(user, store, client, case_id)
+    data = WithdrawInput(actor=user.actor(), request_id=request_key(request), reason=body.reason)
+    return await act(client, case_id, CaseWorkflow.withdraw, data)
+
+
+@router.post("/cases/{case_id}/rating")
+async def rate(
+    case_id: str,
+    body: Rating,
+    request: Request,
+    user: Applicant,
+    store: StoreDep,
+    client: ClientDep,
+) -> ActionResult:
+    """Rate the service (好差评) once the results are delivered."""
+    await case_for(user, store, client, case_id)
+    data = RateInput(
+        actor=user.actor(), request_id=request_key(request), score=body.score, comment=body.comment
+    )
+    return await act(client, case_id, CaseWorkflow.rate, data)

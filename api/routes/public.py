@@ -1,0 +1,89 @@
+"""What anyone may read: health, published procedures and their service guides."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, status
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import text
+
+from api.deps import ClientDep, StoreDep
+from api.schemas import ProcedureSummary
+from definitions.guide import procedure_guide
+from store import queries
+
+router = APIRouter(tags=["public"])
+
+
+@router.get("/healthz")
+async def health(store: StoreDep, client: ClientDep) -> dict[str, str]:
+    """200 when the store and Temporal answer (for load balancers and compose)."""
+
+    def ping() -> None:
+        with store.session() as session:
+            session.execute(text("SELECT 1"))
+
+    try:
+        await run_in_threadpool(ping)
+        await client.service_client.check_health()
+    except Exception as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"unhealthy: {exc}") from None
+    return {"status": "ok"}
+
+
+@router.get("/procedures")
+def list_procedures(store: StoreDep) -> list[ProcedureSummary]:
+    """Published procedures (latest version of each), for applicants to choose from."""
+    latest: dict[str, ProcedureSummary] = {}
+    for info in queries.list_procedures(store):
+        snap = queries.get_procedure(store, info.code, info.version)
+        if snap is None:
+            continue
+        summary = ProcedureSummary(
+            code=snap.code,
+            version=snap.version,
+            name=snap.procedure.name,
+            name_en=snap.procedure.name_en,
+            committed_limit=snap.procedure.committed_limit,
+            trips=snap.procedure.trips,
+            content_hash=snap.content_hash,
+        )
+        if info.code not in latest or info.version > latest[info.code].version:
+            latest[info.code] = summary
+    return [latest[c] for c in sorted(latest)]
+
+
+@router.get("/procedures/{code}")
+def get_guide(code: str, store: StoreDep, version: int | None = None) -> dict[str, Any]:
+    """The service guide (办事指南) and the application form of a published procedure."""
+    snap = queries.get_procedure(store, code, version)
+    if snap is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"流程未发布 / no published procedure {code}"
+        )
+    guide = procedure_guide(
+        snap.procedure,
+        {i.code: i for i in snap.items},
+        {d.code: d for d in snap.departments},
+    )
+    return {
+        "code": snap.code,
+        "version": snap.version,
+        "content_hash": snap.content_hash,
+        "guide": asdict(guide),
+        "form": snap.procedure.form.model_dump(mode="json"),
+        "materials": [
+            {"key": m.key, "name": m.name, "required": m.required, "tolerance": m.tolerance}
+            for m in _unique_materials(snap)
+        ],
+    }
+
+
+def _unique_materials(snap: Any) -> list[Any]:
+    seen: dict[str, Any] = {}
+    for item in snap.items:
+        for m in item.materials:
+            seen.setdefault(m.key, m)
+    return list(seen.values())

@@ -1,0 +1,70 @@
+"""Supervisors: warnings and red cards across departments, timelines, urging, the event feed."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+
+from api.actions import act, request_key
+from api.deps import ClientDep, StoreDep, Supervisor
+from api.routes.cases import case_for
+from api.schemas import EventPage, Urge
+from store import queries
+from workflows.case import CaseWorkflow
+from workflows.contracts import ActionResult, CaseRow, Event, Role, TaskRow, UrgeInput
+
+router = APIRouter(tags=["supervisors"])
+
+
+@router.get("/supervision/tasks")
+def flagged_tasks(
+    user: Supervisor,
+    store: StoreDep,
+    severity: Literal["warning", "overdue"] = "overdue",
+    department: str | None = None,
+    procedure: str | None = None,
+) -> list[TaskRow]:
+    """Open tasks with a yellow card (warning) or a red card (overdue)."""
+    find = queries.overdue_tasks if severity == "overdue" else queries.warning_tasks
+    return find(store, department=department, procedure=procedure)
+
+
+@router.get("/supervision/cases")
+def overdue_cases(
+    user: Supervisor, store: StoreDep, department: str | None = None, procedure: str | None = None
+) -> list[CaseRow]:
+    """Open cases past their committed limit."""
+    return queries.overdue_cases(store, department=department, procedure=procedure)
+
+
+@router.get("/cases/{case_id}/timeline")
+async def timeline(
+    case_id: str, user: Supervisor, store: StoreDep, client: ClientDep
+) -> list[Event]:
+    """Every event of the case, in order."""
+    await case_for(user, store, client, case_id)
+    return await run_in_threadpool(queries.timeline, store, case_id)
+
+
+@router.post("/cases/{case_id}/urge")
+async def urge(
+    case_id: str, body: Urge, request: Request, user: Supervisor, client: ClientDep
+) -> ActionResult:
+    """督办: a period in working days; missing it raises an escalation event."""
+    data = UrgeInput(
+        actor=user.actor().model_copy(update={"role": Role.supervisor}),
+        request_id=request_key(request),
+        task_key=body.task_key,
+        days=body.days,
+        note=body.note,
+    )
+    return await act(client, case_id, CaseWorkflow.urge, data)
+
+
+@router.get("/events")
+def events(user: Supervisor, store: StoreDep, after: int = 0, limit: int = 100) -> EventPage:
+    """The supervision feed for external systems: pass ``next`` as ``after`` to continue."""
+    rows, cursor = queries.events_after(store, max(0, after), max(1, min(limit, 1000)))
+    return EventPage(events=[{"id": i, **e.model_dump(mode="json")} for i, e in rows], next=cursor)
