@@ -16,7 +16,7 @@ from workflows.contracts import ActionResult
 STATUS_OF = {
     "conflict": status.HTTP_409_CONFLICT,
     "forbidden": status.HTTP_403_FORBIDDEN,
-    "invalid": status.HTTP_422_UNPROCESSABLE_ENTITY,
+    "invalid": status.HTTP_422_UNPROCESSABLE_CONTENT,
     "not_found": status.HTTP_404_NOT_FOUND,
 }
 

@@ -47,9 +47,7 @@ def _model(schema_json: str) -> type[BaseModel]:
     fields: dict[str, Any] = {
         f.key: (_annotation(f), ... if f.required else None) for f in schema.fields
     }
-    return create_model(
-        "ApplicationForm", __config__=ConfigDict(extra="forbid"), **fields
-    )
+    return create_model("ApplicationForm", __config__=ConfigDict(extra="forbid"), **fields)
 
 
 def validate_form(schema: FormSchema, data: dict[str, Any]) -> dict[str, Any]:

@@ -17,4 +17,4 @@ def catalog_dir() -> Path:
 
 
 # The store fixtures (SQLite and PostgreSQL) are shared by every test folder.
-pytest_plugins = ["tests.fixtures_store"]
+pytest_plugins = ["tests.fixtures_store", "tests.fixtures_temporal"]

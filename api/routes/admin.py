@@ -50,11 +50,11 @@ def publish_yaml(
     findings = posted.diagnostics + [d for d in validate_catalog(catalog) if d.file == SOURCE]
     errors = [d.to_json() for d in findings if d.is_error]
     if errors:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, errors)
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, errors)
     procs = [e.definition for e in posted.loaded if isinstance(e.definition, Procedure)]
     if not procs:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             "没有可发布的流程（kind: Procedure）/ no Procedure document to publish",
         )
     out = []
@@ -92,7 +92,7 @@ def add_user(body: NewUser, user: Admin, store: StoreDep) -> UserInfo:
     """Add a user; a caseworker needs a department, the others none."""
     if (body.role.value == "caseworker") != (body.department is not None):
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             [
                 {
                     "loc": ["body", "department"],

@@ -13,7 +13,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.actions import act, case_rpc_error, request_key
-from api.deps import Applicant, ClientDep, CurrentUser, StoreDep
+from api.deps import Applicant, ClientDep, CurrentUser, SettingsDep, StoreDep
 from api.schemas import CaseDetail, Rating, SubmitCase, Submitted, Supplement, Withdraw
 from definitions.forms import FormError, validate_form
 from store import queries
@@ -43,7 +43,12 @@ def case_number(applicant: str, key: str | None) -> str:
 
 @router.post("/cases", status_code=status.HTTP_201_CREATED)
 async def submit(
-    body: SubmitCase, request: Request, user: Applicant, store: StoreDep, client: ClientDep
+    body: SubmitCase,
+    request: Request,
+    user: Applicant,
+    store: StoreDep,
+    client: ClientDep,
+    settings: SettingsDep,
 ) -> Submitted:
     """Submit an application; a retry with the same ``Idempotency-Key`` returns the same case."""
     snap = await run_in_threadpool(queries.get_procedure, store, body.procedure, body.version)
@@ -55,7 +60,7 @@ async def submit(
         form = validate_form(snap.procedure.form, body.form)
     except FormError as exc:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             [{**e, "loc": ["body", "form", *e["loc"]]} for e in exc.errors],
         ) from None
     known = {m.key: m for i in snap.items for m in i.materials}
@@ -65,7 +70,7 @@ async def submit(
         if k not in known
     ]
     if unknown:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, unknown)
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, unknown)
     key = request.headers.get("idempotency-key")
     case_id = case_number(user.id, key)
     # A finished case with this number (e.g. withdrawn) is the same submission: same answer.
@@ -80,6 +85,7 @@ async def submit(
             form=form,
             materials=list(dict.fromkeys(body.materials)),
             channel=body.channel,
+            task_queue=settings.task_queue,
         )
     missing = [
         k for k, m in known.items() if m.required and not m.tolerance and k not in body.materials

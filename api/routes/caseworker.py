@@ -78,7 +78,7 @@ async def decide(
     if body.decision == "return":
         if not body.missing or not body.reason:
             raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY,
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
                 "退回补正须列明全部所缺材料和理由 / a return needs the full missing list and a reason",
             )
         data = ReturnInput(
@@ -110,10 +110,17 @@ async def reassign(
     client: ClientDep,
 ) -> ActionResult:
     """Hand the task to a colleague of the same department."""
+    tasks = await run_in_threadpool(queries.case_tasks, store, case_id)
+    task = next((t for t in tasks if t.task_key == task_key), None)
+    if task is not None and task.department != user.department:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"该任务属于 {task.department} / the task belongs to {task.department}",
+        )
     other = await run_in_threadpool(get_user, store, body.assignee)
     if other is None or other.role is not Role.caseworker or other.department != user.department:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"{body.assignee} 不是本部门的办理人员 / {body.assignee} is not a caseworker of"
             f" {user.department}",
         )
@@ -160,14 +167,14 @@ async def intake(
         return await act(client, case_id, CaseWorkflow.accept, accept)
     if not body.reason:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, "须说明理由 / a reason is required"
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "须说明理由 / a reason is required"
         )
     if body.decision == "refuse":
         refuse = RefuseInput(actor=actor, request_id=rid, reason=body.reason)
         return await act(client, case_id, CaseWorkflow.refuse, refuse)
     if not body.missing:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             "须一次性列明全部所缺材料 / list everything missing",
         )
     ret = ReturnInput(actor=actor, request_id=rid, missing=body.missing, reason=body.reason)

@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from store import queries
 from store.db import Store
-from tests.workflows.conftest import APPLICANT, FRONT_DESK, _binary
+from tests.fixtures_temporal import APPLICANT, FRONT_DESK, _binary
 from worker.cases import NotPublishedError, start_case
 from workflows import search
 from workflows.case import CaseWorkflow

@@ -17,7 +17,7 @@ from activities.clock import Calendars, ClockActivities
 from activities.record import RecordActivities
 from store import queries
 from store.db import Store
-from tests.workflows.conftest import APPLICANT, FRONT_DESK, SUPERVISOR, Harness, caseworker
+from tests.fixtures_temporal import APPLICANT, FRONT_DESK, SUPERVISOR, Harness, caseworker
 from workflows.case import CaseWorkflow
 from workflows.contracts import (
     RECORD_ACTIVITY,

@@ -7,7 +7,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from store import queries
-from tests.workflows.conftest import APPLICANT, FRONT_DESK, Harness, caseworker
+from tests.fixtures_temporal import APPLICANT, FRONT_DESK, Harness, caseworker
 from workflows.case import CaseWorkflow
 from workflows.contracts import (
     AcceptInput,

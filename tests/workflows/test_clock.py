@@ -12,7 +12,7 @@ import pytest
 
 from definitions.calendar import SHANGHAI
 from store import queries
-from tests.workflows.conftest import APPLICANT, FRONT_DESK, SUPERVISOR, Harness, caseworker
+from tests.fixtures_temporal import APPLICANT, FRONT_DESK, SUPERVISOR, Harness, caseworker
 from workflows.case import CaseWorkflow
 from workflows.contracts import (
     AcceptInput,

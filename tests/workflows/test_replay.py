@@ -6,7 +6,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from tests.workflows.conftest import HISTORIES
+from tests.fixtures_temporal import HISTORIES
 from workflows.case import CaseWorkflow
 
 

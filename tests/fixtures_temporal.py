@@ -12,6 +12,7 @@ import datetime as dt
 import importlib.util
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -64,7 +65,7 @@ def _binary(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    local = Path(__file__).resolve().parents[2] / ".venv" / "bin" / name
+    local = Path(sys.executable).parent / name
     assert local.exists(), f"{name} not found: install the test extra (make test)"
     return str(local)
 
@@ -237,7 +238,7 @@ async def harness(
             await save_histories(h, request.node.originalname)
 
 
-HISTORIES = Path(__file__).resolve().parents[1] / "histories"
+HISTORIES = Path(__file__).resolve().parent / "histories"
 
 
 async def save_histories(h: Harness, test_name: str) -> None:

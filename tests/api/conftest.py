@@ -1,0 +1,101 @@
+"""The API in process (httpx over ASGI) on a time-skipping server, a worker and a store."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from api.app import create_app
+from definitions.versioning import snapshot
+from store.db import Store
+from store.users import create_user, issue_token
+from store.writes import publish
+from tests.fixtures_temporal import Harness, catalog
+from worker.settings import Settings
+from workflows.contracts import Role
+
+USERS: dict[str, tuple[Role, str | None]] = {
+    "applicant-1": (Role.applicant, None),
+    "applicant-2": (Role.applicant, None),
+    "desk-1": (Role.caseworker, "YZ-ZWFW"),
+    "scjg-1": (Role.caseworker, "YZ-SCJG"),
+    "scjg-2": (Role.caseworker, "YZ-SCJG"),
+    "sw-1": (Role.caseworker, "YZ-SW"),
+    "supervisor-1": (Role.supervisor, None),
+    "admin-1": (Role.admin, None),
+}
+for _dept in ("YZ-GA", "YZ-RS", "YZ-YB", "YZ-GJJ", "YZ-RMYH"):
+    USERS[f"{_dept.lower()}-1"] = (Role.caseworker, _dept)
+
+
+STARTUP_FORM: dict[str, Any] = {
+    "company_name": "云州示范科技有限公司",
+    "legal_representative": "张三",
+    "registered_capital": 100,
+    "employees": 8,
+    "food_business": False,
+    "district": "云城区",
+}
+
+
+@dataclass
+class Api:
+    http: httpx.AsyncClient
+    harness: Harness
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    async def call(
+        self, user: str | None, method: str, path: str, body: Any = None, **headers: str
+    ) -> httpx.Response:
+        if user is not None:
+            headers["Authorization"] = f"Bearer {self.tokens[user]}"
+        if isinstance(body, str):
+            headers["Content-Type"] = "text/yaml"
+            return await self.http.request(method, path, content=body, headers=headers)
+        return await self.http.request(method, path, json=body, headers=headers)
+
+    async def ok(self, user: str | None, method: str, path: str, body: Any = None) -> Any:
+        response = await self.call(user, method, path, body)
+        assert response.status_code < 300, (response.status_code, response.text)
+        return response.json() if response.content else None
+
+    async def submit(self, user: str = "applicant-1", **form: Any) -> str:
+        body = {
+            "procedure": "YZ-YJS-KBQY",
+            "form": {**STARTUP_FORM, **form},
+            "materials": ["company_articles", "id_card_legal_rep"],
+        }
+        response = await self.call(
+            user, "POST", "/cases", body, **{"Idempotency-Key": uuid.uuid4().hex}
+        )
+        assert response.status_code == 201, response.text
+        case_id: str = response.json()["case_id"]
+        self.harness.handles[case_id] = self.harness.client.get_workflow_handle(case_id)
+        await self.harness.wait_recorded(case_id)
+        return case_id
+
+
+def seed(store: Store) -> dict[str, str]:
+    cat = catalog()
+    for proc in cat.latest_procedures():
+        publish(store, snapshot(cat, proc))
+    tokens = {}
+    for user_id, (role, department) in USERS.items():
+        create_user(store, id=user_id, name=user_id, role=role, department=department)
+        tokens[user_id] = issue_token(store, user_id, "tests")[1]
+    return tokens
+
+
+@pytest.fixture
+async def api(harness: Harness) -> AsyncIterator[Api]:
+    settings = Settings(task_queue=harness.task_queue)
+    app = create_app(settings, store=harness.store, client=harness.client)
+    tokens = seed(harness.store)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://onetrip") as http:
+        yield Api(http, harness, tokens)
