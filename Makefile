@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint histories
+.PHONY: setup dev run test lint histories
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# Everything on this machine: Temporal dev server, SQLite store, worker and API (Ctrl-C stops).
+dev: setup
+	$(BIN)/onetrip dev
 
 # Validate the shipped catalog and print the reengineering report of every merged procedure.
 run: setup

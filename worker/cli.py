@@ -318,6 +318,22 @@ def worker_command() -> None:
     asyncio.run(run_worker(get_settings()))
 
 
+@app.command("dev")
+def dev_command(
+    demo: Annotated[
+        bool, typer.Option("--demo", help="提交几个示例办件 / submit a few sample cases.")
+    ] = False,
+    temporal_port: Annotated[int, typer.Option(help="Temporal gRPC port.")] = 7233,
+    ui_port: Annotated[int, typer.Option(help="Temporal UI port.")] = 8233,
+) -> None:
+    """一键本地运行：Temporal 开发服务器 + SQLite + 工作进程 + API / everything on a laptop."""
+    import asyncio
+
+    from worker.dev import run_dev
+
+    asyncio.run(run_dev(get_settings(), demo=demo, temporal_port=temporal_port, ui_port=ui_port))
+
+
 @app.command("api")
 def api_command() -> None:
     """运行 HTTP API（OpenAPI 文档在 /docs）/ serve the HTTP API."""
