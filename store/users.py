@@ -12,6 +12,7 @@ import secrets
 
 from pydantic import BaseModel
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from store.models import ApiToken, User
 from store.writes import StoreOrSession, transaction
@@ -125,18 +126,32 @@ def user_for_token(target: StoreOrSession, token: str) -> UserInfo | None:
 
 
 def ensure_admin(target: StoreOrSession, token: str) -> bool:
-    """Register ``token`` for a user ``admin`` unless an admin exists; True if it did."""
-    with transaction(target) as session:
-        if session.scalars(select(User).where(User.role == Role.admin.value)).first():
-            return False
-    create_user(target, id="admin", name="管理员 Administrator", role=Role.admin)
-    with transaction(target) as session:
-        session.add(
-            ApiToken(
-                user_id="admin",
-                token_hash=_digest(token),
-                label="bootstrap",
-                created_at=dt.datetime.now(dt.UTC),
+    """Register ``token`` for a user ``admin`` unless an admin exists; True if it did.
+
+    Safe when several API replicas start at once: the user and its token are written in one
+    transaction, and a replica that loses the race finds the admin there and does nothing.
+    """
+    try:
+        with transaction(target) as session:
+            if session.scalars(select(User).where(User.role == Role.admin.value)).first():
+                return False
+            now = dt.datetime.now(dt.UTC)
+            session.add(
+                User(
+                    id="admin",
+                    name="管理员 Administrator",
+                    role=Role.admin.value,
+                    department=None,
+                    disabled=False,
+                    created_at=now,
+                )
             )
-        )
+            session.flush()
+            session.add(
+                ApiToken(
+                    user_id="admin", token_hash=_digest(token), label="bootstrap", created_at=now
+                )
+            )
+    except IntegrityError:
+        return False  # another replica registered it first
     return True

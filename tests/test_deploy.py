@@ -40,9 +40,9 @@ ONE_SHOT_JOBS = {SCHEMA_JOB, NAMESPACE_JOB, "onetrip-migrate"}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 
 ALLOWED_WITHOUT_FIELD = {"ONETRIP_API_HOST", "ONETRIP_API_PORT", "ONETRIP_ADMIN_TOKEN"}
-"""ONETRIP_* names the compose file may use even if `Settings` does not (yet) declare them:
-the API's settings, named by the deployment before the API's code existed. Every other
-name must be a field of `worker.settings.Settings`."""
+"""ONETRIP_* names the compose file may use even where `Settings` does not declare them: the
+API's bind address, port and bootstrap token. Every other name must be a field of
+`worker.settings.Settings`."""
 
 ONETRIP_NAME = re.compile(r"\bONETRIP_[A-Z0-9_]+\b")
 INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
@@ -141,7 +141,8 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 
 def test_the_stack_has_every_service(services: dict[str, dict[str, Any]]) -> None:
-    assert EXPECTED_SERVICES <= set(services), EXPECTED_SERVICES - set(services)
+    missing = EXPECTED_SERVICES - set(services)
+    assert not missing, missing
 
 
 def test_no_service_uses_the_deprecated_auto_setup_image(
@@ -274,7 +275,9 @@ def test_every_onetrip_service_gets_the_same_settings(
     # queue, the namespace and the store.
     shared = ("ONETRIP_DATABASE_URL", "ONETRIP_TEMPORAL_ADDRESS", "ONETRIP_TEMPORAL_NAMESPACE")
     shared += ("ONETRIP_TASK_QUEUE", "ONETRIP_LOG_FORMAT")
-    values = {name: {k: environment(services[name]).get(k) for k in shared} for name in ONETRIP_SERVICES}
+    values = {
+        name: {k: environment(services[name]).get(k) for k in shared} for name in ONETRIP_SERVICES
+    }
     first = values[ONETRIP_SERVICES[0]]
     assert all(v == first for v in values.values()), values
     assert first["ONETRIP_LOG_FORMAT"] == "json"
@@ -329,7 +332,8 @@ def test_the_worker_can_scale(services: dict[str, dict[str, Any]]) -> None:
     assert "container_name" not in worker
     assert "ports" not in worker
     replicas = worker.get("deploy", {}).get("replicas")
-    assert isinstance(replicas, int) and replicas >= 1
+    assert isinstance(replicas, int)
+    assert replicas >= 1
 
 
 def test_no_onetrip_service_has_a_fixed_container_name(
@@ -369,7 +373,10 @@ def test_the_api_is_published_on_its_port(services: dict[str, dict[str, Any]]) -
     env = environment(api)
     port = env["ONETRIP_API_PORT"]
     assert env["ONETRIP_API_HOST"] == "0.0.0.0"  # the container's port must be reachable
-    targets = [str(p).rsplit(":", 1)[-1] if not isinstance(p, dict) else str(p["target"]) for p in api["ports"]]
+    targets = [
+        str(p).rsplit(":", 1)[-1] if not isinstance(p, dict) else str(p["target"])
+        for p in api["ports"]
+    ]
     assert port in targets
     assert f"127.0.0.1:{port}/healthz" in " ".join(api["healthcheck"]["test"])
 
@@ -401,11 +408,14 @@ def test_the_dynamic_config_is_mounted_and_valid(services: dict[str, dict[str, A
     path = host_in_container(temporal, env["DYNAMIC_CONFIG_FILE_PATH"])
     assert path.is_file(), path
     config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    assert isinstance(config, dict) and config
+    assert isinstance(config, dict)
+    assert config
     for key, values in config.items():
-        assert isinstance(values, list) and values, key
+        assert isinstance(values, list), key
+        assert values, key
         for entry in values:
-            assert set(entry) <= {"value", "constraints"} and "value" in entry, key
+            assert "value" in entry, key
+            assert set(entry) <= {"value", "constraints"}, key
 
 
 def test_the_schema_job_sets_up_both_temporal_databases(
@@ -427,8 +437,7 @@ def test_the_namespace_job_registers_every_search_attribute(
 ) -> None:
     script = entrypoint_script(services[NAMESPACE_JOB]).read_text(encoding="utf-8")
     registered = {
-        name: kind.lower()
-        for name, kind in re.findall(r"--name (\w+) --type (\w+)", script)
+        name: kind.lower() for name, kind in re.findall(r"--name (\w+) --type (\w+)", script)
     }
     expected = {
         key.name: key.indexed_value_type.name.replace("_", "").lower() for key in search.ALL
@@ -462,7 +471,8 @@ def test_the_dockerfile_builds_a_non_root_onetrip_image() -> None:
     args = dict(a.split("=", 1) for k, a in instructions if k == "ARG" and "=" in a)
     bases = [a.split()[0] for k, a in instructions if k == "FROM"]
     resolved = [re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), ""), b) for b in bases]
-    assert resolved and all(b.startswith("python:3.11-slim") for b in resolved), resolved
+    assert resolved, "no FROM"
+    assert all(b.startswith("python:3.11-slim") for b in resolved), resolved
 
     users = [a for k, a in instructions if k == "USER"]
     assert users, "no USER: the image would run as root"
@@ -505,4 +515,3 @@ def test_operations_doc_names_every_variable_of_the_compose_file() -> None:
     used = set(ONETRIP_NAME.findall(COMPOSE.read_text(encoding="utf-8")))
     missing = {name for name in used if name not in doc}
     assert not missing, f"docs/operations.md does not mention {sorted(missing)}"
-
