@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 
 from api.actions import act, request_key
@@ -25,10 +26,33 @@ def flagged_tasks(
     severity: Literal["warning", "overdue"] = "overdue",
     department: str | None = None,
     procedure: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
 ) -> list[TaskRow]:
-    """Open tasks with a yellow card (warning) or a red card (overdue)."""
+    """Open tasks with a yellow card (warning) or a red card (overdue).
+
+    ``since``/``until`` (ISO 8601 instants) keep the tasks whose deadline falls in that period.
+    """
     find = queries.overdue_tasks if severity == "overdue" else queries.warning_tasks
-    return find(store, department=department, procedure=procedure)
+    return [
+        t
+        for t in find(store, department=department, procedure=procedure)
+        if _within(t.deadline_at, since, until)
+    ]
+
+
+def _within(
+    instant: dt.datetime | None, since: dt.datetime | None, until: dt.datetime | None
+) -> bool:
+    if instant is None:
+        return since is None and until is None
+    for bound in (since, until):
+        if bound is not None and bound.tzinfo is None:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                "时间须带时区，如 2025-10-01T00:00:00+08:00 / give instants with a time zone",
+            )
+    return (since is None or instant >= since) and (until is None or instant < until)
 
 
 @router.get("/supervision/cases")

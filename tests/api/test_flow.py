@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 
+from definitions.calendar import SHANGHAI
 from store import queries
 from tests.api.conftest import STARTUP_FORM, Api
 
@@ -183,3 +185,23 @@ async def test_every_response_carries_a_request_id(api: Api) -> None:
     response = await api.call(None, "GET", "/procedures", **{"X-Request-ID": "req-42"})
     assert response.headers["x-request-id"] == "req-42"
     assert (await api.call(None, "GET", "/procedures")).headers["x-request-id"]
+
+
+async def test_warnings_and_red_cards_for_supervisors(api: Api) -> None:
+    case = await api.submit()
+    await api.ok("desk-1", "POST", f"/cases/{case}/intake", {"decision": "accept"})
+    # Accepted Monday 15 Sep 2025 09:00; registration has 1 working day (Tuesday), warned at
+    # 80% (Tuesday 19:12), overdue at 24:00 on Tuesday.
+    await api.harness.sleep_until(dt.datetime(2025, 9, 16, 19, 30, tzinfo=SHANGHAI))
+    flagged = await api.harness.until(lambda: queries.warning_tasks(api.harness.store), "a warning")
+    assert [t.task_key for t in flagged] == ["company_registration"]
+    path = "/supervision/tasks?severity=warning&department=YZ-SCJG"
+    [task] = await api.ok("supervisor-1", "GET", path)
+    assert task["task_key"] == "company_registration"
+    inside = "&since=2025-09-16T00:00:00%2B08:00&until=2025-09-18T00:00:00%2B08:00"
+    assert len(await api.ok("supervisor-1", "GET", path + inside)) == 1
+    outside = "&since=2025-09-20T00:00:00%2B08:00"
+    assert await api.ok("supervisor-1", "GET", path + outside) == []
+    assert await api.ok("supervisor-1", "GET", "/supervision/tasks?severity=overdue") == []
+    naive = await api.call("supervisor-1", "GET", path + "&since=2025-09-16T00:00:00")
+    assert naive.status_code == 422
