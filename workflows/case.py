@@ -543,7 +543,7 @@ class CaseWorkflow:
                 span.end = workflow.now()
         if self.return_scope is not None:
             self.return_scope = None
-            self.case.missing = []
+            self.case.missing = list(self.owed)
         self.case.clock = Clock.running
         self.case.suspended_since = None
 
@@ -651,6 +651,12 @@ class CaseWorkflow:
             if task.state in OPEN_TASK_STATES or task.state is TaskState.pending:
                 task.state = TaskState.cancelled
                 self._emit(EventType.task_cancelled, SYSTEM, task=task, reason="stage_decided")
+        if self.return_scope in self.stage_tasks:
+            # The task that asked for a supplement is no longer needed (或签 decided by
+            # another department): nothing is owed for it, the clock runs again.
+            self._end_suspension()
+            self._emit(EventType.case_clock_resumed, SYSTEM, reason="return_withdrawn")
+            await self._refresh_deadlines([], with_case=True)
         self._emit(EventType.stage_completed, SYSTEM, stage=key)
         for transition in self.stages[key].next:
             if transition.when is None or evaluate(
@@ -984,7 +990,11 @@ class CaseWorkflow:
             if self.return_scope is not None:
                 scope = self.return_scope
                 self.return_scope = None
-                case.missing = []
+                # 容缺 materials handed in with the supplement are no longer owed either.
+                self.owed = [k for k in self.owed if k not in data.materials]
+                case.missing = list(self.owed)
+                if not self.owed:
+                    case.tolerance_due_at = None
                 case.clock = Clock.running
                 case.suspended_since = None
                 self._emit(EventType.case_supplemented, data.actor, materials=data.materials)

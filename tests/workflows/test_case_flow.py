@@ -13,10 +13,12 @@ from workflows.contracts import (
     AcceptInput,
     CaseState,
     Channel,
+    Clock,
     DecideInput,
     DeliverInput,
     EventType,
     RateInput,
+    ReturnInput,
     TaskInput,
     TaskState,
     WithdrawInput,
@@ -192,3 +194,40 @@ async def test_only_the_applicant_withdraws(harness: Harness) -> None:
     with pytest.raises(WorkflowUpdateFailedError) as err:
         await h.act(case_id, CaseWorkflow.withdraw, WithdrawInput(actor=FRONT_DESK))
     assert "only the applicant" in str(err.value.cause)
+
+
+async def test_a_return_by_a_task_no_longer_needed_ends_the_suspension(harness: Harness) -> None:
+    h = harness
+    case_id = await h.start(
+        "YZ-YJS-XSECS",
+        form={
+            "newborn_name": "李小云",
+            "birth_date": "2025-09-10",
+            "district": "云城区",
+            "registration_parent": "随父",
+        },
+    )
+    await h.act(case_id, CaseWorkflow.accept, AcceptInput(actor=FRONT_DESK))
+    await approve(h, case_id, "birth_medical_certificate", "YZ-WJ")
+    for task, dept in [
+        ("birth_registration", "YZ-GA"),
+        ("vaccination_certificate", "YZ-WJ"),
+        ("resident_medical_insurance", "YZ-YB"),
+    ]:
+        await approve(h, case_id, task, dept)
+    office = caseworker("YZ-RS")
+    await h.act(case_id, CaseWorkflow.claim, TaskInput(actor=office, task_key="social_card_hrss"))
+    await h.act(
+        case_id,
+        CaseWorkflow.return_for_supplement,
+        ReturnInput(
+            actor=office, task_key="social_card_hrss", missing=["newborn_photo"], reason="缺照片"
+        ),
+    )
+    # 或签: the bank branch issues the card; the office's request is moot.
+    await approve(h, case_id, "social_card_bank", "YZ-HZYH")
+    case = queries.get_case(h.store, case_id)
+    assert case is not None
+    assert (case.state, case.clock, case.missing) == (CaseState.delivering, Clock.running, [])
+    [resumed] = h.of_type(case_id, EventType.case_clock_resumed)
+    assert resumed.payload == {"reason": "return_withdrawn"}
