@@ -37,9 +37,9 @@ class Calendars:
 
 def answer(calendars: Calendars, request: ClockRequest) -> ClockResult:
     """Deadlines (and warning instants) for each query, in order."""
-    cal = calendars.get(request.calendar)
     answers: list[ClockAnswer] = []
     for q in request.queries:
+        cal = calendars.get(q.calendar or request.calendar)
         spans = [Suspension(s.start, s.end) for s in q.suspensions]
         due = cal.deadline(q.start, q.days, spans)
         warning = cal.threshold(q.start, q.days, q.warning, spans) if q.warning else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any
 
@@ -27,11 +28,18 @@ def request_key(request: Request) -> str:
     return str(key or uuid.uuid4().hex)[:200]
 
 
+def update_id(actor_id: str, action: str, case_id: str, key: str) -> str:
+    """The Temporal update id of a request: one key reused for another action or by another
+    user is another update, while the same request sent again is the same one."""
+    return hashlib.sha256(f"{actor_id}\n{action}\n{case_id}\n{key}".encode()).hexdigest()
+
+
 async def act(client: Client, case_id: str, update: Any, data: Any) -> ActionResult:
-    """Execute an update whose id is the request key: a retried request acts once."""
+    """Execute an update whose id comes from the request key: a retried request acts once."""
     handle = client.get_workflow_handle_for(CaseWorkflow.run, case_id)
+    uid = update_id(data.actor.id, update.__name__, case_id, data.request_id)
     try:
-        result: ActionResult = await handle.execute_update(update, data, id=data.request_id)
+        result: ActionResult = await handle.execute_update(update, data, id=uid)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type in STATUS_OF:

@@ -8,6 +8,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from workflows.contracts import CaseRow, Channel, Role, TaskRow
 
+MAX_VERSION = 2**31 - 1
+"""Procedure versions are 32-bit integers in the store."""
+MAX_OFFSET = 10**9
+MAX_CURSOR = 2**62
+"""Event ids are 64-bit; larger numbers would overflow the database driver."""
+
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -28,7 +34,7 @@ class SubmitCase(_Body):
     """An application: one form and one set of materials for the whole procedure."""
 
     procedure: str = Field(min_length=1, max_length=64)
-    version: int | None = Field(None, ge=1)
+    version: int | None = Field(None, ge=1, le=MAX_VERSION)
     """Defaults to the latest published version."""
     form: dict[str, Any] = Field(default_factory=dict)
     materials: list[str] = Field(default_factory=list, max_length=200)

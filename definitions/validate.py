@@ -284,8 +284,22 @@ def _procedure(proc: Procedure, src: Source, catalog: Catalog) -> list[Diagnosti
                     [field_name],
                 )
             )
-    elif legal is None and len(items) == 1:
-        legal = next(iter(items.values())).legal_limit
+    elif len(items) == 1:
+        # A single item's procedure can never promise more than the item's statutory limit,
+        # whatever legal_limit the procedure claims.
+        item_legal = next(iter(items.values())).legal_limit
+        if legal is not None and legal > item_legal:
+            out.append(
+                src.diagnostic(
+                    E,
+                    "legal-over-item",
+                    f"流程法定时限 {legal} 个工作日长于事项法定时限 {item_legal}"
+                    f" / the procedure's legal limit {legal} exceeds the item's statutory"
+                    f" {item_legal} working days",
+                    ["legal_limit"],
+                )
+            )
+        legal = item_legal if legal is None else min(legal, item_legal)
     if legal is not None and proc.committed_limit > legal:
         out.append(
             src.diagnostic(
@@ -381,7 +395,8 @@ def _graph(proc: Procedure, src: Source) -> tuple[bool, list[Diagnostic]]:
                 continue
             if state.get(t.to) == 1:
                 acyclic = False
-                loop = [*trail[trail.index(t.to) :], key, t.to]
+                path = [*trail, key]  # the stack, ending with the current stage
+                loop = [*path[path.index(t.to) :], t.to]
                 out.append(
                     src.diagnostic(
                         E,

@@ -79,8 +79,8 @@ RECORD_RETRY = RetryPolicy(
 )
 """The store may be down for a while: retry without limit; inserts are idempotent."""
 
-INTAKE = "intake"
-"""``return_scope`` of a return for supplement made at intake (not by a task)."""
+INTAKE = "@intake"
+"""``return_scope`` of a return made at intake; not a valid task key, so never a task's."""
 
 
 def _conflict(message: str) -> ApplicationError:
@@ -102,8 +102,13 @@ def _not_found(message: str) -> ApplicationError:
 class _Urge:
     """A supervisor's urge (督办) and whether it was missed."""
 
-    def __init__(self, task_key: str | None, due_at: dt.datetime, actor: Actor) -> None:
+    def __init__(
+        self, task_key: str | None, start: dt.datetime, days: int, due_at: dt.datetime, actor: Actor
+    ) -> None:
         self.task_key = task_key
+        self.start = start
+        self.days = days
+        """Working days granted; the due instant moves when the clock is suspended."""
         self.due_at = due_at
         self.actor = actor
         self.escalated = False
@@ -147,6 +152,9 @@ class CaseWorkflow:
         self.return_scope: str | None = None
         self.intake_start = self.case.submitted_at
         self.owed: list[str] = []
+        self.tolerance_days: int | None = None
+        self.calendars = {d.code: d.calendar or input.calendar for d in snap.departments}
+        """Each department's calendar (a regional one, or the case's default)."""
         self.urges: list[_Urge] = []
         self.rating_due_at: dt.datetime | None = None
         self.delivery_overdue = False
@@ -200,13 +208,17 @@ class CaseWorkflow:
         case = self.case
         if case.state is CaseState.intake and self.return_scope is None and case.intake_due_at:
             out.append((case.intake_due_at, "intake", self._deem_accepted))
-        if self.owed and case.tolerance_due_at and case.state is CaseState.in_progress:
-            out.append((case.tolerance_due_at, "tolerance", self._tolerance_expired))
+        # Suspended by a return for supplement, or by a 第四十五条 step: the case's own timers
+        # wait, and are re-armed with moved instants when the clock runs again.
         running = case.clock is Clock.running
+        case_running = running and not self.active_step
+        deciding = case.state in (CaseState.in_progress, CaseState.delivering)
+        if self.owed and case.tolerance_due_at and deciding and case_running:
+            out.append((case.tolerance_due_at, "tolerance", self._tolerance_expired))
         if case.state is CaseState.in_progress and running:
-            if case.warning_at and not case.warned:
+            if case.warning_at and not case.warned and case_running:
                 out.append((case.warning_at, "case.warning", self._case_warning))
-            if case.deadline_at and not case.overdue:
+            if case.deadline_at and not case.overdue and case_running:
                 out.append((case.deadline_at, "case.overdue", self._case_overdue))
             for task in self.tasks.values():
                 if task.state not in OPEN_TASK_STATES or task.clock is not Clock.running:
@@ -216,8 +228,14 @@ class CaseWorkflow:
                 if task.deadline_at and not task.overdue:
                     out.append((task.deadline_at, f"{task.task_key}.overdue", self._late(task)))
         for i, urge in enumerate(self.urges):
-            if not urge.escalated and self._urge_pending(urge):
-                out.append((urge.due_at, f"urge.{i}", self._escalate(urge)))
+            if urge.escalated or not self._urge_pending(urge) or not running:
+                continue
+            target = self.tasks.get(urge.task_key) if urge.task_key else None
+            if target is None and not case_running:
+                continue
+            if target is not None and target.clock is not Clock.running:
+                continue
+            out.append((urge.due_at, f"urge.{i}", self._escalate(urge)))
         if (
             case.state is CaseState.delivering
             and case.delivery_due_at
@@ -289,10 +307,10 @@ class CaseWorkflow:
         self.pending = []
         self.dirty = []
         self._upsert_search_attributes()
-        # A local activity: a store write takes milliseconds, so it runs in the worker without
-        # a round trip through the server, and the update still answers only after it.
-        # Retries go on (with backoff timers) for as long as the store is down.
-        await workflow.execute_local_activity(
+        # A regular activity, not a local one: its input is in the history before it runs, so
+        # a workflow task re-run after a crash can never give an event number to different
+        # content. Retries go on for as long as the store is down; inserts are idempotent.
+        await workflow.execute_activity(
             RECORD_ACTIVITY,
             data,
             result_type=RecordResult,
@@ -352,13 +370,19 @@ class CaseWorkflow:
 
     # ================================================================= deadlines
 
-    def _case_query(self) -> ClockQuery:
+    def _case_spans(self) -> list[SuspensionSpan]:
+        """What the case's own limit does not count: returns, and finished 第四十五条 steps."""
+        steps = [s for spans in self.step_spans.values() for s in spans if s.end is not None]
+        return [*self.case_spans, *steps]
+
+    def _case_query(self, start: dt.datetime | None = None, days: int | None = None) -> ClockQuery:
         assert self.case.accepted_at is not None
         return ClockQuery(
-            start=self.case.accepted_at,
-            days=self.proc.committed_limit,
-            suspensions=list(self.case_spans),
-            warning=self.proc.supervision.warning,
+            start=start or self.case.accepted_at,
+            days=self.proc.committed_limit if days is None else days,
+            suspensions=self._case_spans(),
+            warning=self.proc.supervision.warning if days is None else None,
+            calendar=self.calendars.get(self.proc.intake.department),
         )
 
     def _task_query(self, task: TaskRow) -> ClockQuery:
@@ -369,16 +393,41 @@ class CaseWorkflow:
             days=task.days,
             suspensions=spans + self.step_spans.get(task.task_key, []),
             warning=self.proc.supervision.warning,
+            calendar=self.calendars.get(task.department),
         )
 
     async def _refresh_deadlines(self, tasks: list[TaskRow], with_case: bool) -> None:
         """Recompute deadlines after acceptance, a new task, or a resumed clock."""
         queries = [self._task_query(t) for t in tasks]
+        urges: list[_Urge] = []
+        tolerance = False
         if with_case:
             queries.append(self._case_query())
+            # Commitments measured on the case's clock move with it: 容缺 and urge periods.
+            if self.owed and self.tolerance_days:
+                tolerance = True
+                queries.append(self._case_query(days=self.tolerance_days))
+            for urge in self.urges:
+                if not urge.escalated and self._urge_pending(urge):
+                    urges.append(urge)
+                    task = self.tasks.get(urge.task_key) if urge.task_key else None
+                    query = self._case_query(start=urge.start, days=urge.days)
+                    if task is not None:
+                        query.suspensions += self.step_spans.get(task.task_key, [])
+                    queries.append(query)
         if not queries:
             return
         answers = await self._clock(queries)
+        extra = answers[len(tasks) + 1 :] if with_case else []
+        if tolerance:
+            self.case.tolerance_due_at = extra.pop(0).deadline_at
+        for urge, ans in zip(urges, extra, strict=True):
+            urge.due_at = ans.deadline_at
+            task = self.tasks.get(urge.task_key) if urge.task_key else None
+            if task is not None:
+                task.urge_due_at = ans.deadline_at
+            else:
+                self.case.urge_due_at = ans.deadline_at
         for task, ans in zip(tasks, answers, strict=False):
             task.deadline_at, task.deadline_date = ans.deadline_at, ans.deadline_date
             task.warning_at = ans.warning_at
@@ -393,7 +442,7 @@ class CaseWorkflow:
                 provisional=ans.provisional,
             )
         if with_case:
-            ans = answers[-1]
+            ans = answers[len(tasks)]
             self.case.deadline_at, self.case.deadline_date = ans.deadline_at, ans.deadline_date
             self.case.warning_at = ans.warning_at
             self.case.provisional = ans.provisional
@@ -409,12 +458,16 @@ class CaseWorkflow:
 
     async def _set_intake_due(self) -> None:
         days = self.proc.intake.acceptance_days
-        [ans] = await self._clock([ClockQuery(start=self.intake_start, days=days)])
+        calendar = self.calendars.get(self.proc.intake.department)
+        [ans] = await self._clock(
+            [ClockQuery(start=self.intake_start, days=days, calendar=calendar)]
+        )
         self.case.intake_due_at = ans.deadline_at
         self.case.provisional = self.case.provisional or ans.provisional
 
-    async def _due(self, days: int) -> dt.datetime:
-        [ans] = await self._clock([ClockQuery(start=workflow.now(), days=days)])
+    async def _due(self, days: int, department: str | None = None) -> dt.datetime:
+        calendar = self.calendars.get(department or self.proc.intake.department)
+        [ans] = await self._clock([ClockQuery(start=workflow.now(), days=days, calendar=calendar)])
         return ans.deadline_at
 
     # ================================================================= timers firing
@@ -530,22 +583,25 @@ class CaseWorkflow:
             if task.state in OPEN_TASK_STATES or task.state is TaskState.pending:
                 task.state = TaskState.cancelled
                 self._emit(EventType.task_cancelled, SYSTEM, task=task, reason=state.value)
-        self._end_suspension()
+        self._end_suspension(state.value)
         self.case.state = state
         self.case.closed_at = now
         self._emit(event, actor, **payload)
         self.wake = True
 
-    def _end_suspension(self) -> None:
-        """The case was decided while a supplement was pending: nothing is owed any more."""
+    def _end_suspension(self, reason: str) -> bool:
+        """A pending supplement is moot (the case was decided or closed); True if one was."""
+        if self.return_scope is None:
+            return False
         for span in self.case_spans:
             if span.end is None:
                 span.end = workflow.now()
-        if self.return_scope is not None:
-            self.return_scope = None
-            self.case.missing = list(self.owed)
+        self.return_scope = None
+        self.case.missing = list(self.owed)
         self.case.clock = Clock.running
         self.case.suspended_since = None
+        self._emit(EventType.case_clock_resumed, SYSTEM, reason=reason)
+        return True
 
     async def _accept(
         self,
@@ -568,10 +624,11 @@ class CaseWorkflow:
         )
         if tolerated and tolerance:
             self.owed = list(tolerated)
+            self.tolerance_days = tolerance
             case.missing = list(tolerated)
-            case.tolerance_due_at = (
-                await self._clock([ClockQuery(start=accepted_at, days=tolerance)])
-            )[0].deadline_at
+            case.tolerance_due_at = (await self._clock([self._case_query(days=tolerance)]))[
+                0
+            ].deadline_at
         # The case deadline is computed together with the first tasks' (one clock call).
         await self._enter_stage(self.proc.start_stage)
         if self.case.deadline_at is None and self.case.state is CaseState.in_progress:
@@ -651,11 +708,9 @@ class CaseWorkflow:
             if task.state in OPEN_TASK_STATES or task.state is TaskState.pending:
                 task.state = TaskState.cancelled
                 self._emit(EventType.task_cancelled, SYSTEM, task=task, reason="stage_decided")
-        if self.return_scope in self.stage_tasks:
-            # The task that asked for a supplement is no longer needed (或签 decided by
-            # another department): nothing is owed for it, the clock runs again.
-            self._end_suspension()
-            self._emit(EventType.case_clock_resumed, SYSTEM, reason="return_withdrawn")
+        # The task that asked for a supplement is no longer needed (或签 decided by another
+        # department): nothing is owed for it, the clock runs again.
+        if self.return_scope in self.stage_tasks and self._end_suspension("return_withdrawn"):
             await self._refresh_deadlines([], with_case=True)
         self._emit(EventType.stage_completed, SYSTEM, stage=key)
         for transition in self.stages[key].next:
@@ -668,7 +723,7 @@ class CaseWorkflow:
 
     async def _approve_case(self) -> None:
         case = self.case
-        self._end_suspension()
+        self._end_suspension("decided")
         case.state = CaseState.delivering
         case.stage_key = None
         case.decided_at = workflow.now()
@@ -772,10 +827,18 @@ class CaseWorkflow:
                 )
             if data.tolerance_days is None:
                 raise _invalid("容缺受理需给出补齐期限 / tolerance needs tolerance_days")
-            if data.tolerance_days > self.proc.committed_limit:
+            limit = min(
+                [self.proc.committed_limit]
+                + [
+                    i.committed_limit
+                    for i in self.items.values()
+                    if any(m.key in data.tolerated for m in i.materials)
+                ]
+            )
+            if data.tolerance_days > max(limit, 1):
                 raise _invalid(
-                    f"补齐期限不得超过承诺时限 {self.proc.committed_limit} 个工作日 / tolerance_days"
-                    f" may not exceed the committed limit {self.proc.committed_limit}"
+                    f"补齐期限不得超过所属事项的承诺时限 {max(limit, 1)} 个工作日 / tolerance_days"
+                    f" may not exceed the items' committed limit of {max(limit, 1)} working days"
                 )
 
     def _check_refuse(self, data: RefuseInput) -> None:
@@ -908,6 +971,11 @@ class CaseWorkflow:
         self._caseworker_of(data.actor, self.proc.intake.department)
         if self.case.state is not CaseState.delivering:
             raise _conflict(f"办件不在待送达状态（{self.case.state.value}）/ nothing to deliver")
+        if self.owed:
+            raise _conflict(
+                f"容缺材料尚未补齐：{', '.join(self.owed)} / tolerated materials still owed:"
+                f" {', '.join(self.owed)}"
+            )
 
     def _check_rate(self, data: RateInput) -> None:
         self._alive()
@@ -1143,7 +1211,8 @@ class CaseWorkflow:
             task.clock = Clock.running
             self._emit(EventType.task_step_finished, data.actor, task=task, step=data.step_key)
             if self.case.clock is Clock.running:
-                await self._refresh_deadlines([task], with_case=False)
+                # The step's days are not counted for the case either (第四十五条).
+                await self._refresh_deadlines([task], with_case=not self.active_step)
             self.wake = True
             await self._flush()
             return self._result(task)
@@ -1160,8 +1229,9 @@ class CaseWorkflow:
         await self._acting()
         try:
             self._check_urge(data)
-            due = await self._due(data.days)
-            urge = _Urge(data.task_key, due, data.actor)
+            target = self.tasks.get(data.task_key) if data.task_key else None
+            due = await self._due(data.days, target.department if target else None)
+            urge = _Urge(data.task_key, workflow.now(), data.days, due, data.actor)
             self.urges.append(urge)
             task = self.tasks.get(data.task_key) if data.task_key else None
             if task is not None:

@@ -396,6 +396,8 @@ class ClockQuery(_Model):
     """The limit in working days (0: 即办)."""
     suspensions: list[SuspensionSpan] = Field(default_factory=list)
     warning: WarningThreshold | None = None
+    calendar: str | None = None
+    """The department's calendar; None: the request's."""
 
 
 class ClockRequest(_Model):

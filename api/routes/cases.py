@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from temporalio.client import WorkflowHandle
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -14,7 +15,7 @@ from temporalio.service import RPCError
 
 from api.actions import act, case_rpc_error, request_key
 from api.deps import Applicant, ClientDep, CurrentUser, SettingsDep, StoreDep
-from api.schemas import CaseDetail, Rating, SubmitCase, Submitted, Supplement, Withdraw
+from api.schemas import MAX_OFFSET, CaseDetail, Rating, SubmitCase, Submitted, Supplement, Withdraw
 from definitions.forms import FormError, validate_form
 from store import queries
 from store.db import Store
@@ -73,6 +74,13 @@ async def submit(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, unknown)
     key = request.headers.get("idempotency-key")
     case_id = case_number(user.id, key)
+    existing = await run_in_threadpool(queries.get_case, store, case_id)
+    if existing is not None and (existing.procedure_code != snap.code or existing.form != form):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "该 Idempotency-Key 已用于另一份申请 / this Idempotency-Key was used for another"
+            " application",
+        )
     # A finished case with this number (e.g. withdrawn) is the same submission: same answer.
     with contextlib.suppress(WorkflowAlreadyStartedError):
         await start_case(
@@ -96,9 +104,14 @@ async def submit(
 
 
 @router.get("/cases")
-def my_cases(user: Applicant, store: StoreDep, limit: int = 50, offset: int = 0) -> list[CaseRow]:
+def my_cases(
+    user: Applicant,
+    store: StoreDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> list[CaseRow]:
     """The applicant's own cases, newest first."""
-    return queries.applicant_cases(store, user.id, limit=min(limit, 200), offset=offset)
+    return queries.applicant_cases(store, user.id, limit=limit, offset=offset)
 
 
 async def load_case(store: Store, client: ClientDep, case_id: str) -> CaseDetail:

@@ -6,12 +6,14 @@ decided, claimed by someone else), 403 (another department) or 422 (a rejection 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, status
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 
 from api.actions import act, request_key
 from api.deps import Caseworker, ClientDep, StoreDep
-from api.schemas import Deliver, IntakeDecision, Reassign, TaskDecision
+from api.schemas import MAX_OFFSET, Deliver, IntakeDecision, Reassign, TaskDecision
 from store import queries
 from store.users import get_user
 from workflows.case import CaseWorkflow
@@ -39,8 +41,8 @@ def inbox(
     store: StoreDep,
     state: TaskState | None = None,
     mine: bool = False,
-    limit: int = 50,
-    offset: int = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[TaskRow]:
     """Open and claimed tasks of the caseworker's department, nearest deadline first."""
     assert user.department is not None
@@ -50,8 +52,8 @@ def inbox(
         user.department,
         states=states,
         assignee=user.id if mine else None,
-        limit=max(1, min(limit, 200)),
-        offset=max(0, offset),
+        limit=limit,
+        offset=offset,
     )
 
 

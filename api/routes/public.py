@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import text
 
 from api.deps import ClientDep, StoreDep
-from api.schemas import ProcedureSummary
+from api.schemas import MAX_VERSION, ProcedureSummary
 from definitions.guide import procedure_guide
 from store import queries
 
@@ -56,7 +56,11 @@ def list_procedures(store: StoreDep) -> list[ProcedureSummary]:
 
 
 @router.get("/procedures/{code}")
-def get_guide(code: str, store: StoreDep, version: int | None = None) -> dict[str, Any]:
+def get_guide(
+    code: str,
+    store: StoreDep,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
+) -> dict[str, Any]:
     """The service guide (办事指南) and the application form of a published procedure."""
     snap = queries.get_procedure(store, code, version)
     if snap is None:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 
 from api.actions import act, request_key
 from api.deps import ClientDep, StoreDep, Supervisor
 from api.routes.cases import case_for
-from api.schemas import EventPage, Urge
+from api.schemas import MAX_CURSOR, EventPage, Urge
 from store import queries
 from workflows.case import CaseWorkflow
 from workflows.contracts import ActionResult, CaseRow, Event, Role, TaskRow, UrgeInput
@@ -88,7 +88,12 @@ async def urge(
 
 
 @router.get("/events")
-def events(user: Supervisor, store: StoreDep, after: int = 0, limit: int = 100) -> EventPage:
+def events(
+    user: Supervisor,
+    store: StoreDep,
+    after: Annotated[int, Query(ge=0, le=MAX_CURSOR)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> EventPage:
     """The supervision feed for external systems: pass ``next`` as ``after`` to continue."""
-    rows, cursor = queries.events_after(store, max(0, after), max(1, min(limit, 1000)))
+    rows, cursor = queries.events_after(store, after, limit)
     return EventPage(events=[{"id": i, **e.model_dump(mode="json")} for i, e in rows], next=cursor)

@@ -205,3 +205,41 @@ async def test_warnings_and_red_cards_for_supervisors(api: Api) -> None:
     assert await api.ok("supervisor-1", "GET", "/supervision/tasks?severity=overdue") == []
     naive = await api.call("supervisor-1", "GET", path + "&since=2025-09-16T00:00:00")
     assert naive.status_code == 422
+
+
+async def test_one_key_for_two_actions_acts_twice(api: Api) -> None:
+    case = await api.submit()
+    await api.ok("desk-1", "POST", f"/cases/{case}/intake", {"decision": "accept"})
+    key = {"Idempotency-Key": "same-key"}
+    task = f"/cases/{case}/tasks/company_registration"
+    claimed = await api.call("scjg-1", "POST", f"{task}/claim", None, **key)
+    decided = await api.call("scjg-1", "POST", f"{task}/decision", {"decision": "approve"}, **key)
+    assert claimed.json()["task"]["state"] == "claimed"
+    assert decided.json()["task"]["state"] == "approved"
+
+
+async def test_a_key_reused_for_another_application_is_refused(api: Api) -> None:
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    body = {"procedure": "YZ-YJS-KBQY", "form": STARTUP_FORM}
+    first = await api.call("applicant-1", "POST", "/cases", body, **key)
+    case = first.json()["case_id"]
+    api.harness.handles[case] = api.harness.client.get_workflow_handle(case)
+    await api.harness.wait_recorded(case)
+    other = {**body, "form": {**STARTUP_FORM, "company_name": "另一家公司"}}
+    response = await api.call("applicant-1", "POST", "/cases", other, **key)
+    assert response.status_code == 422
+
+
+async def test_out_of_range_numbers_answer_422(api: Api) -> None:
+    huge = str(10**20)
+    for user, path in [
+        (None, f"/procedures/YZ-YJS-KBQY?version={huge}"),
+        ("supervisor-1", f"/events?after={huge}"),
+        ("applicant-1", f"/cases?offset={huge}"),
+        ("applicant-1", "/cases?limit=-5"),
+        ("scjg-1", "/inbox?limit=0"),
+    ]:
+        response = await api.call(user, "GET", path)
+        assert response.status_code == 422, (path, response.text)
+    body = {"procedure": "YZ-YJS-KBQY", "version": 10**20, "form": STARTUP_FORM}
+    assert (await api.call("applicant-1", "POST", "/cases", body)).status_code == 422

@@ -184,3 +184,28 @@ def test_warning_not_shorter_than_the_limit(tmp_path: Path) -> None:
     [finding] = validate_paths([tmp_path]).diagnostics
     assert (finding.severity, finding.code) == (Severity.warning, "warning-at-acceptance")
     assert finding.path == "supervision.warning.days_before"
+
+
+def test_a_stage_that_leads_to_itself_is_a_cycle(tmp_path: Path) -> None:
+    text = PROCEDURE.replace(
+        '    tasks: [{{key: one, item: T-ITEM-1, when: "{when}"}}]',
+        '    tasks: [{{key: one, item: T-ITEM-1, when: "{when}"}}]\n    next: [{{to: one}}]',
+    )
+    (tmp_path / "p.yaml").write_text(
+        text.format(counted="false", limit=3, when="district == '东区'"), encoding="utf-8"
+    )
+    [finding] = validate_paths([tmp_path]).diagnostics
+    assert finding.code == "stage-cycle"
+    assert "one → one" in finding.message
+
+
+def test_a_single_item_procedure_cannot_raise_the_legal_limit(tmp_path: Path) -> None:
+    text = PROCEDURE.replace(
+        "committed_limit: {limit}\ntrips: 0", "committed_limit: {limit}\ntrips: 0\nlegal_limit: 30"
+    )
+    (tmp_path / "p.yaml").write_text(
+        text.format(counted="false", limit=25, when="district == '东区'"), encoding="utf-8"
+    )
+    codes = [d.code for d in validate_paths([tmp_path]).diagnostics]
+    assert "legal-over-item" in codes
+    assert "committed-over-legal" in codes  # 25 against the item's 20

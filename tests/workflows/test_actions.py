@@ -18,6 +18,7 @@ from activities.record import RecordActivities
 from store import queries
 from store.db import Store
 from tests.fixtures_temporal import APPLICANT, FRONT_DESK, SUPERVISOR, Harness, caseworker
+from tests.workflows.test_case_flow import STARTUP_FOLLOW_UP, approve
 from workflows.case import CaseWorkflow
 from workflows.contracts import (
     RECORD_ACTIVITY,
@@ -31,6 +32,7 @@ from workflows.contracts import (
     RecordInput,
     RecordResult,
     RefuseInput,
+    SupplementInput,
     TaskInput,
     TaskState,
     UrgeInput,
@@ -273,3 +275,25 @@ async def test_store_failures_are_retried_without_duplicate_events(
     events = h.events(case_id)
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert [e.type for e in events].count(EventType.task_claimed) == 1
+
+
+async def test_results_wait_for_tolerated_materials(harness: Harness) -> None:
+    h = harness
+    case_id = await h.start(form={"company_name": "云州示范科技有限公司", "food_business": False})
+    await h.act(
+        case_id,
+        CaseWorkflow.accept,
+        AcceptInput(actor=FRONT_DESK, tolerated=["lease_contract"], tolerance_days=1),
+    )
+    await approve(h, case_id, REGISTRATION, "YZ-SCJG")
+    for task, department in STARTUP_FOLLOW_UP.items():
+        if task != "food_licence":
+            await approve(h, case_id, task, department)
+    refusal = await h.refused(case_id, CaseWorkflow.deliver, DeliverInput(actor=FRONT_DESK))
+    assert (refusal.type, "still owed: lease_contract" in refusal.message) == ("conflict", True)
+    await h.act(
+        case_id,
+        CaseWorkflow.supplement,
+        SupplementInput(actor=APPLICANT, materials=["lease_contract"]),
+    )
+    await h.act(case_id, CaseWorkflow.deliver, DeliverInput(actor=FRONT_DESK))

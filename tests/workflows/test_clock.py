@@ -207,19 +207,26 @@ async def test_tolerated_materials_not_supplied_terminate_the_case(harness: Harn
     refusal = await h.refused(
         case_id,
         CaseWorkflow.accept,
-        AcceptInput(actor=FRONT_DESK, tolerated=["company_articles"], tolerance_days=2),
+        AcceptInput(actor=FRONT_DESK, tolerated=["company_articles"], tolerance_days=1),
     )
     assert "not tolerable materials: company_articles" in refusal.message
-    await h.act(
+    # The lease belongs to registration, whose own committed limit is 1 working day.
+    refusal = await h.refused(
         case_id,
         CaseWorkflow.accept,
         AcceptInput(actor=FRONT_DESK, tolerated=["lease_contract"], tolerance_days=2),
     )
+    assert "may not exceed the items' committed limit of 1" in refusal.message
+    await h.act(
+        case_id,
+        CaseWorkflow.accept,
+        AcceptInput(actor=FRONT_DESK, tolerated=["lease_contract"], tolerance_days=1),
+    )
     case = queries.get_case(h.store, case_id)
     assert case is not None
     assert case.missing == ["lease_contract"]
-    assert case.tolerance_due_at == sh("2025-09-18 00:00")
-    await h.event_at(case_id, EventType.case_terminated, sh("2025-09-18 00:00"))
+    assert case.tolerance_due_at == sh("2025-09-17 00:00")
+    await h.event_at(case_id, EventType.case_terminated, sh("2025-09-17 00:00"))
     final = await h.handles[case_id].result()
     assert final.state is CaseState.terminated
 
@@ -231,7 +238,7 @@ async def test_tolerated_materials_supplied_in_time(harness: Harness) -> None:
     await h.act(
         case_id,
         CaseWorkflow.accept,
-        AcceptInput(actor=FRONT_DESK, tolerated=["lease_contract"], tolerance_days=2),
+        AcceptInput(actor=FRONT_DESK, tolerated=["lease_contract"], tolerance_days=1),
     )
     await h.sleep_until(sh("2025-09-16 11:00"))
     await h.act(
@@ -239,7 +246,7 @@ async def test_tolerated_materials_supplied_in_time(harness: Harness) -> None:
         CaseWorkflow.supplement,
         SupplementInput(actor=APPLICANT, materials=["lease_contract"]),
     )
-    await h.sleep_until(sh("2025-09-18 01:00"))
+    await h.sleep_until(sh("2025-09-17 01:00"))
     case = queries.get_case(h.store, case_id)
     assert case is not None
     assert (case.state, case.missing, case.tolerance_due_at) == (CaseState.in_progress, [], None)
@@ -263,6 +270,10 @@ async def test_expert_review_stops_only_the_task_clock(harness: Harness) -> None
     # 10 working days from Monday 15 Sep: 16–19, 22–26 and Sunday 28 (a make-up day).
     [task] = queries.inbox(h.store, "YZ-GH")
     assert task.deadline_at == sh("2025-09-29 00:00")
+    # The case: 20 working days from Monday 15 Sep, due at the end of Friday 17 Oct.
+    case = queries.get_case(h.store, case_id)
+    assert case is not None
+    assert case.deadline_at == sh("2025-10-18 00:00")
     await h.sleep_until(sh("2025-09-16 10:00"))
     step = StepInput(actor=planner, task_key="building_planning", step_key="expert_review")
     refusal = await h.refused(
@@ -277,8 +288,56 @@ async def test_expert_review_stops_only_the_task_clock(harness: Harness) -> None
     [task] = queries.inbox(h.store, "YZ-GH")
     assert task.deadline_at == sh("2025-10-12 00:00")
     assert task.clock is Clock.running
-    # The case clock ran on (expert review suspends the task only).
+    # Expert review does not count for the case either (第四十五条): its deadline moves by the
+    # same five working days, to the end of Friday 24 Oct; other departments went on working.
     case = queries.get_case(h.store, case_id)
     assert case is not None
+    assert case.deadline_at == sh("2025-10-25 00:00")
     assert case.clock is Clock.running
     assert EventType.case_clock_suspended not in h.types(case_id)
+
+
+@pytest.mark.start_at(sh("2025-09-15 09:00"))
+async def test_tolerance_and_urge_periods_wait_while_the_case_is_suspended(
+    harness: Harness,
+) -> None:
+    h = harness
+    case_id = await h.start()
+    await h.act(
+        case_id,
+        CaseWorkflow.accept,
+        AcceptInput(actor=FRONT_DESK, tolerated=["lease_contract"], tolerance_days=1),
+    )
+    await h.sleep_until(sh("2025-09-15 09:20"))
+    task = "company_registration"
+    urged = await h.act(
+        case_id, CaseWorkflow.urge, UrgeInput(actor=SUPERVISOR, task_key=task, days=2)
+    )
+    assert urged.task is not None
+    assert urged.task.urge_due_at == sh("2025-09-18 00:00")
+    await h.act(case_id, CaseWorkflow.claim, TaskInput(actor=SCJG, task_key=task))
+    await h.sleep_until(sh("2025-09-15 09:30"))
+    await h.act(
+        case_id,
+        CaseWorkflow.return_for_supplement,
+        ReturnInput(actor=SCJG, task_key=task, missing=["company_articles"], reason="缺章程"),
+    )
+    # The department's own request must not cost the applicant the 容缺 period: nothing
+    # fires while the case waits, though both original instants pass.
+    await h.sleep_until(sh("2025-09-18 10:00"))
+    types = h.types(case_id)
+    assert EventType.case_terminated not in types
+    assert EventType.deadline_escalated not in types
+    await h.act(
+        case_id,
+        CaseWorkflow.supplement,
+        SupplementInput(actor=APPLICANT, materials=["company_articles"]),
+    )
+    # 16, 17 and 18 Sep are removed: 1 working day runs to the end of Friday 19 Sep, 2 to the
+    # end of Monday 22 Sep.
+    case = queries.get_case(h.store, case_id)
+    assert case is not None
+    assert (case.missing, case.tolerance_due_at) == (["lease_contract"], sh("2025-09-20 00:00"))
+    [row] = queries.case_tasks(h.store, case_id)
+    assert row.urge_due_at == sh("2025-09-23 00:00")
+    await h.event_at(case_id, EventType.case_terminated, sh("2025-09-20 00:00"))
