@@ -25,24 +25,7 @@ from typing import Any
 
 import httpx
 
-from worker.dev import free_port
-
-FORM = {
-    "company_name": "基准测试有限公司",
-    "legal_representative": "张三",
-    "registered_capital": 100,
-    "employees": 8,
-    "food_business": False,
-    "district": "云城区",
-}
-FOLLOW_UP = {
-    "seal_filing": "yz-ga",
-    "tax_package": "yz-sw",
-    "social_insurance": "yz-rs",
-    "medical_insurance": "yz-yb",
-    "housing_fund": "yz-gjj",
-    "bank_account": "yz-rmyh",
-}
+from worker.dev import DEMO_FOLLOW_UP, DEMO_FORM, free_port
 
 
 async def main() -> None:
@@ -92,7 +75,7 @@ async def main() -> None:
 
             while len(timings) < args.decisions:
                 submitted = await call(
-                    "zhangsan", "/cases", {"procedure": "YZ-YJS-KBQY", "form": FORM}
+                    "zhangsan", "/cases", {"procedure": "YZ-YJS-KBQY", "form": DEMO_FORM}
                 )
                 case = submitted["case_id"]
                 for _ in range(200):
@@ -104,7 +87,7 @@ async def main() -> None:
                     await asyncio.sleep(0.05)
                 await call("desk", f"/cases/{case}/intake", {"decision": "accept"})
                 await decide("yz-scjg", case, "company_registration")
-                for task, user in FOLLOW_UP.items():
+                for task, user in DEMO_FOLLOW_UP.items():
                     await decide(user, case, task)
     finally:
         proc.send_signal(signal.SIGINT)

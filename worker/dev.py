@@ -26,7 +26,6 @@ import structlog
 import uvicorn
 from temporalio.client import Client
 
-from activities.clock import Calendars
 from api.app import create_app
 from definitions.validate import validate_paths
 from definitions.versioning import snapshot
@@ -34,7 +33,7 @@ from store.db import Store, migrate
 from store.users import create_user, get_user, issue_token
 from store.writes import publish
 from worker.settings import Settings
-from worker.temporal import build_worker, connect, load_calendars, register_search_attributes
+from worker.temporal import connect, register_search_attributes, worker_from_settings
 from workflows import search
 from workflows.case import CaseWorkflow
 from workflows.contracts import (
@@ -47,6 +46,17 @@ from workflows.contracts import (
 )
 
 log = structlog.get_logger("dev")
+
+DEMO_FOLLOW_UP = {
+    "seal_filing": "yz-ga",
+    "tax_package": "yz-sw",
+    "social_insurance": "yz-rs",
+    "medical_insurance": "yz-yb",
+    "housing_fund": "yz-gjj",
+    "bank_account": "yz-rmyh",
+}
+"""The business start-up's parallel tasks (without the food licence) and the demo user of
+each task's department."""
 
 DEMO_FORM = {
     "company_name": "云州示范科技有限公司",
@@ -255,14 +265,7 @@ async def run_dev(
     try:
         client = await _connect(address, settings.temporal_namespace, server)
         await register_search_attributes(client, settings.temporal_namespace)
-        worker = build_worker(
-            client,
-            store,
-            Calendars(load_calendars(settings)),
-            task_queue=settings.task_queue,
-            threads=settings.worker_threads,
-            sandbox=settings.workflow_sandbox,
-        )
+        worker = worker_from_settings(client, store, settings)
         app = create_app(settings, store=store, client=client)
         api = _Server(
             uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_config=None)

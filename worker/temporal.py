@@ -100,14 +100,9 @@ def build_worker(
     )
 
 
-async def run_worker(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM, then let in-flight activities finish (graceful shutdown)."""
-    store = Store(settings.database_url)
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
-    added = await register_search_attributes(client, settings.temporal_namespace)
-    if added:
-        log.info("search attributes registered", names=added)
-    worker = build_worker(
+def worker_from_settings(client: Client, store: Store, settings: Settings) -> Worker:
+    """The case worker as configured by ``ONETRIP_*`` (calendars read from the catalog)."""
+    return build_worker(
         client,
         store,
         Calendars(load_calendars(settings)),
@@ -116,6 +111,16 @@ async def run_worker(settings: Settings) -> None:
         grace=settings.shutdown_grace_seconds,
         sandbox=settings.workflow_sandbox,
     )
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM, then let in-flight activities finish (graceful shutdown)."""
+    store = Store(settings.database_url)
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    added = await register_search_attributes(client, settings.temporal_namespace)
+    if added:
+        log.info("search attributes registered", names=added)
+    worker = worker_from_settings(client, store, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

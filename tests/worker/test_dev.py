@@ -13,25 +13,9 @@ from typing import Any
 
 import httpx
 
-from worker.dev import free_port
+from worker.dev import DEMO_FOLLOW_UP, DEMO_FORM, free_port
 
 ONETRIP = str(Path(sys.executable).parent / "onetrip")
-FORM = {
-    "company_name": "云州示范科技有限公司",
-    "legal_representative": "张三",
-    "registered_capital": 100,
-    "employees": 8,
-    "food_business": False,
-    "district": "云城区",
-}
-FOLLOW_UP = {
-    "seal_filing": "yz-ga",
-    "tax_package": "yz-sw",
-    "social_insurance": "yz-rs",
-    "medical_insurance": "yz-yb",
-    "housing_fund": "yz-gjj",
-    "bank_account": "yz-rmyh",
-}
 
 
 class Dev:
@@ -105,7 +89,7 @@ async def test_dev_mode_end_to_end(tmp_path: Path) -> None:
                 "zhangsan",
                 "POST",
                 "/cases",
-                {"procedure": "YZ-YJS-KBQY", "form": FORM, "materials": ["company_articles"]},
+                {"procedure": "YZ-YJS-KBQY", "form": DEMO_FORM, "materials": ["company_articles"]},
             )
             case = submitted["case_id"]
             for _ in range(100):
@@ -139,7 +123,7 @@ async def test_dev_mode_end_to_end(tmp_path: Path) -> None:
             await act(
                 "yz-scjg", "POST", f"/cases/{case}/tasks/{task}/decision", {"decision": "approve"}
             )
-            for task, user in FOLLOW_UP.items():
+            for task, user in DEMO_FOLLOW_UP.items():
                 await act(user, "POST", f"/cases/{case}/tasks/{task}/claim")
                 await act(
                     user, "POST", f"/cases/{case}/tasks/{task}/decision", {"decision": "approve"}
