@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from definitions.models import Department, Material, Procedure, ServiceItem
+from definitions.models import Department, JoinPolicy, Material, Procedure, ServiceItem
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,13 @@ class Guide:
         return "\n".join(lines)
 
 
+_JOIN_NOTES = {
+    JoinPolicy.all: "会签：全部通过",
+    JoinPolicy.any: "或签：任一通过",
+    JoinPolicy.sequential: "依次办理",
+}
+
+
 def _limit(days: int) -> str:
     return "即办" if days == 0 else f"{days} 个工作日"
 
@@ -176,12 +183,11 @@ def procedure_guide(
     merged = [items[c] for c in procedure.items if c in items]
     steps: list[GuideStep] = []
     for stage in procedure.stages:
-        join = {"all": "会签：全部通过", "any": "或签：任一通过", "sequential": "依次办理"}
         for task in stage.tasks:
             item = items.get(task.item)
             days = task.days if task.days is not None else item.committed_limit if item else 0
             dept = task.department or (item.department if item else "")
-            note = f"（阶段：{stage.name}；{join[stage.join.value]}"
+            note = f"（阶段：{stage.name}；{_JOIN_NOTES[stage.join]}"
             note += f"；仅当 {task.when}）" if task.when else "）"
             steps.append(
                 GuideStep(item.name if item else task.item, _name(departments, dept), days, note)

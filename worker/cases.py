@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
@@ -30,6 +31,7 @@ async def start_case(
     channel: Channel = Channel.online,
     task_queue: str = TASK_QUEUE,
     search_attributes: bool = True,
+    submitted_at: dt.datetime | None = None,
 ) -> WorkflowHandle[CaseWorkflow, CaseRow]:
     """Start (or find) the case ``case_id``: the id makes a retried submission harmless."""
     snap = queries.get_procedure(store, code, version)
@@ -46,6 +48,7 @@ async def start_case(
         materials=materials or [],
         channel=channel,
         search_attributes=search_attributes,
+        submitted_at=submitted_at,
     )
     return await client.start_workflow(
         CaseWorkflow.run,

@@ -32,6 +32,7 @@ from definitions.versioning import snapshot
 from store.db import Store, migrate
 from store.users import create_user, get_user, issue_token
 from store.writes import publish
+from worker.cases import start_case
 from worker.settings import Settings
 from worker.temporal import connect, register_search_attributes, worker_from_settings
 from workflows import search
@@ -39,7 +40,6 @@ from workflows.case import CaseWorkflow
 from workflows.contracts import (
     AcceptInput,
     Actor,
-    CaseInput,
     ReturnInput,
     Role,
     TaskInput,
@@ -166,10 +166,6 @@ def _demo_users(store: Store, state: Path, departments: list[str]) -> dict[str, 
 
 async def _demo_cases(client: Client, store: Store, settings: Settings) -> list[str]:
     """Sample cases: in progress, returned for supplement, and overdue."""
-    from store import queries
-
-    snap = queries.get_procedure(store, "YZ-YJS-KBQY")
-    assert snap is not None
     applicant = Actor(id="zhangsan", role=Role.applicant, name="张三")
     desk = Actor(id="desk", role=Role.caseworker, department="YZ-ZWFW")
     scjg = Actor(id="yz-scjg", role=Role.caseworker, department="YZ-SCJG")
@@ -178,17 +174,17 @@ async def _demo_cases(client: Client, store: Store, settings: Settings) -> list[
 
     async def start(label: str, submitted_at: dt.datetime | None = None) -> Any:
         case_id = f"DEMO-{label}-{uuid.uuid4().hex[:6].upper()}"
-        data = CaseInput(
+        started.append(case_id)
+        return await start_case(
+            client,
+            store,
             case_id=case_id,
-            snapshot=snap,
+            code="YZ-YJS-KBQY",
             applicant=applicant,
             form=DEMO_FORM,
             materials=["company_articles", "id_card_legal_rep"],
+            task_queue=settings.task_queue,
             submitted_at=submitted_at,
-        )
-        started.append(case_id)
-        return await client.start_workflow(
-            CaseWorkflow.run, data, id=case_id, task_queue=settings.task_queue
         )
 
     async def update(handle: Any, name: Any, data: Any) -> None:

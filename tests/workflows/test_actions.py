@@ -171,13 +171,7 @@ async def test_rating_only_after_delivery_and_by_the_applicant(harness: Harness)
     refusal = await h.refused(case_id, CaseWorkflow.rate, RateInput(actor=APPLICANT, score=1))
     assert refusal.type == "conflict"
     [task] = queries.case_tasks(h.store, case_id)
-    worker = caseworker(task.department)
-    await h.act(case_id, CaseWorkflow.claim, TaskInput(actor=worker, task_key=task.task_key))
-    await h.act(
-        case_id,
-        CaseWorkflow.decide,
-        DecideInput(actor=worker, task_key=task.task_key, approve=True),
-    )
+    await approve(h, case_id, task.task_key, task.department)
     await h.act(case_id, CaseWorkflow.deliver, DeliverInput(actor=FRONT_DESK))
     refusal = await h.refused(case_id, CaseWorkflow.rate, RateInput(actor=SUPERVISOR, score=5))
     assert refusal.type == "forbidden"
@@ -192,13 +186,7 @@ async def test_unrated_case_completes_when_the_window_closes(harness: Harness) -
     case_id = await h.start("YZ-DX-GTHDJ", form={}, rating_window_days=3)
     await h.act(case_id, CaseWorkflow.accept, AcceptInput(actor=FRONT_DESK))
     [task] = queries.case_tasks(h.store, case_id)
-    worker = caseworker(task.department)
-    await h.act(case_id, CaseWorkflow.claim, TaskInput(actor=worker, task_key=task.task_key))
-    await h.act(
-        case_id,
-        CaseWorkflow.decide,
-        DecideInput(actor=worker, task_key=task.task_key, approve=True),
-    )
+    await approve(h, case_id, task.task_key, task.department)
     await h.act(case_id, CaseWorkflow.deliver, DeliverInput(actor=FRONT_DESK, method="window"))
     final = await h.handles[case_id].result()  # time skips to the end of the rating window
     assert (final.state, final.rating, final.trips) == (CaseState.completed, None, 1)

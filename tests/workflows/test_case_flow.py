@@ -119,8 +119,8 @@ async def test_one_department_rejecting_ends_the_case_with_every_reason(harness:
     assert queries.inbox(h.store, "YZ-RMYH") == []
 
 
-async def test_any_join_first_approval_decides_the_stage(harness: Harness) -> None:
-    h = harness
+async def newborn_at_the_social_card_stage(h: Harness) -> str:
+    """A newborn case accepted and approved up to its 或签 stage (office or bank)."""
     case_id = await h.start(
         "YZ-YJS-XSECS",
         form={
@@ -138,6 +138,12 @@ async def test_any_join_first_approval_decides_the_stage(harness: Harness) -> No
         ("resident_medical_insurance", "YZ-YB"),
     ]:
         await approve(h, case_id, task, dept)
+    return case_id
+
+
+async def test_any_join_first_approval_decides_the_stage(harness: Harness) -> None:
+    h = harness
+    case_id = await newborn_at_the_social_card_stage(h)
     # 或签: the bank branch or the social-security office; the bank is first.
     assert [t.task_key for t in queries.inbox(h.store, "YZ-HZYH")] == ["social_card_bank"]
     await approve(h, case_id, "social_card_bank", "YZ-HZYH")
@@ -198,23 +204,7 @@ async def test_only_the_applicant_withdraws(harness: Harness) -> None:
 
 async def test_a_return_by_a_task_no_longer_needed_ends_the_suspension(harness: Harness) -> None:
     h = harness
-    case_id = await h.start(
-        "YZ-YJS-XSECS",
-        form={
-            "newborn_name": "李小云",
-            "birth_date": "2025-09-10",
-            "district": "云城区",
-            "registration_parent": "随父",
-        },
-    )
-    await h.act(case_id, CaseWorkflow.accept, AcceptInput(actor=FRONT_DESK))
-    await approve(h, case_id, "birth_medical_certificate", "YZ-WJ")
-    for task, dept in [
-        ("birth_registration", "YZ-GA"),
-        ("vaccination_certificate", "YZ-WJ"),
-        ("resident_medical_insurance", "YZ-YB"),
-    ]:
-        await approve(h, case_id, task, dept)
+    case_id = await newborn_at_the_social_card_stage(h)
     office = caseworker("YZ-RS")
     await h.act(case_id, CaseWorkflow.claim, TaskInput(actor=office, task_key="social_card_hrss"))
     await h.act(
