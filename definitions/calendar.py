@@ -2,25 +2,34 @@
 
 Where a day's status comes from, in order of precedence:
 
-1. An override file in the catalog (``kind: CalendarYear``) for that year: the official
-   arrangement as published by the State Council, naming its notice. A regional calendar
-   (``calendar: guangxi``) adds its own days on top of the national one.
+1. An override (``kind: CalendarYear``, from the catalog or published to the store) for that
+   year: the official arrangement as published by the State Council, naming its notice. A
+   regional calendar (``calendar: guangxi``) adds its own days on top of the national one.
 2. The ``chinesecalendar`` package, which carries the official arrangements for 2004–2026.
-3. A fallback for a year with neither: weekends plus the fixed-date statutory holidays
-   (元旦 1 Jan, 劳动节 1–2 May, 国庆节 1–3 Oct; 全国年节及纪念日放假办法 as amended in 2024).
-   The lunar holidays (春节, 清明, 端午, 中秋) and make-up days are unknown, so any result
-   that consulted a fallback day is marked ``provisional`` and never raises.
+3. A fallback for a year with neither, built from the statutory rules alone
+   (全国年节及纪念日放假办法, as amended in 2024): 元旦 1 Jan, 春节 除夕 to 正月初三,
+   清明 (the solar term), 劳动节 1–2 May, 端午 (5th of the 5th lunar month), 中秋 (15th of the
+   8th lunar month), 国庆节 1–3 Oct; a holiday falling on a weekend is compensated on the next
+   free weekday (第六条 补假). Lunar dates and the solar term come from ``lunar_python``. The
+   State Council's bridge days and make-up weekends (调休) cannot be known in advance, so any
+   result that consulted a fallback day is marked ``provisional`` and the clock never raises
+   for a missing year.
 
 Counting rules, all in Asia/Shanghai:
 
 - The day on which a period starts is not counted; the deadline is the end (24:00) of the
-  Nth working day after it. A limit of 0 (即办) is due at the end of the start day.
+  Nth working day after it. A limit of 0 (即办) is due at the end of the start day when that
+  is a working day, else at the end of the next working day.
 - A suspension (补正, expert review, hearing, …) from instant ``s`` to instant ``e`` removes
   the working days after the day of ``s`` up to and including the day of ``e``: the clock
   ran on the day the case was returned, and restarts the day after the supplement arrived,
   as a new period would (第三十二条: acceptance dates from the day of the last supplement).
 - Elapsed time is measured in working days with fractions: a counted day contributes 24
   hours, so "80% of a 5-day limit" is reached at the end of the 4th counted day.
+
+Every deadline carries its :class:`Derivation`: the weekends and named holidays it skipped, the
+make-up days it counted, the suspensions it excluded and where each year's data came from, so
+a caseworker contesting a red card can read why the deadline is where it is.
 """
 
 from __future__ import annotations
@@ -29,10 +38,12 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cached_property
+from functools import cache, cached_property
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+from lunar_python import Lunar
 
 from definitions.models import NATIONAL_CALENDAR, CalendarYear, WarningThreshold
 
@@ -46,7 +57,25 @@ FIXED_HOLIDAYS: dict[tuple[int, int], str] = {
     (10, 2): "国庆节",
     (10, 3): "国庆节",
 }
-"""Statutory holidays on fixed Gregorian dates, used only by the fallback."""
+"""Statutory holidays on fixed Gregorian dates (used only by the fallback)."""
+
+CHINESECALENDAR_SOURCE = "国务院办公厅 节假日安排（chinesecalendar 数据）/ official arrangement"
+FALLBACK_SOURCE = (
+    "暂定：按《全国年节及纪念日放假办法》法定节日与补假推算，未含调休"
+    " / provisional: statutory holidays and compensation days only, no official arrangement"
+)
+
+PACKAGE_NAMES = {
+    "New Year's Day": "元旦",
+    "Spring Festival": "春节",
+    "Tomb-sweeping Day": "清明节",
+    "Labour Day": "劳动节",
+    "Dragon Boat Festival": "端午节",
+    "National Day": "国庆节",
+    "Mid-autumn Festival": "中秋节",
+    "Anti-Fascist 70th Day": "中国人民抗日战争暨世界反法西斯战争胜利70周年纪念日",
+}
+"""The ``chinesecalendar`` package names holidays in English; users read Chinese first."""
 
 _MAX_SCAN_DAYS = 20 * 366
 """Upper bound of any day-by-day scan, so that a bad input can never loop forever."""
@@ -67,11 +96,18 @@ class DayInfo:
     source: DaySource
     name: str | None = None
     """The holiday's or make-up day's name, when it is one."""
+    notice: str | None = None
+    """For an override: the notice the arrangement comes from."""
 
     @property
     def provisional(self) -> bool:
         """True when no official arrangement covered this date."""
         return self.source is DaySource.fallback
+
+    @property
+    def makeup(self) -> bool:
+        """A weekend day worked by arrangement (调休上班)."""
+        return self.working and self.date.weekday() >= 5
 
 
 @dataclass(frozen=True)
@@ -80,6 +116,87 @@ class Suspension:
 
     start: dt.datetime
     end: dt.datetime | None = None
+    reason: str | None = None
+    """Why (``supplement``, ``step:expert_review`` …), repeated in the derivation."""
+
+
+@dataclass(frozen=True)
+class NamedDay:
+    date: dt.date
+    name: str
+
+
+@dataclass(frozen=True)
+class SuspendedRange:
+    """A suspension as the derivation shows it: the dates it removed from the count."""
+
+    first: dt.date
+    """The first date not counted (the day after the suspension began)."""
+    last: dt.date
+    """The last date not counted (the day the clock resumed)."""
+    working_days: int
+    """Working days of that range that would otherwise have counted before the deadline."""
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class YearSource:
+    year: int
+    source: DaySource
+    notice: str
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """How a deadline follows from its start, its limit and the calendar (for people)."""
+
+    calendar: str
+    start: dt.datetime
+    start_date: dt.date
+    """The day the period starts, which is not counted."""
+    days: int
+    """The limit in working days (0: 即办)."""
+    due_date: dt.date
+    due_at: dt.datetime
+    weekends_skipped: int
+    """Plain Saturdays and Sundays between the start and the deadline."""
+    holidays: tuple[NamedDay, ...]
+    """Named non-working days skipped (statutory holidays and their bridge days)."""
+    makeup_days: tuple[NamedDay, ...]
+    """Weekend days counted because they were make-up working days (调休)."""
+    suspended: tuple[SuspendedRange, ...]
+    sources: tuple[YearSource, ...]
+    provisional: bool
+    immediate_moved: bool = False
+    """即办 on a non-working day: due at the end of the next working day instead."""
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON (ISO dates) for events, projections and the API."""
+        return {
+            "calendar": self.calendar,
+            "start": self.start.isoformat(),
+            "start_date": self.start_date.isoformat(),
+            "days": self.days,
+            "due_date": self.due_date.isoformat(),
+            "due_at": self.due_at.isoformat(),
+            "weekends_skipped": self.weekends_skipped,
+            "holidays": [{"date": d.date.isoformat(), "name": d.name} for d in self.holidays],
+            "makeup_days": [{"date": d.date.isoformat(), "name": d.name} for d in self.makeup_days],
+            "suspended": [
+                {
+                    "from": s.first.isoformat(),
+                    "to": s.last.isoformat(),
+                    "working_days": s.working_days,
+                    "reason": s.reason,
+                }
+                for s in self.suspended
+            ],
+            "sources": [
+                {"year": s.year, "source": s.source.value, "notice": s.notice} for s in self.sources
+            ],
+            "provisional": self.provisional,
+            "immediate_moved": self.immediate_moved,
+        }
 
 
 @dataclass(frozen=True)
@@ -91,6 +208,7 @@ class Deadline:
     """Timezone-aware, in Asia/Shanghai."""
     provisional: bool = False
     """True when a day of the computation came from the fallback rules."""
+    derivation: Derivation | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +246,63 @@ def end_of_day(day: dt.date) -> dt.datetime:
     return start_of_day(day + dt.timedelta(days=1))
 
 
+# --------------------------------------------------------------------------- statutory fallback
+
+
+def _solar(lunar: Lunar) -> dt.date:
+    solar = lunar.getSolar()
+    return dt.date(solar.getYear(), solar.getMonth(), solar.getDay())
+
+
+@cache
+def statutory_holidays(year: int) -> dict[dt.date, str]:
+    """The statutory days off of a Gregorian year by law alone, with compensation days.
+
+    全国年节及纪念日放假办法 (2024): 元旦 1, 春节 4 (除夕 to 初三), 清明 1, 劳动节 2, 端午 1,
+    中秋 1, 国庆节 3 days; 第六条: a holiday on a Saturday or Sunday is made up on a working
+    day — here the next weekday that is not itself a holiday, as the arrangements do. Lunar
+    dates before 1901 or after 2099 are outside the lunar tables: only fixed dates then.
+    """
+    days: dict[dt.date, str] = {
+        dt.date(year, m, d): name for (m, d), name in FIXED_HOLIDAYS.items()
+    }
+    if 1901 <= year <= 2099:
+        new_year = Lunar.fromYmd(year, 1, 1)
+        eve = _solar(new_year.next(-1))
+        for i in range(4):
+            day = eve + dt.timedelta(days=i)
+            if day.year == year:
+                days[day] = "春节"
+        qingming = Lunar.fromYmd(year, 3, 1).getJieQiTable()["清明"]
+        days[dt.date(qingming.getYear(), qingming.getMonth(), qingming.getDay())] = "清明节"
+        days[_solar(Lunar.fromYmd(year, 5, 5))] = "端午节"
+        days[_solar(Lunar.fromYmd(year, 8, 15))] = "中秋节"
+    compensation: dict[dt.date, str] = {}
+    for day, name in sorted(days.items()):
+        if day.weekday() < 5:
+            continue
+        candidate = day + dt.timedelta(days=1)
+        while (
+            candidate.weekday() >= 5 or candidate in days or candidate in compensation
+        ) and candidate.year == year:
+            candidate += dt.timedelta(days=1)
+        if candidate.year == year:
+            compensation[candidate] = f"{name}补假"
+    return dict(sorted({**days, **compensation}.items()))
+
+
+@cache
+def _package_knows(year: int) -> bool:
+    try:
+        chinese_calendar.is_workday(dt.date(year, 6, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- the calendar
+
+
 @dataclass
 class WorkingCalendar:
     """Working-day arithmetic for one calendar (national, or a regional one layered on it)."""
@@ -137,11 +312,11 @@ class WorkingCalendar:
     _cache: dict[dt.date, DayInfo] = field(default_factory=dict, init=False, repr=False)
 
     @cached_property
-    def _national(self) -> dict[int, dict[dt.date, tuple[bool, str | None]]]:
+    def _national(self) -> dict[int, _Year]:
         return _index(y for y in self.years if y.calendar == NATIONAL_CALENDAR)
 
     @cached_property
-    def _regional(self) -> dict[int, dict[dt.date, tuple[bool, str | None]]]:
+    def _regional(self) -> dict[int, _Year]:
         if self.name == NATIONAL_CALENDAR:
             return {}
         return _index(y for y in self.years if y.calendar == self.name)
@@ -161,28 +336,45 @@ class WorkingCalendar:
         return info
 
     def _resolve(self, day: dt.date) -> DayInfo:
-        regional = self._regional.get(day.year, {}).get(day)
-        if regional is not None:
-            return DayInfo(day, regional[0], DaySource.override, regional[1])
-        if day.year in self._national:
-            listed = self._national[day.year].get(day)
+        regional = self._regional.get(day.year)
+        if regional is not None and day in regional.days:
+            working, name = regional.days[day]
+            return DayInfo(day, working, DaySource.override, name, regional.notice)
+        national = self._national.get(day.year)
+        if national is not None:
+            listed = national.days.get(day)
             if listed is not None:
-                return DayInfo(day, listed[0], DaySource.override, listed[1])
-            return DayInfo(day, day.weekday() < 5, DaySource.override)
-        try:
-            working = bool(chinese_calendar.is_workday(day))
-            _, name = chinese_calendar.get_holiday_detail(day)
-        except NotImplementedError:
-            fixed = FIXED_HOLIDAYS.get((day.month, day.day))
-            if fixed is not None:
-                return DayInfo(day, False, DaySource.fallback, fixed)
+                return DayInfo(day, listed[0], DaySource.override, listed[1], national.notice)
+            return DayInfo(day, day.weekday() < 5, DaySource.override, None, national.notice)
+        if not _package_knows(day.year):
+            holiday = statutory_holidays(day.year).get(day)
+            if holiday is not None:
+                return DayInfo(day, False, DaySource.fallback, holiday)
             return DayInfo(day, day.weekday() < 5, DaySource.fallback)
-        label = name if isinstance(name, str) else None
+        working = bool(chinese_calendar.is_workday(day))
+        _, name = chinese_calendar.get_holiday_detail(day)
+        label = PACKAGE_NAMES.get(name, name) if isinstance(name, str) else None
         return DayInfo(day, working, DaySource.chinesecalendar, label)
 
     def is_working_day(self, day: dt.date) -> bool:
         """True for a working day, including a make-up working day (调休) on a weekend."""
         return self.day(day).working
+
+    def year_source(self, year: int) -> YearSource:
+        """Where the national status of that year's days comes from."""
+        regional = self._regional.get(year)
+        national = self._national.get(year)
+        if national is not None:
+            notice = national.notice
+            if regional is not None:
+                notice = f"{notice}；{regional.notice}"
+            return YearSource(year, DaySource.override, notice)
+        if _package_knows(year):
+            notice = CHINESECALENDAR_SOURCE
+            if regional is not None:
+                notice = f"{notice}；{regional.notice}"
+            return YearSource(year, DaySource.chinesecalendar, notice)
+        return YearSource(year, DaySource.fallback, FALLBACK_SOURCE)
 
     # ----------------------------------------------------------------- date arithmetic
 
@@ -207,25 +399,20 @@ class WorkingCalendar:
     def _counted_days(
         self, start: dt.datetime, suspensions: Sequence[Suspension]
     ) -> Iterator[DayInfo]:
-        """Working days that count for a period starting at ``start``, in order."""
+        """Days after the start day that a suspension does not remove, in order."""
         first = local_date(start)
         # A suspended day's status cannot change the result, so it is not even looked up.
-        windows = [
-            (local_date(s.start), local_date(s.end) if s.end else dt.date.max) for s in suspensions
-        ]
+        windows = _windows(suspensions)
         for i in range(1, _MAX_SCAN_DAYS):
             day = first + dt.timedelta(days=i)
-            if not any(lo < day <= hi for lo, hi in windows):
+            if not any(lo < day <= hi for lo, hi, _ in windows):
                 yield self.day(day)
 
     def _nth_counted(
         self, start: dt.datetime, n: int, suspensions: Sequence[Suspension]
     ) -> tuple[dt.date, bool]:
         """The date of the Nth (n >= 1) counted working day, and whether it is provisional."""
-        if any(s.end is None for s in suspensions):
-            raise ValueError(
-                "计时已中止，截止时间待恢复后确定 / the clock is suspended; no deadline until it resumes"
-            )
+        _open_suspension_check(suspensions)
         seen = 0
         provisional = False
         for info in self._counted_days(start, suspensions):
@@ -236,20 +423,92 @@ class WorkingCalendar:
                     return info.date, provisional
         raise ValueError("期限超出可计算范围 / the limit is beyond the calendar's range")
 
+    def _immediate_day(self, start: dt.datetime) -> tuple[dt.date, bool]:
+        """即办: the start day if it is a working day, else the next working day."""
+        day = local_date(start)
+        info = self.day(day)
+        if info.working:
+            return day, info.provisional
+        provisional = info.provisional
+        for _ in range(_MAX_SCAN_DAYS):
+            day += dt.timedelta(days=1)
+            info = self.day(day)
+            provisional = provisional or info.provisional
+            if info.working:
+                return day, provisional
+        raise ValueError("期限超出可计算范围 / the limit is beyond the calendar's range")
+
     def deadline(
         self, start: dt.datetime, n: int, suspensions: Sequence[Suspension] = ()
     ) -> Deadline:
-        """End of the Nth counted working day after the day of ``start``.
+        """End of the Nth counted working day after the day of ``start``, with its derivation.
 
-        ``n`` is a limit in working days; 0 (即办) is due at the end of the start day.
+        ``n`` is a limit in working days; 0 (即办) is due at the end of the start day, or of
+        the next working day when the start day is not one.
         """
         if n < 0:
             raise ValueError("工作日数不能为负 / the number of working days cannot be negative")
+        _open_suspension_check(suspensions)
         if n == 0:
-            day = local_date(start)
-            return Deadline(day, end_of_day(day), False)
-        day, provisional = self._nth_counted(start, n, suspensions)
-        return Deadline(day, end_of_day(day), provisional)
+            day, provisional = self._immediate_day(start)
+        else:
+            day, provisional = self._nth_counted(start, n, suspensions)
+        return Deadline(day, end_of_day(day), provisional, self._derive(start, n, day, suspensions))
+
+    def _derive(
+        self,
+        start: dt.datetime,
+        n: int,
+        due: dt.date,
+        suspensions: Sequence[Suspension],
+    ) -> Derivation:
+        first = local_date(start)
+        windows = _windows(suspensions)
+        weekends = 0
+        holidays: list[NamedDay] = []
+        makeup: list[NamedDay] = []
+        excluded = [0] * len(windows)
+        years: dict[int, YearSource] = {}
+        provisional = False
+        day = first + dt.timedelta(days=1) if n > 0 else first
+        while day <= due:
+            hit = [i for i, (lo, hi, _) in enumerate(windows) if lo < day <= hi]
+            info = self.day(day)
+            if hit:
+                if info.working:
+                    for i in hit:
+                        excluded[i] += 1
+            else:
+                years.setdefault(day.year, self.year_source(day.year))
+                provisional = provisional or info.provisional
+                if info.working:
+                    if info.makeup:
+                        makeup.append(NamedDay(day, info.name or "调休上班"))
+                elif info.name:
+                    holidays.append(NamedDay(day, info.name))
+                else:
+                    weekends += 1
+            day += dt.timedelta(days=1)
+        ranges = tuple(
+            SuspendedRange(lo + dt.timedelta(days=1), hi, excluded[i], reason)
+            for i, (lo, hi, reason) in enumerate(windows)
+            if lo < due
+        )
+        return Derivation(
+            calendar=self.name,
+            start=start,
+            start_date=first,
+            days=n,
+            due_date=due,
+            due_at=end_of_day(due),
+            weekends_skipped=weekends,
+            holidays=tuple(holidays),
+            makeup_days=tuple(makeup),
+            suspended=ranges,
+            sources=tuple(years[y] for y in sorted(years)),
+            provisional=provisional,
+            immediate_moved=n == 0 and due != first,
+        )
 
     def elapsed(
         self, start: dt.datetime, at: dt.datetime, suspensions: Sequence[Suspension] = ()
@@ -283,19 +542,19 @@ class WorkingCalendar:
 
         ``days_before: K`` is 00:00 of the Kth-last counted working day; ``percent: P`` is when
         P% of the counted time has elapsed (00:00 of the next counted day when that falls on a
-        day boundary). For 即办 (n=0)
-        the warning falls within the start day.
+        day boundary). For 即办 (n=0) the warning falls within the day it is due.
         """
         if n < 0:
             raise ValueError("工作日数不能为负 / the number of working days cannot be negative")
         if n == 0:
-            day_end = end_of_day(local_date(start))
-            span = (day_end - start).total_seconds()
+            day, provisional = self._immediate_day(start)
+            begin = max(start, start_of_day(day))
+            span = (end_of_day(day) - begin).total_seconds()
             if warning.percent is not None:
                 offset = span * warning.percent / 100
             else:
                 offset = span if warning.days_before == 0 else 0
-            return Deadline(local_date(start), start + dt.timedelta(seconds=offset), False)
+            return Deadline(day, begin + dt.timedelta(seconds=offset), provisional)
         if warning.percent is not None:
             target = n * DAY_SECONDS * warning.percent // 100
         else:
@@ -308,14 +567,38 @@ class WorkingCalendar:
         return Deadline(day, start_of_day(day) + dt.timedelta(seconds=rest), provisional)
 
 
-def _index(years: Iterable[CalendarYear]) -> dict[int, dict[dt.date, tuple[bool, str | None]]]:
-    out: dict[int, dict[dt.date, tuple[bool, str | None]]] = {}
+def _open_suspension_check(suspensions: Sequence[Suspension]) -> None:
+    if any(s.end is None for s in suspensions):
+        raise ValueError(
+            "计时已中止，截止时间待恢复后确定 / the clock is suspended; no deadline until it resumes"
+        )
+
+
+def _windows(suspensions: Sequence[Suspension]) -> list[tuple[dt.date, dt.date, str | None]]:
+    """Each suspension as (day of its start, day of its end, reason), in start order."""
+    windows = [
+        (local_date(s.start), local_date(s.end) if s.end else dt.date.max, s.reason)
+        for s in suspensions
+    ]
+    return sorted(windows, key=lambda w: (w[0], w[1], w[2] or ""))
+
+
+@dataclass(frozen=True)
+class _Year:
+    notice: str
+    days: dict[dt.date, tuple[bool, str | None]]
+
+
+def _index(years: Iterable[CalendarYear]) -> dict[int, _Year]:
+    out: dict[int, _Year] = {}
     for year in years:
-        days = out.setdefault(year.year, {})
+        entry = out.setdefault(year.year, _Year(year.source, {}))
         for r in year.holidays:
             for d in r.days():
-                days[d] = (False, r.name)
+                entry.days[d] = (False, r.name)
         for r in year.workdays:
             for d in r.days():
-                days[d] = (True, r.name)
-    return {y: dict(sorted(days.items())) for y, days in sorted(out.items())}
+                entry.days[d] = (True, r.name)
+    return {
+        y: _Year(entry.notice, dict(sorted(entry.days.items()))) for y, entry in sorted(out.items())
+    }

@@ -16,6 +16,7 @@ from definitions.calendar import (
     WorkingCalendar,
     end_of_day,
     start_of_day,
+    statutory_holidays,
 )
 from definitions.loader import load_paths
 from definitions.models import CalendarYear, WarningThreshold
@@ -114,8 +115,59 @@ def test_fallback_for_a_year_without_data(cal: WorkingCalendar) -> None:
     assert due.provisional
     info = cal.day(D(2027, 10, 2))
     assert (info.working, info.source, info.name) == (False, DaySource.fallback, "国庆节")
-    assert cal.day(D(2027, 5, 3)).working  # a Monday: lunar and bridge days are unknown
+    # 1-2 May 2027 are a Saturday and a Sunday: made up on Monday 3 and Tuesday 4 (第六条).
+    assert [cal.day(D(2027, 5, d)).name for d in (3, 4)] == ["劳动节补假", "劳动节补假"]
+    assert cal.day(D(2027, 5, 6)).working  # bridge days and make-up weekends are unknown
     assert cal.day(D(2150, 6, 1)).provisional  # far outside any data, still no exception
+    assert cal.day(D(2150, 10, 1)).name == "国庆节"  # outside the lunar tables: fixed dates
+
+
+def test_fallback_knows_the_lunar_holidays_of_2027(cal: WorkingCalendar) -> None:
+    # 除夕 5 Feb 2027 (Friday) to 初三 8 Feb; the weekend days 6 and 7 Feb are made up on 9
+    # and 10 Feb. Twenty working days from 25 Jan end on 26 Feb, not on 22 Feb.
+    off = [d for d in range(1, 15) if not cal.is_working_day(D(2027, 2, d))]
+    assert off == [5, 6, 7, 8, 9, 10, 13, 14]
+    due = cal.add_working_days(D(2027, 1, 25), 20)
+    assert (due.date, due.provisional) == (D(2027, 2, 26), True)
+    assert cal.day(D(2027, 4, 5)).name == "清明节"
+    assert cal.day(D(2027, 6, 9)).name == "端午节"
+    assert cal.day(D(2027, 9, 15)).name == "中秋节"
+
+
+@pytest.mark.parametrize("year", [2025, 2026])
+def test_fallback_never_works_on_an_official_day_off(year: int) -> None:
+    # The statutory rules alone (with 补假) give a subset of the official days off.
+    for day, name in statutory_holidays(year).items():
+        assert not chinese_calendar.is_workday(day), (day, name)
+
+
+def test_immediate_on_a_non_working_day_is_due_the_next_working_day(cal: WorkingCalendar) -> None:
+    due = cal.deadline(at("2025-10-04", 10), 0)  # a Saturday inside the National Day break
+    assert (due.date, due.instant) == (D(2025, 10, 9), at("2025-10-10"))
+    assert due.derivation is not None
+    assert due.derivation.immediate_moved
+    assert cal.threshold(at("2025-10-04", 10), 0, WarningThreshold(percent=50)).instant == at(
+        "2025-10-09", 12
+    )
+    assert cal.deadline(at("2025-10-09", 10), 0).date == D(2025, 10, 9)
+
+
+def test_a_deadline_explains_itself(cal: WorkingCalendar) -> None:
+    pause = Suspension(at("2025-09-29", 9), at("2025-10-09", 9), "supplement")
+    due = cal.deadline(at("2025-09-26", 10), 5, [pause])
+    why = due.derivation
+    assert why is not None
+    assert (why.start_date, why.days, why.due_date) == (D(2025, 9, 26), 5, D(2025, 10, 13))
+    assert [d.date for d in why.makeup_days] == [D(2025, 9, 28), D(2025, 10, 11)]
+    assert why.weekends_skipped == 2  # 27 Sep and 12 Oct
+    assert [s.working_days for s in why.suspended] == [2]  # 30 Sep and 9 Oct
+    assert why.suspended[0].reason == "supplement"
+    assert not why.holidays  # 1-8 Oct lie inside the suspension: not counted either way
+    assert [(s.year, s.source) for s in why.sources] == [(2025, DaySource.chinesecalendar)]
+    plain = cal.deadline(at("2025-09-26", 10), 5).derivation
+    assert plain is not None
+    assert [h.name for h in plain.holidays][:1] == ["国庆节"]
+    assert len(plain.holidays) == 8
 
 
 def test_a_deadline_inside_known_years_is_not_provisional(cal: WorkingCalendar) -> None:
