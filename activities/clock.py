@@ -1,46 +1,106 @@
-"""Working-day arithmetic for workflows, run as a (local) activity.
+"""Working-day arithmetic for workflows, run as a local activity.
 
 Workflow code never reads calendar data itself: replay must not depend on the holiday data
-installed today, and a newly published arrangement (a catalog ``CalendarYear`` file) must
-reach running cases. The answer of each call is recorded in the workflow history.
+installed today, and a newly published arrangement must reach running cases. The answer of
+each call (due instants, warning instants and their derivations) is recorded in the history.
+
+Calendar data comes from the catalog's ``CalendarYear`` files and from the years published to
+the store (which win for the same calendar and year). Workers poll the store's latest revision
+(:meth:`Calendars.refresh_if_newer`), and a request that needs a newer revision than the
+worker has loads it first, so a case recomputed after a publication never gets an answer from
+older data.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+import structlog
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from definitions.calendar import Suspension, WorkingCalendar
 from definitions.models import CalendarYear
-from workflows.contracts import CLOCK_ACTIVITY, ClockAnswer, ClockRequest, ClockResult
+from store.calendars import current_years, latest_revision
+from store.db import Store
+from workflows.contracts import (
+    CALENDAR_ERROR,
+    CLOCK_ACTIVITY,
+    ClockAnswer,
+    ClockRequest,
+    ClockResult,
+)
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    revision: int
+    years: tuple[CalendarYear, ...]
 
 
 class Calendars:
-    """The calendars named in the catalog, built once and replaced by ``reload``."""
+    """The calendars a worker computes with: catalog years, overlaid by published ones."""
 
-    def __init__(self, years: Sequence[CalendarYear] = ()) -> None:
-        self._years = list(years)
+    def __init__(self, years: Sequence[CalendarYear] = (), store: Store | None = None) -> None:
+        self._base = tuple(years)
+        self._store = store
+        self._loaded = _Loaded(0, self._base)
         self._built: dict[str, WorkingCalendar] = {}
 
-    def reload(self, years: Sequence[CalendarYear]) -> None:
-        """Use a new set of overrides from now on (running cases pick them up)."""
-        self._years = list(years)
+    @property
+    def revision(self) -> int:
+        """The newest published revision this worker computes with (0: catalog only)."""
+        return self._loaded.revision
+
+    def reload(self, years: Sequence[CalendarYear], revision: int | None = None) -> None:
+        """Use these years (overlaid on the catalog's) from now on."""
+        published = {(y.calendar, y.year): y for y in years}
+        base = [y for y in self._base if (y.calendar, y.year) not in published]
+        self._loaded = _Loaded(
+            self._loaded.revision if revision is None else revision,
+            (*base, *published.values()),
+        )
         self._built = {}
+
+    def refresh(self) -> int:
+        """Load the published years from the store (blocking I/O); returns the revision."""
+        if self._store is None:
+            return self.revision
+        years = current_years(self._store)
+        revision = max((y.revision for y in years), default=0)
+        plain = [
+            CalendarYear.model_validate(y.model_dump(exclude={"revision", "published_at"}))
+            for y in years
+        ]
+        self.reload(plain, revision)
+        log.info("calendars loaded", revision=revision, years=len(plain))
+        return revision
+
+    def refresh_if_newer(self) -> bool:
+        """Poll the store's latest revision and reload when it moved (blocking I/O)."""
+        if self._store is None or latest_revision(self._store) <= self.revision:
+            return False
+        self.refresh()
+        return True
 
     def get(self, name: str) -> WorkingCalendar:
         """The calendar of that name (an unknown regional name falls back to national)."""
-        if name not in self._built:
-            self._built[name] = WorkingCalendar(self._years, name)
-        return self._built[name]
+        built = self._built.get(name)
+        if built is None:
+            built = self._built[name] = WorkingCalendar(self._loaded.years, name)
+        return built
 
 
 def answer(calendars: Calendars, request: ClockRequest) -> ClockResult:
-    """Deadlines (and warning instants) for each query, in order."""
+    """Deadlines, warning instants and derivations for each query, in order."""
     answers: list[ClockAnswer] = []
     for q in request.queries:
         cal = calendars.get(q.calendar or request.calendar)
-        spans = [Suspension(s.start, s.end) for s in q.suspensions]
+        spans = [Suspension(s.start, s.end, s.reason) for s in q.suspensions]
         due = cal.deadline(q.start, q.days, spans)
         warning = cal.threshold(q.start, q.days, q.warning, spans) if q.warning else None
         answers.append(
@@ -49,9 +109,10 @@ def answer(calendars: Calendars, request: ClockRequest) -> ClockResult:
                 deadline_date=due.date,
                 warning_at=warning.instant if warning else None,
                 provisional=due.provisional or bool(warning and warning.provisional),
+                derivation=due.derivation.to_json() if due.derivation else None,
             )
         )
-    return ClockResult(answers=answers)
+    return ClockResult(answers=answers, revision=calendars.revision)
 
 
 class ClockActivities:
@@ -62,5 +123,20 @@ class ClockActivities:
 
     @activity.defn(name=CLOCK_ACTIVITY)
     async def compute_deadlines(self, request: ClockRequest) -> ClockResult:
-        """Pure computation on calendar data; cheap enough to run on the event loop."""
-        return answer(self.calendars, request)
+        """Pure computation on calendar data, after loading a newer revision if one is asked.
+
+        An error of the computation itself (a query the calendar cannot answer) will repeat
+        on every attempt: it is raised as a non-retryable CalendarError, which the case turns
+        into an incident. Loading from the store may fail for a while: that is retried.
+        """
+        if request.min_revision > self.calendars.revision:
+            await asyncio.to_thread(self.calendars.refresh)
+        try:
+            return answer(self.calendars, request)
+        except (ValueError, KeyError, NotImplementedError, OverflowError, TypeError) as exc:
+            keys = ", ".join(q.key or "?" for q in request.queries)
+            raise ApplicationError(
+                f"{type(exc).__name__}: {str(exc)[:300]} ({keys})",
+                type=CALENDAR_ERROR,
+                non_retryable=True,
+            ) from None

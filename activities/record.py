@@ -2,15 +2,53 @@
 
 Idempotent: events carry (case id, sequence number) assigned by the workflow, so a retry after
 a lost answer inserts nothing twice, and a projection row is only overwritten by a newer one.
+
+Failures are classified. A store that cannot be reached, a lock timeout, a serialization
+failure: transient, retried by the activity's retry policy. Anything else (text PostgreSQL
+refuses, a constraint, a value the driver cannot bind) will fail the same way on every
+attempt: it is raised as a non-retryable ``StoreRejected`` error, and the case writes the
+batch again cleaned, with an incident (see workflows.case.workflow).
 """
 
 from __future__ import annotations
 
+import structlog
+from sqlalchemy import exc as sa_exc
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from store.db import Store
-from store.writes import record
-from workflows.contracts import RECORD_ACTIVITY, RecordInput, RecordResult
+from store.writes import record, sanitize
+from workflows.contracts import RECORD_ACTIVITY, STORE_REJECTED, RecordInput, RecordResult
+
+log = structlog.get_logger(__name__)
+
+TRANSIENT = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+    sa_exc.ProgrammingError,
+    ConnectionError,
+    TimeoutError,
+)
+"""Errors that go away by themselves or by an operator's hand (a store down or locked, a
+schema not migrated yet): retried. ProgrammingError is here because a missing table or
+column is fixed by migrating, not by changing the data."""
+
+
+def transient(error: BaseException) -> bool:
+    """Whether retrying the same write may succeed."""
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, TRANSIENT)
+
+
+def describe(error: BaseException) -> str:
+    """The error in one short line, without echoing the data that caused it."""
+    original = getattr(error, "orig", None) or error
+    first = str(original).strip().splitlines()[0] if str(original).strip() else ""
+    return f"{type(original).__name__}: {first[:200]}"
 
 
 class RecordActivities:
@@ -21,5 +59,19 @@ class RecordActivities:
 
     @activity.defn(name=RECORD_ACTIVITY)
     def record_case_events(self, data: RecordInput) -> RecordResult:
-        """Append the events and update ``cases`` and ``tasks``; retried until it succeeds."""
-        return record(self.store, data)
+        """Append the events and update the projections; classify what fails."""
+        if data.sanitize:
+            return record(self.store, sanitize(data))
+        try:
+            return record(self.store, data)
+        except Exception as error:
+            if transient(error):
+                raise
+            message = describe(error)
+            if data.sanitize is None:
+                # The first edition of the case workflow retries for ever: write it cleaned.
+                log.error(
+                    "store refused a write; writing it cleaned", case_id=data.case.id, error=message
+                )
+                return record(self.store, sanitize(data))
+            raise ApplicationError(message, type=STORE_REJECTED, non_retryable=True) from None

@@ -1,17 +1,41 @@
-"""Sending case actions to workflows and turning their refusals into HTTP answers."""
+"""Sending case actions to workflows and turning every outcome into an HTTP answer.
+
+A request's key (``Idempotency-Key``, else ``X-Request-ID``) names its update, so the same
+request sent again acts once. The key is remembered with a fingerprint of what was asked: the
+same key with another body answers 422 instead of silently returning the first answer. The
+API waits a bounded time (``ONETRIP_UPDATE_TIMEOUT_SECONDS``) and then answers 503 with
+``Retry-After``; the action still completes once, and asking again with the same key returns
+its answer.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import json
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from fastapi import HTTPException, Request, status
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+from temporalio.client import Client
 
-from workflows.case import CaseWorkflow
+from store.db import Store
+from store.writes import remember_request
+from worker.settings import Settings
+from workflows.client import (
+    Closed,
+    Done,
+    Missing,
+    Outcome,
+    Pending,
+    Refused,
+    Unavailable,
+    send,
+    update_id,
+)
 from workflows.contracts import ActionResult
 
 STATUS_OF = {
@@ -20,43 +44,106 @@ STATUS_OF = {
     "invalid": status.HTTP_422_UNPROCESSABLE_CONTENT,
     "not_found": status.HTTP_404_NOT_FOUND,
 }
+KEY_LENGTH = 200
+
+
+def client_key(request: Request) -> str | None:
+    """The key the client chose (``Idempotency-Key``, else ``X-Request-ID``), if any."""
+    key = request.headers.get("idempotency-key") or request.headers.get("x-request-id")
+    if key is None:
+        return None
+    if not key or len(key) > KEY_LENGTH or not key.isprintable():
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                {
+                    "loc": ["header", "Idempotency-Key"],
+                    "msg": f"须为不超过 {KEY_LENGTH} 个可打印字符 / at most {KEY_LENGTH}"
+                    " printable characters",
+                    "type": "value_error",
+                }
+            ],
+        )
+    return key
 
 
 def request_key(request: Request) -> str:
-    """The client's idempotency key (``Idempotency-Key``), else the request id."""
-    key = request.headers.get("idempotency-key") or getattr(request.state, "request_id", None)
-    return str(key or uuid.uuid4().hex)[:200]
+    """The client's key, else a fresh one (the request then acts once by itself)."""
+    return client_key(request) or uuid.uuid4().hex
 
 
-def update_id(actor_id: str, action: str, case_id: str, key: str) -> str:
-    """The Temporal update id of a request: one key reused for another action or by another
-    user is another update, while the same request sent again is the same one."""
-    return hashlib.sha256(f"{actor_id}\n{action}\n{case_id}\n{key}".encode()).hexdigest()
+def fingerprint(action: str, data: BaseModel) -> str:
+    """What a request asked for, without who and which key: equal for a retry of it."""
+    body = data.model_dump(mode="json", exclude={"actor", "request_id"})
+    text = json.dumps([action, body], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-async def act(client: Client, case_id: str, update: Any, data: Any) -> ActionResult:
-    """Execute an update whose id comes from the request key: a retried request acts once."""
-    handle = client.get_workflow_handle_for(CaseWorkflow.run, case_id)
-    uid = update_id(data.actor.id, update.__name__, case_id, data.request_id)
-    try:
-        result: ActionResult = await handle.execute_update(update, data, id=uid)
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type in STATUS_OF:
-            raise HTTPException(STATUS_OF[cause.type], cause.message) from None
-        raise
-    except RPCError as exc:
-        raise case_rpc_error(exc, case_id) from None
-    return result
+async def same_request(store: Store, key_id: str, digest: str) -> None:
+    """422 if the key was used before for another request."""
+    first = await run_in_threadpool(remember_request, store, key_id, digest)
+    if first != digest:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "该 Idempotency-Key 已用于另一个请求 / this Idempotency-Key was used for another"
+            " request",
+        )
 
 
-def case_rpc_error(exc: RPCError, case_id: str) -> HTTPException:
-    """A closed case answers 409; an unknown one 404."""
-    text = str(exc).lower()
-    if "completed" in text or "closed" in text or ("update" in text and "not found" in text):
-        return HTTPException(
+def unavailable(message: str, retry_after: int = 5) -> HTTPException:
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        f"暂时无法处理，请稍后以相同 Idempotency-Key 重试 / temporarily unavailable, retry with"
+        f" the same Idempotency-Key: {message}",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def answer(outcome: Outcome, case_id: str) -> ActionResult:
+    """The HTTP answer of an outcome: the result, or the matching error."""
+    if isinstance(outcome, Done):
+        return outcome.result
+    fail(outcome, case_id)
+
+
+def fail(outcome: Outcome, case_id: str) -> NoReturn:
+    if isinstance(outcome, Refused):
+        raise HTTPException(STATUS_OF.get(outcome.kind, 422), outcome.message)
+    if isinstance(outcome, Pending):
+        raise unavailable("办件正在处理 / the case is busy", outcome.retry_after)
+    if isinstance(outcome, Closed):
+        raise HTTPException(
             status.HTTP_409_CONFLICT, f"办件 {case_id} 已结束 / case {case_id} is closed"
         )
-    if exc.status is RPCStatusCode.NOT_FOUND:
-        return HTTPException(status.HTTP_404_NOT_FOUND, f"办件不存在 / no case {case_id}")
-    raise exc
+    if isinstance(outcome, Missing):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"办件不存在 / no case {case_id}")
+    if isinstance(outcome, Unavailable):
+        raise unavailable(outcome.message)
+    raise AssertionError(outcome)
+
+
+async def act(
+    request: Request,
+    store: Store,
+    client: Client,
+    settings: Settings,
+    case_id: str,
+    update: Callable[..., Any],
+    data: Any,
+) -> ActionResult:
+    """Execute an update named by the request's key, waiting a bounded time for its answer."""
+    key = client_key(request)
+    action = update.__name__
+    uid = update_id(data.actor.id, action, case_id, key or uuid.uuid4().hex)
+    if key is not None:
+        await same_request(store, uid, fingerprint(action, data))
+    data = data.model_copy(update={"request_id": key})
+    outcome = await send(
+        client,
+        case_id,
+        action,
+        data,
+        uid=uid,
+        wait=dt.timedelta(seconds=settings.update_timeout_seconds),
+    )
+    return answer(outcome, case_id)

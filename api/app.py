@@ -1,23 +1,96 @@
-"""The FastAPI application: lifespan wiring, request ids in every log line, error mapping."""
+"""The FastAPI application: lifespan wiring, request ids in every log line, error mapping.
+
+Answers stay bounded and clear: a body over ``ONETRIP_MAX_BODY_BYTES`` is 413 before it is
+read in full; validation errors name the field and never echo the input back; a store or
+Temporal that cannot be reached is 503 with ``Retry-After``, never 500.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from api.routes import admin, cases, caseworker, public, supervisor
 from store.db import Store
 from store.users import ensure_admin
 from worker.settings import Settings, get_settings
-from worker.temporal import connect
+from workflows.client import connect
 
 log = structlog.get_logger("api")
+
+MESSAGE_LENGTH = 300
+"""Error messages are cut to this length, so a huge input is never sent back."""
+
+
+class BodyLimit:
+    """Refuse a request body larger than ``limit`` bytes with 413, reading no more of it."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._too_large(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.limit:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            {
+                "detail": f"请求体超过 {self.limit} 字节 / the request body is larger than"
+                f" {self.limit} bytes"
+            },
+            status_code=413,
+        )
+        await response(scope, receive, send)
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= MESSAGE_LENGTH else text[:MESSAGE_LENGTH] + "…"
 
 
 def create_app(
@@ -33,8 +106,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_store = store is None
         app.state.store = store or Store(settings.database_url)
+        # Lazy: the API starts (and answers 503) while Temporal is still coming up.
         app.state.client = client or await connect(
-            settings.temporal_address, settings.temporal_namespace
+            settings.temporal_address, settings.temporal_namespace, lazy=True
         )
         if settings.admin_token and ensure_admin(app.state.store, settings.admin_token):
             log.info("bootstrap admin created")
@@ -47,7 +121,7 @@ def create_app(
     app = FastAPI(
         title="OneTrip 一趟办",
         description="政务服务审批流程引擎 API / government service approvals API",
-        version="0.1.0",
+        version="0.2.0",
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -56,12 +130,45 @@ def create_app(
     if client is not None:
         app.state.client = client
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's default answer repeats each offending input: a 10 MB string would come
+        # back whole. Keep where and what, cut to a few hundred characters.
+        detail = [
+            {"loc": list(e.get("loc", ())), "msg": _short(e.get("msg")), "type": e.get("type")}
+            for e in exc.errors()[:50]
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DisconnectionError)
+    @app.exception_handler(PoolTimeout)
+    async def store_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("store unavailable", error=_short(exc))
+        return JSONResponse(
+            {"detail": "存储暂时不可用，请稍后重试 / the store is unavailable, retry later"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(RPCError)
+    async def temporal_down(request: Request, exc: RPCError) -> JSONResponse:
+        log.warning("temporal unavailable", error=_short(exc))
+        return JSONResponse(
+            {"detail": "流程引擎暂时不可用，请稍后重试 / the engine is unavailable, retry later"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
     @app.middleware("http")
     async def request_id(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        rid = request.headers.get("x-request-id")
+        if not rid or len(rid) > 200 or not rid.isprintable():
+            rid = uuid.uuid4().hex
         request.state.request_id = rid
+        request.state.received_at = dt.datetime.now(dt.UTC)
         structlog.contextvars.bind_contextvars(request_id=rid)
         started = time.perf_counter()
         try:
@@ -81,4 +188,5 @@ def create_app(
 
     for module in (public, cases, caseworker, supervisor, admin):
         app.include_router(module.router)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

@@ -1,12 +1,42 @@
-"""Request and response bodies of the API (the workflow contracts are reused for results)."""
+"""Request and response bodies of the API (the workflow contracts are reused for results).
+
+Every text a client sends is bounded and checked here, at the edge: a NUL character (which
+PostgreSQL refuses) or an unpaired surrogate (which cannot be stored as UTF-8) is answered
+422 naming the field, never passed on to a case where it would fail every write.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from workflows.contracts import CaseRow, Channel, Role, TaskRow
+from workflows.contracts import (
+    MATERIAL_KEY_LENGTH,
+    MAX_LIST,
+    TEXT_LENGTH,
+    CaseRow,
+    ClockRow,
+    IncidentRow,
+    Role,
+    TaskRow,
+)
+
+
+def storable(value: str) -> str:
+    """Refuse text that no store can keep as it is."""
+    if "\x00" in value:
+        raise ValueError("不得包含 NUL 字符 / must not contain NUL characters")
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise ValueError("包含无效的 Unicode 字符 / contains an unpaired surrogate")
+    return value
+
+
+Text = Annotated[str, Field(max_length=TEXT_LENGTH), AfterValidator(storable)]
+"""A reason, note or comment."""
+Key = Annotated[str, Field(min_length=1, max_length=MATERIAL_KEY_LENGTH), AfterValidator(storable)]
+"""A material key, or a short description of something missing."""
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(storable)]
 
 MAX_VERSION = 2**31 - 1
 """Procedure versions are 32-bit integers in the store."""
@@ -33,13 +63,24 @@ class ProcedureSummary(BaseModel):
 class SubmitCase(_Body):
     """An application: one form and one set of materials for the whole procedure."""
 
-    procedure: str = Field(min_length=1, max_length=64)
+    procedure: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]+$")
     version: int | None = Field(None, ge=1, le=MAX_VERSION)
     """Defaults to the latest published version."""
-    form: dict[str, Any] = Field(default_factory=dict)
-    materials: list[str] = Field(default_factory=list, max_length=200)
+    form: dict[str, Any] = Field(default_factory=dict, max_length=200)
+    materials: list[Key] = Field(default_factory=list, max_length=MAX_LIST)
     """Keys of the materials handed in (the procedure's guide lists them)."""
-    channel: Channel = Channel.online
+    channel: Literal["online", "window"] = "online"
+    """Always ``online`` here: a window submission is recorded by the front desk."""
+
+    @field_validator("channel")
+    @classmethod
+    def _online(cls, value: str) -> str:
+        if value != "online":
+            raise ValueError(
+                "窗口收件与到场次数由窗口人员登记（POST /cases/{id}/visits）/ a window"
+                " submission is recorded by the front desk (POST /cases/{id}/visits)"
+            )
+        return value
 
 
 class Submitted(BaseModel):
@@ -53,63 +94,95 @@ class Submitted(BaseModel):
 class CaseDetail(BaseModel):
     case: CaseRow
     tasks: list[TaskRow]
+    clocks: list[ClockRow] = Field(default_factory=list)
+    """Every deadline of the case, each with its working-day derivation."""
 
 
 class Supplement(_Body):
-    materials: list[str] = Field(min_length=1)
+    materials: list[Key] = Field(min_length=1, max_length=MAX_LIST)
     on_site: bool = False
+    """Refused when true: the front desk records on-site visits (POST /cases/{id}/visits)."""
+
+    @field_validator("on_site")
+    @classmethod
+    def _not_on_site(cls, value: bool) -> bool:
+        if value:
+            raise ValueError(
+                "到场补正由窗口人员登记（POST /cases/{id}/visits）/ an on-site supplement is"
+                " recorded by the front desk (POST /cases/{id}/visits)"
+            )
+        return value
 
 
 class Withdraw(_Body):
-    reason: str | None = Field(None, max_length=2000)
+    reason: Text | None = None
 
 
 class Rating(_Body):
     score: int = Field(ge=1, le=5)
     """5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意."""
-    comment: str | None = Field(None, max_length=2000)
+    comment: Text | None = None
 
 
 class IntakeDecision(_Body):
     decision: Literal["accept", "refuse", "return"]
-    reason: str | None = Field(None, max_length=2000)
-    missing: list[str] = Field(default_factory=list)
+    reason: Text | None = None
+    missing: list[Key] = Field(default_factory=list, max_length=MAX_LIST)
     """For ``return``: everything missing, at once (一次性告知)."""
-    tolerated: list[str] = Field(default_factory=list)
+    tolerated: list[Key] = Field(default_factory=list, max_length=MAX_LIST)
     """For ``accept``: 容缺 materials to follow."""
     tolerance_days: int | None = Field(None, ge=1, le=60)
 
 
 class TaskDecision(_Body):
     decision: Literal["approve", "reject", "return"]
-    reason: str | None = Field(None, max_length=2000)
-    missing: list[str] = Field(default_factory=list)
+    reason: Text | None = None
+    missing: list[Key] = Field(default_factory=list, max_length=MAX_LIST)
 
 
 class Reassign(_Body):
-    assignee: str = Field(min_length=1, max_length=100)
+    assignee: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]+$")
 
 
 class Urge(_Body):
-    task_key: str | None = None
+    task_key: str | None = Field(None, max_length=64, pattern=r"^@?[a-z][a-z0-9_]*$")
     days: int = Field(ge=1, le=30)
     """Working days granted before escalation."""
-    note: str | None = Field(None, max_length=2000)
+    note: Text | None = None
 
 
 class Deliver(_Body):
     method: Literal["window", "post", "electronic"] | None = None
 
 
+class Visit(_Body):
+    """An on-site visit of the applicant, recorded by the front desk."""
+
+    reason: Literal["window_submission", "on_site_supplement", "window_pickup", "other"]
+    note: Text | None = None
+
+
+class Resolve(_Body):
+    note: Text | None = None
+
+
 class NewUser(_Body):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{1,63}$")
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     role: Role
-    department: str | None = None
+    department: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]+$")
 
 
 class NewToken(_Body):
-    label: str | None = Field(None, max_length=200)
+    label: Name | None = None
+
+
+class Attention(BaseModel):
+    """A case that needs a supervisor: an incident, and where the case stands."""
+
+    incident: IncidentRow
+    procedure_code: str
+    state: str
 
 
 class IssuedToken(BaseModel):

@@ -10,9 +10,23 @@ import datetime as dt
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
 
 from definitions.models import FieldType, FormField, FormSchema
+
+
+def _storable(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("不得包含 NUL 字符 / must not contain NUL characters")
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise ValueError("包含无效的 Unicode 字符 / contains an unpaired surrogate")
+    return value
+
+
+def _iso_date(value: Any) -> Any:
+    if not isinstance(value, str | dt.date) or isinstance(value, dt.datetime):
+        raise ValueError("日期须写作 YYYY-MM-DD / a date is written YYYY-MM-DD")
+    return value
 
 
 class FormError(ValueError):
@@ -27,15 +41,20 @@ def _annotation(f: FormField) -> Any:
     ge, le = f.min, f.max
     base: Any
     if f.type is FieldType.string:
-        base = Annotated[str, Field(min_length=1 if f.required else 0, max_length=2000)]
+        base = Annotated[
+            str,
+            Field(strict=True, min_length=1 if f.required else 0, max_length=2000),
+            AfterValidator(_storable),
+        ]
     elif f.type is FieldType.integer:
         base = Annotated[int, Field(strict=True, ge=ge, le=le)]
     elif f.type is FieldType.number:
-        base = Annotated[float, Field(ge=ge, le=le)]
+        # No strings, no NaN or Infinity (JSON parsers accept them; PostgreSQL does not).
+        base = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=ge, le=le)]
     elif f.type is FieldType.boolean:
         base = Annotated[bool, Field(strict=True)]
     elif f.type is FieldType.date:
-        base = dt.date
+        base = Annotated[dt.date, BeforeValidator(_iso_date)]
     else:
         base = Literal[tuple(f.options or [])]
     return base if f.required else base | None

@@ -311,8 +311,13 @@ class Step(_Model):
     name: Text
     kind: StepKind
     days: WorkingDays = 0
+    """The step's share, or for a 第四十五条 step the period the applicant is told in writing;
+    a running step raises its own 黄牌 and 红牌 against it."""
     counted: bool = True
     """Whether the step's time counts toward the limit; 第四十五条 steps do not."""
+    repeatable: bool = Field(False, json_schema_extra={"added": 2})
+    """A not-counted step that may run again once finished (a second hearing); by default a
+    finished step cannot be restarted to park a task outside the clock."""
 
 
 class ServiceItem(_Model):

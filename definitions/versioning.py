@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -49,14 +50,41 @@ class ProcedureSnapshot(BaseModel):
         raise KeyError(code)
 
 
+def _canonical(model: BaseModel) -> Any:
+    """The model as JSON data, without fields added to the language later while they hold
+    their default: a definition that does not use a new field keeps the hash it was
+    published with (fields marked ``json_schema_extra={"added": N}``)."""
+    data = model.model_dump(mode="json", by_alias=True)
+    return _drop_added(model, data)
+
+
+def _drop_added(model: BaseModel, data: Any) -> Any:
+    if not isinstance(data, dict):
+        return data
+    for name, info in type(model).model_fields.items():
+        key = info.alias or name
+        value = getattr(model, name)
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and "added" in extra and value == info.default:
+            data.pop(key, None)
+        elif isinstance(value, BaseModel):
+            data[key] = _drop_added(value, data.get(key))
+        elif isinstance(value, list):
+            data[key] = [
+                _drop_added(v, d) if isinstance(v, BaseModel) else d
+                for v, d in zip(value, data.get(key) or [], strict=False)
+            ]
+    return data
+
+
 def content_hash(
     procedure: Procedure, items: list[ServiceItem], departments: list[Department]
 ) -> str:
     """Hash of the normalised content (canonical JSON, sorted keys, UTF-8)."""
     body = {
-        "procedure": procedure.model_dump(mode="json", by_alias=True),
-        "items": [i.model_dump(mode="json", by_alias=True) for i in items],
-        "departments": [d.model_dump(mode="json", by_alias=True) for d in departments],
+        "procedure": _canonical(procedure),
+        "items": [_canonical(i) for i in items],
+        "departments": [_canonical(d) for d in departments],
     }
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -160,6 +160,9 @@ class Case(Base):
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    incidents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Incidents not yet resolved (the case needs a supervisor's attention)."""
+    calendar_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_seq: Mapped[int] = mapped_column(Integer)
     """Sequence number of the last event reflected here; older writes never overwrite."""
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -184,6 +187,8 @@ class Task(Base):
     item_code: Mapped[str] = mapped_column(String(CODE))
     item_name: Mapped[str] = mapped_column(Text)
     department: Mapped[str] = mapped_column(String(CODE))
+    kind: Mapped[str] = mapped_column(String(STATE), default="review", server_default="review")
+    """``review`` (a department's item), ``intake`` or ``delivery`` (the front desk's work)."""
     state: Mapped[str] = mapped_column(String(STATE))
     assignee: Mapped[str | None] = mapped_column(String(CODE))
     days: Mapped[int] = mapped_column(Integer)
@@ -201,10 +206,102 @@ class Task(Base):
     overdue: Mapped[bool] = mapped_column(Boolean)
     urge_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     escalated: Mapped[bool] = mapped_column(Boolean)
+    provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    step: Mapped[str | None] = mapped_column(String(CODE))
+    """The 第四十五条 step under way, if any."""
     last_seq: Mapped[int] = mapped_column(Integer)
     """Sequence number of the last event that changed this task."""
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     """Wall-clock instant (UTC) the row was last written by the store."""
+
+
+class ClockRecord(Base):
+    """The ``clocks`` projection: every clock of every case, with its derivation."""
+
+    __tablename__ = "clocks"
+    __table_args__ = (
+        Index("ix_clocks_case_id", "case_id"),
+        Index("ix_clocks_status_due_date", "status", "due_date"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    """``<case id>/<clock key>``."""
+    case_id: Mapped[str] = mapped_column(String(ID), ForeignKey("cases.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(ID))
+    kind: Mapped[str] = mapped_column(String(STATE))
+    task_key: Mapped[str | None] = mapped_column(String(CODE))
+    label: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(STATE))
+    calendar: Mapped[str] = mapped_column(String(CODE))
+    start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    days: Mapped[int] = mapped_column(Integer)
+    spans: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    due_date: Mapped[dt.date | None] = mapped_column(Date)
+    warning_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    warned: Mapped[bool] = mapped_column(Boolean)
+    overdue: Mapped[bool] = mapped_column(Boolean)
+    provisional: Mapped[bool] = mapped_column(Boolean)
+    derivation: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    calendar_revision: Mapped[int] = mapped_column(Integer)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class IncidentRecord(Base):
+    """The ``incidents`` projection: errors retrying cannot fix, for supervisors."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_case_id", "case_id"),
+        Index("ix_incidents_resolved_at", "resolved_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    """``<case id>/<number>``."""
+    case_id: Mapped[str] = mapped_column(String(ID), ForeignKey("cases.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(STATE))
+    message: Mapped[str] = mapped_column(Text)
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    resolution: Mapped[str | None] = mapped_column(Text)
+    resolved_by: Mapped[str | None] = mapped_column(String(CODE))
+    last_seq: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class CalendarRecord(Base):
+    """A published calendar year (``CalendarYear``); its id is the calendar revision.
+
+    Publishing another content for the same calendar and year adds a row that supersedes the
+    earlier one; the highest id of a (calendar, year) is in force.
+    """
+
+    __tablename__ = "calendar_years"
+    __table_args__ = (Index("ix_calendar_years_calendar_year", "calendar", "year"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    calendar: Mapped[str] = mapped_column(String(CODE))
+    year: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(Text)
+    body: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    """The ``CalendarYear``, ``model_dump(mode="json", by_alias=True)``."""
+    content_hash: Mapped[str] = mapped_column(String(CODE))
+    published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    published_by: Mapped[str | None] = mapped_column(String(CODE))
+
+
+class RequestKey(Base):
+    """What a request key was first used for, so that reusing it for another body is refused."""
+
+    __tablename__ = "request_keys"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """SHA-256 of user, action, case and the client's key."""
+    body_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class EventRecord(Base):

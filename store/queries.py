@@ -14,13 +14,17 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Select, exists, func, select
 
 from definitions.versioning import ProcedureSnapshot
-from store.models import Case, EventRecord, ProcedureVersion, Task
+from store.models import Case, ClockRecord, EventRecord, IncidentRecord, ProcedureVersion, Task
 from store.writes import StoreOrSession, transaction
 from workflows.contracts import (
     OPEN_TASK_STATES,
     TERMINAL_STATES,
     CaseRow,
+    Clock,
+    ClockRow,
     Event,
+    EventType,
+    IncidentRow,
     TaskRow,
     TaskState,
 )
@@ -55,6 +59,14 @@ def _task(row: Task) -> TaskRow:
 
 def _event(row: EventRecord) -> Event:
     return Event.model_validate({f: getattr(row, f) for f in Event.model_fields})
+
+
+def _clock(row: ClockRecord) -> ClockRow:
+    return ClockRow.model_validate({f: getattr(row, f) for f in ClockRow.model_fields})
+
+
+def _incident(row: IncidentRecord) -> IncidentRow:
+    return IncidentRow.model_validate({f: getattr(row, f) for f in IncidentRow.model_fields})
 
 
 # --------------------------------------------------------------------------- procedures
@@ -189,6 +201,73 @@ def overdue_cases(
         return [_case(r) for r in session.scalars(query)]
 
 
+def case_clocks(target: StoreOrSession, case_id: str) -> list[ClockRow]:
+    """Every clock of a case (running, suspended and ended), in the order they started."""
+    query = (
+        select(ClockRecord)
+        .where(ClockRecord.case_id == case_id)
+        .order_by(ClockRecord.start, ClockRecord.id)
+    )
+    with transaction(target) as session:
+        return [_clock(r) for r in session.scalars(query)]
+
+
+def incidents(
+    target: StoreOrSession,
+    *,
+    resolved: bool = False,
+    case_id: str | None = None,
+    limit: int = 100,
+) -> list[tuple[IncidentRow, CaseRow]]:
+    """Incidents with their cases, oldest first: open ones, or resolved ones too."""
+    query = select(IncidentRecord, Case).join(Case, Case.id == IncidentRecord.case_id)
+    if not resolved:
+        query = query.where(IncidentRecord.resolved_at.is_(None))
+    if case_id is not None:
+        query = query.where(IncidentRecord.case_id == case_id)
+    query = query.order_by(IncidentRecord.opened_at, IncidentRecord.id).limit(limit)
+    with transaction(target) as session:
+        return [(_incident(i), _case(c)) for i, c in session.execute(query).tuples()]
+
+
+def cases_to_recalculate(target: StoreOrSession, first: dt.date, last: dt.date) -> list[str]:
+    """Open cases with a clock a change of the calendar between those dates may move.
+
+    A clock that has not ended, that started before ``last``, and whose due date is unknown
+    (suspended), provisional, or not before ``first``.
+    """
+    query = (
+        select(ClockRecord.case_id)
+        .join(Case, Case.id == ClockRecord.case_id)
+        .where(
+            Case.state.not_in(_TERMINAL),
+            ClockRecord.status != Clock.ended.value,
+            ClockRecord.start < dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), dt.UTC),
+            ClockRecord.provisional.is_(True)
+            | ClockRecord.due_date.is_(None)
+            | (ClockRecord.due_date >= first),
+        )
+        .distinct()
+        .order_by(ClockRecord.case_id)
+    )
+    with transaction(target) as session:
+        return list(session.scalars(query))
+
+
+def moved_by_revision(target: StoreOrSession, revision: int) -> list[Event]:
+    """The ``deadline.moved`` events a calendar revision caused, by case and sequence."""
+    query = (
+        select(EventRecord)
+        .where(
+            EventRecord.type == EventType.deadline_moved.value,
+            EventRecord.payload["revision"].as_integer() == revision,
+        )
+        .order_by(EventRecord.case_id, EventRecord.seq)
+    )
+    with transaction(target) as session:
+        return [_event(r) for r in session.scalars(query)]
+
+
 # --------------------------------------------------------------------------- events
 
 
@@ -227,13 +306,17 @@ def count_events(target: StoreOrSession, case_id: str) -> int:
 
 __all__ = [
     "ProcedureInfo",
+    "case_clocks",
     "case_tasks",
+    "cases_to_recalculate",
     "count_events",
     "events_after",
     "get_case",
     "get_procedure",
     "inbox",
+    "incidents",
     "list_procedures",
+    "moved_by_revision",
     "overdue_cases",
     "overdue_tasks",
     "timeline",

@@ -8,6 +8,7 @@ published procedure version is immutable.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import Enum
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from definitions.versioning import ProcedureSnapshot
 from store.db import Store
-from store.models import Base, ProcedureVersion
+from store.models import Base, ProcedureVersion, RequestKey
 from workflows.contracts import RecordInput, RecordResult
 
 StoreOrSession = Store | Session
@@ -31,8 +32,11 @@ FEED_LOCK = 0x0E7E_0001
 
 CASES: Table = Base.metadata.tables["cases"]
 TASKS: Table = Base.metadata.tables["tasks"]
+CLOCKS: Table = Base.metadata.tables["clocks"]
+INCIDENTS: Table = Base.metadata.tables["incidents"]
 EVENTS: Table = Base.metadata.tables["events"]
 PROCEDURES: Table = Base.metadata.tables["procedures"]
+REQUEST_KEYS: Table = Base.metadata.tables["request_keys"]
 
 EVENT_BATCH = 500
 """Events per INSERT statement: 11 parameters each keeps far below SQLite's variable limit."""
@@ -164,7 +168,59 @@ def record(target: StoreOrSession, data: RecordInput) -> RecordResult:
         _upsert_newer(session, CASES, [case])
         tasks = [_columns(t, []) | {"updated_at": now} for t in data.tasks]
         _upsert_newer(session, TASKS, tasks)
+        clocks = [_columns(c, ["spans", "derivation"]) | {"updated_at": now} for c in data.clocks]
+        _upsert_newer(session, CLOCKS, clocks)
+        incidents = [_columns(i, []) | {"updated_at": now} for i in data.incidents]
+        _upsert_newer(session, INCIDENTS, incidents)
     return RecordResult(inserted=inserted)
+
+
+def clean_text(value: str) -> str:
+    """Text as every backend stores it: no NUL (PostgreSQL refuses it), no lone surrogates
+    (not encodable in UTF-8), each replaced by U+FFFD so the reader sees something was there."""
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in value)
+    return value
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def sanitize(data: RecordInput) -> RecordInput:
+    """The same batch with every text cleaned (:func:`clean_text`) and non-finite numbers
+    dropped: what the store refused for its content, in a form it accepts."""
+    return RecordInput.model_validate(_clean(data.model_dump(mode="python")))
+
+
+def remember_request(target: StoreOrSession, key_id: str, body_hash: str) -> str:
+    """Record which body a request key was first used with; returns that first body's hash.
+
+    A client retrying a request sends the same key and body; the same key with another body
+    is a mistake the API refuses, since the first request's answer would otherwise be returned
+    for a request that was never carried out.
+    """
+    with transaction(target) as session:
+        stmt = (
+            _insert(session.get_bind().dialect.name, REQUEST_KEYS)
+            .values(id=key_id, body_hash=body_hash, created_at=dt.datetime.now(dt.UTC))
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+        session.execute(stmt)
+        first = session.scalar(select(RequestKey.body_hash).where(RequestKey.id == key_id))
+    return str(first)
 
 
 def publish(target: StoreOrSession, snapshot: ProcedureSnapshot) -> Literal["created", "unchanged"]:
@@ -204,4 +260,13 @@ def publish(target: StoreOrSession, snapshot: ProcedureSnapshot) -> Literal["cre
     raise PublishConflict(snapshot.code, snapshot.version, str(existing), snapshot.content_hash)
 
 
-__all__ = ["PublishConflict", "StoreOrSession", "publish", "record", "transaction"]
+__all__ = [
+    "PublishConflict",
+    "StoreOrSession",
+    "clean_text",
+    "publish",
+    "record",
+    "remember_request",
+    "sanitize",
+    "transaction",
+]

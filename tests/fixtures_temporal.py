@@ -44,6 +44,8 @@ from workflows.contracts import (
     Event,
     EventType,
     Role,
+    TaskKind,
+    TaskRow,
 )
 
 DEFAULT_START = dt.datetime(2025, 9, 15, 9, 0, tzinfo=SHANGHAI)  # a Monday
@@ -199,6 +201,10 @@ class Harness:
     def events(self, case_id: str) -> list[Event]:
         return queries.timeline(self.store, case_id)
 
+    def review(self, case_id: str) -> list[TaskRow]:
+        """The departments' tasks of a case (without the front desk's intake and delivery)."""
+        return [t for t in queries.case_tasks(self.store, case_id) if t.kind is TaskKind.review]
+
     def types(self, case_id: str) -> list[EventType]:
         return [e.type for e in self.events(case_id)]
 
@@ -229,7 +235,7 @@ async def harness(
     env: WorkflowEnvironment, store: Store, request: pytest.FixtureRequest
 ) -> AsyncIterator[Harness]:
     task_queue = f"cases-{uuid.uuid4().hex[:8]}"
-    calendars = Calendars([])
+    calendars = Calendars([], store)
     worker: Worker = build_worker(env.client, store, calendars, task_queue=task_queue, threads=8)
     async with worker:
         h = Harness(env, env.client, store, task_queue)
@@ -243,8 +249,9 @@ HISTORIES = Path(__file__).resolve().parent / "histories"
 
 async def save_histories(h: Harness, test_name: str) -> None:
     """Keep each case's history for the replay test (``make histories`` re-records them)."""
-    HISTORIES.mkdir(exist_ok=True)
+    folder = HISTORIES / "v2"
+    folder.mkdir(parents=True, exist_ok=True)
     for i, handle in enumerate(h.handles.values()):
         history = await handle.fetch_history()
         name = test_name.removeprefix("test_") + (f"-{i}" if i else "")
-        (HISTORIES / f"{name}.json").write_text(history.to_json())
+        (folder / f"{name}.json").write_text(history.to_json())

@@ -6,12 +6,13 @@ import datetime as dt
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from store import queries
+from store.calendars import latest_revision
 from store.db import Store
+from workflows import client as cases
 from workflows.case import CaseWorkflow
-from workflows.contracts import TASK_QUEUE, Actor, CaseInput, CaseRow, Channel
+from workflows.contracts import TASK_QUEUE, Actor, CaseRow, Channel
 
 
 class NotPublishedError(LookupError):
@@ -33,28 +34,23 @@ async def start_case(
     search_attributes: bool = True,
     submitted_at: dt.datetime | None = None,
 ) -> WorkflowHandle[CaseWorkflow, CaseRow]:
-    """Start (or find) the case ``case_id``: the id makes a retried submission harmless."""
+    """Start (or find) the case ``case_id`` from the published version of ``code``."""
     snap = queries.get_procedure(store, code, version)
     if snap is None:
         raise NotPublishedError(
             f"流程 {code}{f' v{version}' if version else ''} 未发布 / procedure {code}"
             f"{f' v{version}' if version else ''} is not published"
         )
-    data = CaseInput(
+    return await cases.start_case(
+        client,
+        snap,
         case_id=case_id,
-        snapshot=snap,
         applicant=applicant,
-        form=form or {},
-        materials=materials or [],
+        form=form,
+        materials=materials,
         channel=channel,
+        task_queue=task_queue,
         search_attributes=search_attributes,
         submitted_at=submitted_at,
-    )
-    return await client.start_workflow(
-        CaseWorkflow.run,
-        data,
-        id=case_id,
-        task_queue=task_queue,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        calendar_revision=latest_revision(store),
     )

@@ -34,9 +34,15 @@ from store.users import create_user, get_user, issue_token
 from store.writes import publish
 from worker.cases import start_case
 from worker.settings import Settings
-from worker.temporal import connect, register_search_attributes, worker_from_settings
+from worker.temporal import (
+    calendars_from_settings,
+    keep_calendars_fresh,
+    register_search_attributes,
+    worker_from_settings,
+)
 from workflows import search
 from workflows.case import CaseWorkflow
+from workflows.client import connect
 from workflows.contracts import (
     AcceptInput,
     Actor,
@@ -261,7 +267,11 @@ async def run_dev(
     try:
         client = await _connect(address, settings.temporal_namespace, server)
         await register_search_attributes(client, settings.temporal_namespace)
-        worker = worker_from_settings(client, store, settings)
+        calendars = calendars_from_settings(store, settings)
+        worker = worker_from_settings(client, store, settings, calendars)
+        refresher = asyncio.create_task(
+            keep_calendars_fresh(calendars, settings.calendar_refresh_seconds)
+        )
         app = create_app(settings, store=store, client=client)
         api = _Server(
             uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_config=None)
@@ -286,6 +296,7 @@ async def run_dev(
             log.info("stopping")
             api.should_exit = True
             await serving
+            refresher.cancel()
     finally:
         if server.returncode is None:
             server.terminate()

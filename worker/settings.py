@@ -33,6 +33,14 @@ class Settings(BaseSettings):
     off buys throughput once the replay tests pass (see docs/performance.md)."""
     shutdown_grace_seconds: float = 30.0
     """On SIGTERM, how long in-flight activities may take to finish."""
+    calendar_refresh_seconds: float = Field(30.0, gt=0)
+    """How often a worker looks for newly published calendar years (a recalculation asks for
+    a new revision at once anyway)."""
+    update_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    """How long the API waits for a case to answer an action before it answers 503 with
+    Retry-After (the action still completes once)."""
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    """Largest request body the API reads (413 beyond)."""
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     admin_token: str | None = None

@@ -14,7 +14,6 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
@@ -27,16 +26,14 @@ from store.db import Store
 from worker.settings import Settings
 from workflows import search
 from workflows.case import CaseWorkflow
+from workflows.case_v1 import CaseWorkflowV1
+from workflows.client import connect
 from workflows.contracts import TASK_QUEUE
 
 log = structlog.get_logger(__name__)
 
-
-async def connect(address: str, namespace: str = "default") -> Client:
-    """A client using the pydantic data converter (dates, enums, models)."""
-    return await Client.connect(
-        address, namespace=namespace, data_converter=pydantic_data_converter
-    )
+WORKFLOWS = [CaseWorkflow, CaseWorkflowV1]
+"""Both editions: new cases start on the second; the first runs its cases to their end."""
 
 
 async def register_search_attributes(client: Client, namespace: str = "default") -> list[str]:
@@ -79,7 +76,7 @@ def build_worker(
     grace: float = 30.0,
     sandbox: bool = True,
 ) -> Worker:
-    """The case worker: CaseWorkflow, the record activity (threads) and the clock.
+    """The case worker: both case workflows, the record activity (threads) and the clock.
 
     ``sandbox=False`` runs workflow code without Temporal's sandbox: about a third more cases
     per second on 2 cores (bench/cases.py), at the price of the run-time guard against wall
@@ -91,7 +88,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[CaseWorkflow],
+        workflows=WORKFLOWS,
         activities=[record.record_case_events, clock.compute_deadlines],
         activity_executor=ThreadPoolExecutor(max_workers=threads),
         max_concurrent_activities=threads,
@@ -100,12 +97,31 @@ def build_worker(
     )
 
 
-def worker_from_settings(client: Client, store: Store, settings: Settings) -> Worker:
-    """The case worker as configured by ``ONETRIP_*`` (calendars read from the catalog)."""
+def calendars_from_settings(store: Store, settings: Settings) -> Calendars:
+    """The catalog's calendar years, overlaid by those published to the store."""
+    calendars = Calendars(load_calendars(settings), store)
+    calendars.refresh()
+    return calendars
+
+
+async def keep_calendars_fresh(calendars: Calendars, every: float) -> None:
+    """Poll the store for newly published calendar years (runs until cancelled)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await asyncio.to_thread(calendars.refresh_if_newer)
+        except Exception as error:  # the store may be down for a while: try again later
+            log.warning("calendar refresh failed", error=str(error)[:200])
+
+
+def worker_from_settings(
+    client: Client, store: Store, settings: Settings, calendars: Calendars | None = None
+) -> Worker:
+    """The case worker as configured by ``ONETRIP_*``."""
     return build_worker(
         client,
         store,
-        Calendars(load_calendars(settings)),
+        calendars or calendars_from_settings(store, settings),
         task_queue=settings.task_queue,
         threads=settings.worker_threads,
         grace=settings.shutdown_grace_seconds,
@@ -120,7 +136,11 @@ async def run_worker(settings: Settings) -> None:
     added = await register_search_attributes(client, settings.temporal_namespace)
     if added:
         log.info("search attributes registered", names=added)
-    worker = worker_from_settings(client, store, settings)
+    calendars = calendars_from_settings(store, settings)
+    worker = worker_from_settings(client, store, settings, calendars)
+    refresher = asyncio.create_task(
+        keep_calendars_fresh(calendars, settings.calendar_refresh_seconds)
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -129,5 +149,6 @@ async def run_worker(settings: Settings) -> None:
     async with worker:
         await stop.wait()
         log.info("worker stopping; waiting for in-flight activities")
+    refresher.cancel()
     store.dispose()
     log.info("worker stopped")

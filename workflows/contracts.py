@@ -4,6 +4,11 @@ One pydantic model per workflow input, update, query result and activity input, 
 Temporal's pydantic data converter. Instants are timezone-aware UTC (``workflow.now()``);
 dates are Asia/Shanghai calendar dates; limits are in working days.
 
+Every model here ends up in workflow histories, and running cases outlive the code that
+started them: unknown fields are ignored (a newer API talking to an older worker, or a history
+recorded by a newer version), never refused. Strictness belongs at the edges (API bodies and
+YAML), where a person can be told what was wrong.
+
 This module is imported by workflow code, so it imports nothing but pydantic and definitions.
 """
 
@@ -11,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,13 +24,29 @@ from definitions.models import WarningThreshold
 from definitions.versioning import ProcedureSnapshot
 
 TASK_QUEUE = "onetrip-cases"
-WORKFLOW_NAME = "CaseWorkflow"
+WORKFLOW_NAME = "CaseWorkflowV2"
+"""The case workflow type (workflows.case): one clock model, incidents instead of freezes."""
+LEGACY_WORKFLOW_NAME = "CaseWorkflow"
+"""The first edition (workflows.case_v1), registered until the cases it started have ended."""
 RECORD_ACTIVITY = "record_case_events"
 CLOCK_ACTIVITY = "compute_deadlines"
+STORE_REJECTED = "StoreRejected"
+"""Error type of a record call the store refused for its content: retrying cannot help."""
+CALENDAR_ERROR = "CalendarError"
+"""Error type of a clock computation that fails for its input: retrying cannot help."""
+
+MATERIAL_KEY_LENGTH = 64
+"""Material keys (and short descriptions of missing items) are at most this long."""
+MAX_LIST = 200
+"""At most this many entries in a list of materials or missing items."""
+TEXT_LENGTH = 2000
+"""Reasons, notes and comments are at most this long."""
+
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
 
 # --------------------------------------------------------------------------- vocabulary
@@ -86,9 +107,59 @@ OPEN_TASK_STATES = frozenset({TaskState.open, TaskState.claimed})
 DECIDED_TASK_STATES = frozenset({TaskState.approved, TaskState.rejected})
 
 
+class TaskKind(StrEnum):
+    """What a task row stands for: a department's review, or the front desk's own work."""
+
+    review = "review"
+    """A department handling one item of a stage."""
+    intake = "intake"
+    """受理 at the front desk: a new application, or one whose supplement came in."""
+    delivery = "delivery"
+    """送达: all results waiting to be handed out."""
+
+
+INTAKE_TASK = "@intake"
+"""Task key of the front desk's intake; not a valid definition key, so never a stage task's."""
+DELIVERY_TASK = "@delivery"
+"""Task key of the front desk's delivery."""
+
+
 class Clock(StrEnum):
     running = "running"
     suspended = "suspended"
+    ended = "ended"
+
+
+class ClockKind(StrEnum):
+    """Every clock of a case is one of these; each has its own due instant and cards."""
+
+    intake = "intake"
+    """受理 within the intake limit, else deemed accepted (第三十二条)."""
+    case = "case"
+    """The committed limit from acceptance to decision."""
+    task = "task"
+    """A department's share of the limit."""
+    step = "step"
+    """A 第四十五条 step's own declared period (expert review, hearing …)."""
+    urge = "urge"
+    """督办: the period a supervisor granted; missing it escalates."""
+    tolerance = "tolerance"
+    """容缺: the date the missing materials were promised by; missing it terminates."""
+    delivery = "delivery"
+    """Results handed out within the delivery limit (第四十四条)."""
+    rating = "rating"
+    """The applicant's rating window; then the case completes unrated."""
+
+
+class IncidentKind(StrEnum):
+    """Errors that retrying cannot fix, shown to supervisors while the case stays workable."""
+
+    store_rejected = "store_rejected"
+    """The store refused a write for its content; it was written again with the text cleaned."""
+    store_unavailable = "store_unavailable"
+    """The store could not be reached for a while; writes waited and went through later."""
+    clock_failed = "clock_failed"
+    """A deadline could not be computed; the clock waits and is computed again later."""
 
 
 class EventType(StrEnum):
@@ -117,6 +188,7 @@ class EventType(StrEnum):
     task_opened = "task.opened"
     task_claimed = "task.claimed"
     task_reassigned = "task.reassigned"
+    task_released = "task.released"
     task_approved = "task.approved"
     task_rejected = "task.rejected"
     task_cancelled = "task.cancelled"
@@ -126,8 +198,13 @@ class EventType(StrEnum):
     deadline_warning = "deadline.warning"
     deadline_overdue = "deadline.overdue"
     deadline_escalated = "deadline.escalated"
+    deadline_moved = "deadline.moved"
+    card_withdrawn = "deadline.card_withdrawn"
+    calendar_applied = "calendar.applied"
     trip_recorded = "trip.recorded"
     finding = "supervision.finding"
+    incident_opened = "incident.opened"
+    incident_resolved = "incident.resolved"
 
 
 class Finding(StrEnum):
@@ -175,27 +252,34 @@ class CaseInput(_Model):
     channel: Channel = Channel.online
     """A window submission is an on-site trip."""
     submitted_at: dt.datetime | None = None
-    """When the materials arrived; defaults to the workflow's start."""
+    """When the application arrived (the API's receipt); defaults to the workflow's start,
+    never to the moment a worker first ran it."""
     calendar: str = "national"
     rating_window_days: int = Field(10, ge=1, le=60)
     """Working days the applicant has to rate after delivery; then the case completes."""
     search_attributes: bool = True
     """Upsert the OneTrip search attributes (they must be registered on the namespace)."""
+    calendar_revision: int = Field(0, ge=0)
+    """The newest published calendar revision when the case was submitted: clock answers
+    must come from calendar data at least this new."""
 
 
 # --------------------------------------------------------------------------- updates
 
 
+MaterialKey = Annotated[str, Field(min_length=1, max_length=MATERIAL_KEY_LENGTH)]
+
+
 class _Action(_Model):
     actor: Actor
-    request_id: str | None = None
+    request_id: str | None = Field(None, max_length=200)
     """The client's idempotency key; also the update id."""
 
 
 class AcceptInput(_Action):
     """Accept at intake (受理), optionally 容缺: some non-key materials to follow."""
 
-    tolerated: list[str] = Field(default_factory=list)
+    tolerated: list[MaterialKey] = Field(default_factory=list, max_length=MAX_LIST)
     """Keys of materials accepted as missing (容缺)."""
     tolerance_days: int | None = Field(None, ge=1, le=60)
     """Working days from acceptance to supply them; at most the committed limit."""
@@ -206,9 +290,9 @@ class ReturnInput(_Action):
 
     task_key: str | None = None
     """None at intake; a task key when a reviewing department returns it."""
-    missing: list[str] = Field(min_length=1)
+    missing: list[MaterialKey] = Field(min_length=1, max_length=MAX_LIST)
     """Material keys (or short descriptions) still needed, all of them at once."""
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=TEXT_LENGTH)
 
 
 class RefuseInput(_Action):
@@ -218,11 +302,11 @@ class RefuseInput(_Action):
 
 
 class SupplementInput(_Action):
-    """The applicant hands in what was asked for (or the 容缺 materials)."""
+    """The applicant hands in what was asked for (or the 容缺 materials), possibly in parts."""
 
-    materials: list[str] = Field(min_length=1)
+    materials: list[MaterialKey] = Field(min_length=1, max_length=MAX_LIST)
     on_site: bool = False
-    """Handed in at a window: an on-site trip."""
+    """Read by the first edition only: trips are now recorded by the office (VisitInput)."""
 
 
 class TaskInput(_Action):
@@ -239,7 +323,29 @@ class DecideInput(_Action):
 class ReassignInput(_Action):
     task_key: str
     assignee: str = Field(min_length=1, max_length=100)
-    """A caseworker of the task's department (the API checks the user exists)."""
+    """An active caseworker of the task's department (the API checks it in the store)."""
+    assignee_department: str | None = None
+    """The assignee's department as the API found it; must be the task's."""
+
+
+class VisitInput(_Action):
+    """The front desk records an on-site visit of the applicant (到办事现场), counted as a trip."""
+
+    reason: Literal["window_submission", "on_site_supplement", "window_pickup", "other"]
+    note: str | None = Field(None, max_length=TEXT_LENGTH)
+
+
+class ResolveIncidentInput(_Action):
+    """A supervisor closes an incident after looking into it."""
+
+    number: int = Field(ge=1)
+    note: str | None = Field(None, max_length=TEXT_LENGTH)
+
+
+class RecalculateInput(_Action):
+    """A calendar revision was published: recompute every running clock with it."""
+
+    revision: int = Field(ge=1)
 
 
 class StepInput(_Action):
@@ -273,7 +379,7 @@ class RateInput(_Action):
     """好差评: 5 非常满意 … 1 非常不满意."""
 
     score: int = Field(ge=1, le=5)
-    comment: str | None = Field(None, max_length=2000)
+    comment: str | None = Field(None, max_length=TEXT_LENGTH)
 
 
 # --------------------------------------------------------------------------- projections
@@ -304,6 +410,7 @@ class TaskRow(_Model):
     item_code: str
     item_name: str
     department: str
+    kind: TaskKind = TaskKind.review
     state: TaskState
     assignee: str | None = None
     days: int
@@ -321,6 +428,10 @@ class TaskRow(_Model):
     overdue: bool = False
     urge_due_at: dt.datetime | None = None
     escalated: bool = False
+    provisional: bool = False
+    """The deadline used the calendar's fallback (a year with no official arrangement)."""
+    step: str | None = None
+    """The 第四十五条 step running now, if any (the task's clock waits meanwhile)."""
     last_seq: int = 0
     """Sequence of the last event that changed this row (older writes never overwrite)."""
 
@@ -365,6 +476,68 @@ class CaseRow(_Model):
     rating: int | None = None
     rating_comment: str | None = None
     closed_at: dt.datetime | None = None
+    incidents: int = 0
+    """Incidents not yet resolved: the case needs a supervisor's attention."""
+    calendar_revision: int = 0
+    """The newest calendar revision applied to this case's clocks."""
+    last_seq: int = 0
+
+
+class Span(_Model):
+    """A period a clock did not run, and why (``supplement``, ``step:<task>`` …)."""
+
+    start: dt.datetime
+    end: dt.datetime | None = None
+    reason: str | None = None
+
+
+class ClockRow(_Model):
+    """One clock of a case as supervisors read it (the ``clocks`` projection)."""
+
+    id: str
+    """``<case id>/<clock key>``."""
+    case_id: str
+    key: str
+    """``intake``, ``case``, ``task:<task>``, ``step:<task>:<step>``, ``urge:<n>`` …"""
+    kind: ClockKind
+    task_key: str | None = None
+    label: str | None = None
+    """What is timed, for people (the step's name, the urge's note …)."""
+    status: Clock = Clock.running
+    calendar: str = "national"
+    start: dt.datetime
+    days: int
+    """The limit in working days (0: 即办)."""
+    spans: list[Span] = Field(default_factory=list)
+    due_at: dt.datetime | None = None
+    due_date: dt.date | None = None
+    warning_at: dt.datetime | None = None
+    warned: bool = False
+    """A 黄牌 is standing."""
+    overdue: bool = False
+    """The due instant passed: a 红牌 (or the escalation, termination … of its kind)."""
+    provisional: bool = False
+    derivation: dict[str, Any] | None = None
+    """How the due instant follows from the calendar (definitions.calendar.Derivation)."""
+    calendar_revision: int = 0
+    ended_at: dt.datetime | None = None
+    last_seq: int = 0
+
+
+class IncidentRow(_Model):
+    """An error retrying cannot fix, shown to supervisors (the ``incidents`` projection)."""
+
+    id: str
+    """``<case id>/<number>``."""
+    case_id: str
+    number: int
+    kind: IncidentKind
+    message: str
+    """What failed, at most 500 characters (never the offending input itself)."""
+    opened_at: dt.datetime
+    resolved_at: dt.datetime | None = None
+    resolution: str | None = None
+    resolved_by: str | None = None
     last_seq: int = 0
 
 
@@ -375,6 +548,12 @@ class RecordInput(_Model):
     case: CaseRow
     tasks: list[TaskRow] = Field(default_factory=list)
     """Only the tasks these events changed."""
+    clocks: list[ClockRow] = Field(default_factory=list)
+    incidents: list[IncidentRow] = Field(default_factory=list)
+    sanitize: bool | None = None
+    """True: clean text the store refuses (NUL …) and cap lengths before writing. False: refuse
+    with a non-retryable StoreRejected error instead. None (callers of the first edition):
+    clean and write, logging the case."""
 
 
 class RecordResult(_Model):
@@ -388,9 +567,12 @@ class RecordResult(_Model):
 class SuspensionSpan(_Model):
     start: dt.datetime
     end: dt.datetime | None = None
+    reason: str | None = None
 
 
 class ClockQuery(_Model):
+    key: str | None = None
+    """The clock asked about (for logs and errors)."""
     start: dt.datetime
     days: int = Field(ge=0)
     """The limit in working days (0: 即办)."""
@@ -403,6 +585,8 @@ class ClockQuery(_Model):
 class ClockRequest(_Model):
     calendar: str = "national"
     queries: list[ClockQuery]
+    min_revision: int = 0
+    """Answer from calendar data at least this new (reloaded from the store if need be)."""
 
 
 class ClockAnswer(_Model):
@@ -410,13 +594,28 @@ class ClockAnswer(_Model):
     deadline_date: dt.date
     warning_at: dt.datetime | None = None
     provisional: bool = False
+    derivation: dict[str, Any] | None = None
 
 
 class ClockResult(_Model):
     answers: list[ClockAnswer]
+    revision: int = 0
+    """The calendar revision the answers were computed with."""
 
 
 # --------------------------------------------------------------------------- results
+
+
+class MovedDeadline(_Model):
+    """A due instant that a recomputation moved (a new calendar, a resumed clock)."""
+
+    case_id: str
+    clock: str
+    kind: ClockKind
+    task_key: str | None = None
+    before: dt.datetime | None = None
+    after: dt.datetime
+    provisional: bool = False
 
 
 class ActionResult(_Model):
@@ -426,6 +625,8 @@ class ActionResult(_Model):
     state: CaseState
     last_seq: int
     task: TaskRow | None = None
+    moved: list[MovedDeadline] = Field(default_factory=list)
+    """For a recalculation: the deadlines it moved."""
 
 
 class CaseView(_Model):
@@ -435,3 +636,5 @@ class CaseView(_Model):
     tasks: list[TaskRow]
     events: int
     urges: list[dict[str, Any]] = Field(default_factory=list)
+    clocks: list[ClockRow] = Field(default_factory=list)
+    incidents: list[IncidentRow] = Field(default_factory=list)

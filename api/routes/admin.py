@@ -1,17 +1,20 @@
-"""Admins: publish procedure versions from YAML; manage users and tokens."""
+"""Admins: publish procedure versions and calendar years from YAML; manage users and tokens."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, status
+from fastapi import APIRouter, Body, HTTPException, Path, status
+from fastapi.concurrency import run_in_threadpool
 
-from api.deps import Admin, SettingsDep, StoreDep
+from api.deps import Admin, ClientDep, SettingsDep, StoreDep
 from api.schemas import IssuedToken, NewToken, NewUser
 from definitions.loader import Catalog, LoadResult, load_paths, load_text
 from definitions.models import CalendarYear, Definition, Procedure
 from definitions.validate import validate_catalog
 from definitions.versioning import snapshot
+from store import queries
+from store.calendars import PublishedYear, current_years
 from store.users import (
     UserExistsError,
     UserInfo,
@@ -22,6 +25,10 @@ from store.users import (
     revoke_token,
 )
 from store.writes import PublishConflict, publish
+from worker.calendars import Publication, publish_year
+from worker.settings import Settings
+from worker.temporal import load_calendars
+from workflows.contracts import Event
 
 router = APIRouter(prefix="/admin", tags=["admins"])
 
@@ -29,18 +36,11 @@ SOURCE = "request.yaml"
 """The file name diagnostics of a posted document carry."""
 
 
-@router.post("/procedures", status_code=status.HTTP_201_CREATED)
-def publish_yaml(
-    user: Admin,
-    store: StoreDep,
-    settings: SettingsDep,
-    document: str = Body(..., media_type="text/yaml", description="YAML definitions"),
-) -> list[dict[str, Any]]:
-    """Validate posted definitions with the catalog and publish their procedures.
+YamlBody = Annotated[str, Body(..., media_type="text/yaml", description="YAML definitions")]
 
-    Errors answer 422 with the line, column and field path of each; nothing is published
-    unless everything validates. A version published before with other content answers 409.
-    """
+
+def _load(document: str, settings: Settings) -> tuple[LoadResult, Catalog]:
+    """Validate posted definitions together with the catalog; 422 with every error."""
     catalog_result = load_paths(settings.catalog)
     posted = load_text(document, SOURCE, LoadResult())
     # Posted definitions replace catalog ones of the same identity.
@@ -51,28 +51,113 @@ def publish_yaml(
     errors = [d.to_json() for d in findings if d.is_error]
     if errors:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, errors)
+    return posted, catalog
+
+
+def _publication(p: Publication) -> dict[str, Any]:
+    return {
+        "kind": "CalendarYear",
+        "calendar": p.calendar,
+        "year": p.year,
+        "revision": p.revision,
+        "outcome": p.outcome,
+        "changed": [d.isoformat() for d in p.changed],
+        "cases": len(p.cases),
+        "moved": [m.model_dump(mode="json") for m in p.moved],
+        "failed": p.failed,
+    }
+
+
+async def _publish_years(
+    years: list[CalendarYear], user: Admin, store: StoreDep, client: ClientDep, settings: Settings
+) -> list[dict[str, Any]]:
+    base = await run_in_threadpool(load_calendars, settings)
+    out = []
+    for year in years:
+        publication = await publish_year(client, store, year, base=base, published_by=user.id)
+        out.append(_publication(publication))
+    return out
+
+
+@router.post("/procedures", status_code=status.HTTP_201_CREATED)
+async def publish_yaml(
+    user: Admin,
+    store: StoreDep,
+    client: ClientDep,
+    settings: SettingsDep,
+    document: YamlBody,
+) -> list[dict[str, Any]]:
+    """Validate posted definitions with the catalog and publish their procedures and
+    calendar years.
+
+    Errors answer 422 with the line, column and field path of each; nothing is published
+    unless everything validates. A version published before with other content answers 409.
+    A calendar year reaches running cases as described at ``POST /admin/calendars``.
+    """
+    posted, catalog = await run_in_threadpool(_load, document, settings)
     procs = [e.definition for e in posted.loaded if isinstance(e.definition, Procedure)]
-    if not procs:
+    years = [e.definition for e in posted.loaded if isinstance(e.definition, CalendarYear)]
+    if not procs and not years:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            "没有可发布的流程（kind: Procedure）/ no Procedure document to publish",
+            "没有可发布的流程或日历（kind: Procedure / CalendarYear）/ no Procedure or"
+            " CalendarYear document to publish",
         )
-    out = []
+    out: list[dict[str, Any]] = []
     for proc in procs:
         snap = snapshot(catalog, proc)
         try:
-            outcome = publish(store, snap)
+            outcome = await run_in_threadpool(publish, store, snap)
         except PublishConflict as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
         out.append(
             {
+                "kind": "Procedure",
                 "code": snap.code,
                 "version": snap.version,
                 "content_hash": snap.content_hash,
                 "outcome": outcome,
             }
         )
-    return out
+    return out + await _publish_years(years, user, store, client, settings)
+
+
+@router.post("/calendars", status_code=status.HTTP_201_CREATED)
+async def publish_calendars(
+    user: Admin,
+    store: StoreDep,
+    client: ClientDep,
+    settings: SettingsDep,
+    document: YamlBody,
+) -> list[dict[str, Any]]:
+    """Publish calendar years (``kind: CalendarYear``), e.g. next year's official arrangement.
+
+    Each year is stored as a new revision (the same content again changes nothing), reaches
+    every worker without a restart, and every open case whose deadlines it may move
+    recomputes them: the answer lists the dates that changed and each deadline that moved.
+    """
+    posted, _ = await run_in_threadpool(_load, document, settings)
+    years = [e.definition for e in posted.loaded if isinstance(e.definition, CalendarYear)]
+    if not years or len(years) != len(posted.loaded):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "只接受日历定义（kind: CalendarYear）/ only CalendarYear documents are accepted here",
+        )
+    return await _publish_years(years, user, store, client, settings)
+
+
+@router.get("/calendars")
+def calendars(user: Admin, store: StoreDep) -> list[PublishedYear]:
+    """The calendar years in force (the latest revision of each calendar and year)."""
+    return current_years(store)
+
+
+@router.get("/calendars/{revision}/moved")
+def moved(
+    revision: Annotated[int, Path(ge=1, le=2**31 - 1)], user: Admin, store: StoreDep
+) -> list[Event]:
+    """Every deadline that calendar revision moved, by case."""
+    return queries.moved_by_revision(store, revision)
 
 
 def _identity(d: Definition) -> tuple[str, str, int]:

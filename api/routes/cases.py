@@ -7,13 +7,13 @@ import hashlib
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from temporalio.client import WorkflowHandle
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from api.actions import act, case_rpc_error, request_key
+from api.actions import act, client_key, fail, fingerprint, same_request
 from api.deps import Applicant, ClientDep, CurrentUser, SettingsDep, StoreDep
 from api.schemas import MAX_OFFSET, CaseDetail, Rating, SubmitCase, Submitted, Supplement, Withdraw
 from definitions.forms import FormError, validate_form
@@ -22,6 +22,7 @@ from store.db import Store
 from store.users import UserInfo
 from worker.cases import start_case
 from workflows.case import CaseWorkflow
+from workflows.client import rpc_outcome
 from workflows.contracts import (
     ActionResult,
     CaseRow,
@@ -32,6 +33,9 @@ from workflows.contracts import (
 )
 
 router = APIRouter(tags=["cases"])
+
+CaseId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
+"""A case number as the API issues them (``OT-…``); anything else is 422, never a lookup."""
 
 
 def case_number(applicant: str, key: str | None) -> str:
@@ -72,8 +76,10 @@ async def submit(
     ]
     if unknown:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, unknown)
-    key = request.headers.get("idempotency-key")
+    key = client_key(request) if request.headers.get("idempotency-key") else None
     case_id = case_number(user.id, key)
+    if key is not None:
+        await same_request(store, f"submit\n{case_id}", fingerprint("submit", body))
     existing = await run_in_threadpool(queries.get_case, store, case_id)
     if existing is not None and (existing.procedure_code != snap.code or existing.form != form):
         raise HTTPException(
@@ -82,19 +88,22 @@ async def submit(
             " application",
         )
     # A finished case with this number (e.g. withdrawn) is the same submission: same answer.
-    with contextlib.suppress(WorkflowAlreadyStartedError):
-        await start_case(
-            client,
-            store,
-            case_id=case_id,
-            code=snap.code,
-            version=snap.version,
-            applicant=user.actor(),
-            form=form,
-            materials=list(dict.fromkeys(body.materials)),
-            channel=body.channel,
-            task_queue=settings.task_queue,
-        )
+    try:
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await start_case(
+                client,
+                store,
+                case_id=case_id,
+                code=snap.code,
+                version=snap.version,
+                applicant=user.actor(),
+                form=form,
+                materials=list(dict.fromkeys(body.materials)),
+                task_queue=settings.task_queue,
+                submitted_at=request.state.received_at,
+            )
+    except RPCError as exc:
+        fail(rpc_outcome(exc), case_id)
     missing = [
         k for k, m in known.items() if m.required and not m.tolerance and k not in body.materials
     ]
@@ -119,15 +128,16 @@ async def load_case(store: Store, client: ClientDep, case_id: str) -> CaseDetail
     row = await run_in_threadpool(queries.get_case, store, case_id)
     if row is not None:
         tasks = await run_in_threadpool(queries.case_tasks, store, case_id)
-        return CaseDetail(case=row, tasks=tasks)
+        clocks = await run_in_threadpool(queries.case_clocks, store, case_id)
+        return CaseDetail(case=row, tasks=tasks, clocks=clocks)
     handle: WorkflowHandle[CaseWorkflow, CaseRow] = client.get_workflow_handle_for(
         CaseWorkflow.run, case_id
     )
     try:
         view = await handle.query(CaseWorkflow.view)
     except RPCError as exc:
-        raise case_rpc_error(exc, case_id) from None
-    return CaseDetail(case=view.case, tasks=view.tasks)
+        fail(rpc_outcome(exc), case_id)
+    return CaseDetail(case=view.case, tasks=view.tasks, clocks=view.clocks)
 
 
 def in_scope(user: UserInfo, detail: CaseDetail) -> bool:
@@ -149,7 +159,7 @@ async def case_for(user: UserInfo, store: Store, client: ClientDep, case_id: str
 
 @router.get("/cases/{case_id}")
 async def get_case(
-    case_id: str, user: CurrentUser, store: StoreDep, client: ClientDep
+    case_id: CaseId, user: CurrentUser, store: StoreDep, client: ClientDep
 ) -> CaseDetail:
     """The case: state, stages, tasks with deadlines, what is missing."""
     return await case_for(user, store, client, case_id)
@@ -157,51 +167,47 @@ async def get_case(
 
 @router.post("/cases/{case_id}/supplement")
 async def supplement(
-    case_id: str,
+    case_id: CaseId,
     body: Supplement,
     request: Request,
     user: Applicant,
     store: StoreDep,
     client: ClientDep,
+    settings: SettingsDep,
 ) -> ActionResult:
     """Hand in what was asked for (补正) or the 容缺 materials."""
     await case_for(user, store, client, case_id)
-    data = SupplementInput(
-        actor=user.actor(),
-        request_id=request_key(request),
-        materials=body.materials,
-        on_site=body.on_site,
-    )
-    return await act(client, case_id, CaseWorkflow.supplement, data)
+    data = SupplementInput(actor=user.actor(), materials=body.materials)
+    return await act(request, store, client, settings, case_id, CaseWorkflow.supplement, data)
 
 
 @router.post("/cases/{case_id}/withdraw")
 async def withdraw(
-    case_id: str,
+    case_id: CaseId,
     body: Withdraw,
     request: Request,
     user: Applicant,
     store: StoreDep,
     client: ClientDep,
+    settings: SettingsDep,
 ) -> ActionResult:
     """Withdraw the application before a decision."""
     await case_for(user, store, client, case_id)
-    data = WithdrawInput(actor=user.actor(), request_id=request_key(request), reason=body.reason)
-    return await act(client, case_id, CaseWorkflow.withdraw, data)
+    data = WithdrawInput(actor=user.actor(), reason=body.reason)
+    return await act(request, store, client, settings, case_id, CaseWorkflow.withdraw, data)
 
 
 @router.post("/cases/{case_id}/rating")
 async def rate(
-    case_id: str,
+    case_id: CaseId,
     body: Rating,
     request: Request,
     user: Applicant,
     store: StoreDep,
     client: ClientDep,
+    settings: SettingsDep,
 ) -> ActionResult:
     """Rate the service (好差评) once the results are delivered."""
     await case_for(user, store, client, case_id)
-    data = RateInput(
-        actor=user.actor(), request_id=request_key(request), score=body.score, comment=body.comment
-    )
-    return await act(client, case_id, CaseWorkflow.rate, data)
+    data = RateInput(actor=user.actor(), score=body.score, comment=body.comment)
+    return await act(request, store, client, settings, case_id, CaseWorkflow.rate, data)

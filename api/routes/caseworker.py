@@ -1,21 +1,24 @@
-"""Caseworkers: the department's inbox; claim, decide, return, reassign; intake and delivery.
+"""Caseworkers: the department's inbox; claim, release, decide, return, reassign; intake,
+visits and delivery at the front desk.
 
-The workflow checks the department and the task's state; a refusal answers 409 (already
-decided, claimed by someone else), 403 (another department) or 422 (a rejection without reasons).
+A caseworker reaches only cases their department takes part in (404 otherwise); the workflow
+checks the department of each task (403, without saying whose it is) and its state (409:
+already decided, claimed by a colleague) and the reasons a refusal needs (422).
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 
-from api.actions import act, request_key
-from api.deps import Caseworker, ClientDep, StoreDep
-from api.schemas import MAX_OFFSET, Deliver, IntakeDecision, Reassign, TaskDecision
+from api.actions import act
+from api.deps import Caseworker, ClientDep, SettingsDep, StoreDep, require
+from api.routes.cases import CaseId, case_for
+from api.schemas import MAX_OFFSET, Deliver, IntakeDecision, Reassign, TaskDecision, Visit
 from store import queries
-from store.users import get_user
+from store.users import UserInfo, get_user
 from workflows.case import CaseWorkflow
 from workflows.contracts import (
     AcceptInput,
@@ -30,9 +33,13 @@ from workflows.contracts import (
     TaskInput,
     TaskRow,
     TaskState,
+    VisitInput,
 )
 
 router = APIRouter(tags=["caseworkers"])
+
+TaskKey = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^@?[a-z][a-z0-9_]*$")]
+StepKey = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
 
 
 @router.get("/inbox")
@@ -44,7 +51,11 @@ def inbox(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[TaskRow]:
-    """Open and claimed tasks of the caseworker's department, nearest deadline first."""
+    """The department's open and claimed work, nearest deadline first.
+
+    For the front desk this includes new applications and supplements handed in at intake
+    (``kind: intake``) and results waiting to be handed out (``kind: delivery``).
+    """
     assert user.department is not None
     states = (state,) if state else (TaskState.open, TaskState.claimed)
     return queries.inbox(
@@ -59,24 +70,49 @@ def inbox(
 
 @router.post("/cases/{case_id}/tasks/{task_key}/claim")
 async def claim(
-    case_id: str, task_key: str, request: Request, user: Caseworker, client: ClientDep
+    case_id: CaseId,
+    task_key: TaskKey,
+    request: Request,
+    user: Caseworker,
+    store: StoreDep,
+    client: ClientDep,
+    settings: SettingsDep,
 ) -> ActionResult:
     """Take the task; nobody else can decide it then."""
-    data = TaskInput(actor=user.actor(), request_id=request_key(request), task_key=task_key)
-    return await act(client, case_id, CaseWorkflow.claim, data)
+    await case_for(user, store, client, case_id)
+    data = TaskInput(actor=user.actor(), task_key=task_key)
+    return await act(request, store, client, settings, case_id, CaseWorkflow.claim, data)
+
+
+@router.post("/cases/{case_id}/tasks/{task_key}/release")
+async def release(
+    case_id: CaseId,
+    task_key: TaskKey,
+    request: Request,
+    user: Caseworker,
+    store: StoreDep,
+    client: ClientDep,
+    settings: SettingsDep,
+) -> ActionResult:
+    """Give a claimed task back to the department's inbox (only its holder can)."""
+    await case_for(user, store, client, case_id)
+    data = TaskInput(actor=user.actor(), task_key=task_key)
+    return await act(request, store, client, settings, case_id, CaseWorkflow.release, data)
 
 
 @router.post("/cases/{case_id}/tasks/{task_key}/decision")
 async def decide(
-    case_id: str,
-    task_key: str,
+    case_id: CaseId,
+    task_key: TaskKey,
     body: TaskDecision,
     request: Request,
     user: Caseworker,
+    store: StoreDep,
     client: ClientDep,
+    settings: SettingsDep,
 ) -> ActionResult:
     """Approve, reject with reasons, or return for supplement with the complete list."""
-    rid = request_key(request)
+    await case_for(user, store, client, case_id)
     if body.decision == "return":
         if not body.missing or not body.reason:
             raise HTTPException(
@@ -84,109 +120,153 @@ async def decide(
                 "退回补正须列明全部所缺材料和理由 / a return needs the full missing list and a reason",
             )
         data = ReturnInput(
-            actor=user.actor(),
-            request_id=rid,
-            task_key=task_key,
-            missing=body.missing,
-            reason=body.reason,
+            actor=user.actor(), task_key=task_key, missing=body.missing, reason=body.reason
         )
-        return await act(client, case_id, CaseWorkflow.return_for_supplement, data)
+        return await act(
+            request, store, client, settings, case_id, CaseWorkflow.return_for_supplement, data
+        )
     decision = DecideInput(
         actor=user.actor(),
-        request_id=rid,
         task_key=task_key,
         approve=body.decision == "approve",
         reason=body.reason,
     )
-    return await act(client, case_id, CaseWorkflow.decide, decision)
+    return await act(request, store, client, settings, case_id, CaseWorkflow.decide, decision)
 
 
 @router.post("/cases/{case_id}/tasks/{task_key}/reassign")
 async def reassign(
-    case_id: str,
-    task_key: str,
+    case_id: CaseId,
+    task_key: TaskKey,
     body: Reassign,
     request: Request,
-    user: Caseworker,
+    user: Annotated[UserInfo, Depends(require(Role.caseworker, Role.supervisor, Role.admin))],
     store: StoreDep,
     client: ClientDep,
+    settings: SettingsDep,
 ) -> ActionResult:
-    """Hand the task to a colleague of the same department."""
-    tasks = await run_in_threadpool(queries.case_tasks, store, case_id)
-    task = next((t for t in tasks if t.task_key == task_key), None)
-    if task is not None and task.department != user.department:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            f"该任务属于 {task.department} / the task belongs to {task.department}",
-        )
+    """Hand the task to an active caseworker of its department.
+
+    A caseworker hands over a task that is unclaimed or their own; a task a colleague holds
+    needs that colleague to release it, or a supervisor.
+    """
+    detail = await case_for(user, store, client, case_id)
+    task = next((t for t in detail.tasks if t.task_key == task_key), None)
+    department = task.department if task is not None else user.department
     other = await run_in_threadpool(get_user, store, body.assignee)
-    if other is None or other.role is not Role.caseworker or other.department != user.department:
+    if (
+        other is None
+        or other.disabled
+        or other.role is not Role.caseworker
+        or other.department != department
+    ):
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"{body.assignee} 不是本部门的办理人员 / {body.assignee} is not a caseworker of"
-            f" {user.department}",
+            [
+                {
+                    "loc": ["body", "assignee"],
+                    "msg": f"{body.assignee} 不是该部门在岗的办理人员 / {body.assignee} is not an"
+                    " active caseworker of the task's department",
+                    "type": "value_error",
+                }
+            ],
         )
+    actor = user.actor()
+    if user.role is Role.admin:
+        actor = actor.model_copy(update={"role": Role.supervisor})
     data = ReassignInput(
-        actor=user.actor(), request_id=request_key(request), task_key=task_key, assignee=other.id
+        actor=actor,
+        task_key=task_key,
+        assignee=other.id,
+        assignee_department=other.department,
     )
-    return await act(client, case_id, CaseWorkflow.reassign, data)
+    return await act(request, store, client, settings, case_id, CaseWorkflow.reassign, data)
 
 
 @router.post("/cases/{case_id}/tasks/{task_key}/steps/{step_key}/{action}")
 async def step(
-    case_id: str,
-    task_key: str,
-    step_key: str,
+    case_id: CaseId,
+    task_key: TaskKey,
+    step_key: StepKey,
     action: str,
     request: Request,
     user: Caseworker,
+    store: StoreDep,
     client: ClientDep,
+    settings: SettingsDep,
 ) -> ActionResult:
     """Start or finish a step that does not count toward the limit (expert review …)."""
     if action not in ("start", "finish"):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "action is start or finish")
-    data = StepInput(
-        actor=user.actor(), request_id=request_key(request), task_key=task_key, step_key=step_key
-    )
+    await case_for(user, store, client, case_id)
+    data = StepInput(actor=user.actor(), task_key=task_key, step_key=step_key)
     update = CaseWorkflow.start_step if action == "start" else CaseWorkflow.finish_step
-    return await act(client, case_id, update, data)
+    return await act(request, store, client, settings, case_id, update, data)
 
 
 @router.post("/cases/{case_id}/intake")
 async def intake(
-    case_id: str, body: IntakeDecision, request: Request, user: Caseworker, client: ClientDep
+    case_id: CaseId,
+    body: IntakeDecision,
+    request: Request,
+    user: Caseworker,
+    store: StoreDep,
+    client: ClientDep,
+    settings: SettingsDep,
 ) -> ActionResult:
     """The front desk accepts (optionally 容缺), refuses with a reason, or returns."""
-    rid = request_key(request)
+    await case_for(user, store, client, case_id)
     actor = user.actor()
     if body.decision == "accept":
         accept = AcceptInput(
-            actor=actor,
-            request_id=rid,
-            tolerated=body.tolerated,
-            tolerance_days=body.tolerance_days,
+            actor=actor, tolerated=body.tolerated, tolerance_days=body.tolerance_days
         )
-        return await act(client, case_id, CaseWorkflow.accept, accept)
+        return await act(request, store, client, settings, case_id, CaseWorkflow.accept, accept)
     if not body.reason:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, "须说明理由 / a reason is required"
         )
     if body.decision == "refuse":
-        refuse = RefuseInput(actor=actor, request_id=rid, reason=body.reason)
-        return await act(client, case_id, CaseWorkflow.refuse, refuse)
+        refuse = RefuseInput(actor=actor, reason=body.reason)
+        return await act(request, store, client, settings, case_id, CaseWorkflow.refuse, refuse)
     if not body.missing:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             "须一次性列明全部所缺材料 / list everything missing",
         )
-    ret = ReturnInput(actor=actor, request_id=rid, missing=body.missing, reason=body.reason)
-    return await act(client, case_id, CaseWorkflow.return_for_supplement, ret)
+    ret = ReturnInput(actor=actor, missing=body.missing, reason=body.reason)
+    return await act(
+        request, store, client, settings, case_id, CaseWorkflow.return_for_supplement, ret
+    )
+
+
+@router.post("/cases/{case_id}/visits")
+async def visit(
+    case_id: CaseId,
+    body: Visit,
+    request: Request,
+    user: Caseworker,
+    store: StoreDep,
+    client: ClientDep,
+    settings: SettingsDep,
+) -> ActionResult:
+    """The front desk records that the applicant came in person (到办事现场: a trip)."""
+    await case_for(user, store, client, case_id)
+    data = VisitInput(actor=user.actor(), reason=body.reason, note=body.note)
+    return await act(request, store, client, settings, case_id, CaseWorkflow.record_visit, data)
 
 
 @router.post("/cases/{case_id}/delivery")
 async def deliver(
-    case_id: str, body: Deliver, request: Request, user: Caseworker, client: ClientDep
+    case_id: CaseId,
+    body: Deliver,
+    request: Request,
+    user: Caseworker,
+    store: StoreDep,
+    client: ClientDep,
+    settings: SettingsDep,
 ) -> ActionResult:
     """Hand out all results at once (送达)."""
-    data = DeliverInput(actor=user.actor(), request_id=request_key(request), method=body.method)
-    return await act(client, case_id, CaseWorkflow.deliver, data)
+    await case_for(user, store, client, case_id)
+    data = DeliverInput(actor=user.actor(), method=body.method)
+    return await act(request, store, client, settings, case_id, CaseWorkflow.deliver, data)

@@ -1,20 +1,29 @@
-"""Supervisors: warnings and red cards across departments, timelines, urging, the event feed."""
+"""Supervisors: warnings and red cards across departments, timelines, urging, incidents, the
+event feed."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 
-from api.actions import act, request_key
-from api.deps import ClientDep, StoreDep, Supervisor
-from api.routes.cases import case_for
-from api.schemas import MAX_CURSOR, EventPage, Urge
+from api.actions import act
+from api.deps import ClientDep, SettingsDep, StoreDep, Supervisor
+from api.routes.cases import CaseId, case_for
+from api.schemas import MAX_CURSOR, Attention, EventPage, Resolve, Urge
 from store import queries
 from workflows.case import CaseWorkflow
-from workflows.contracts import ActionResult, CaseRow, Event, Role, TaskRow, UrgeInput
+from workflows.contracts import (
+    ActionResult,
+    CaseRow,
+    Event,
+    ResolveIncidentInput,
+    Role,
+    TaskRow,
+    UrgeInput,
+)
 
 router = APIRouter(tags=["supervisors"])
 
@@ -63,28 +72,71 @@ def overdue_cases(
     return queries.overdue_cases(store, department=department, procedure=procedure)
 
 
+@router.get("/supervision/incidents")
+def incidents(
+    user: Supervisor,
+    store: StoreDep,
+    resolved: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[Attention]:
+    """Cases needing attention: errors retrying could not fix (a write the store refused,
+    deadlines that could not be computed, a store outage), oldest first. The cases stay
+    workable meanwhile; ``resolved=true`` lists the resolved ones too."""
+    return [
+        Attention(incident=i, procedure_code=c.procedure_code, state=c.state.value)
+        for i, c in queries.incidents(store, resolved=resolved, limit=limit)
+    ]
+
+
+@router.post("/cases/{case_id}/incidents/{number}/resolve")
+async def resolve(
+    case_id: CaseId,
+    number: Annotated[int, Path(ge=1, le=10_000)],
+    body: Resolve,
+    request: Request,
+    user: Supervisor,
+    store: StoreDep,
+    client: ClientDep,
+    settings: SettingsDep,
+) -> ActionResult:
+    """Close an incident after looking into it, with a note."""
+    await case_for(user, store, client, case_id)
+    data = ResolveIncidentInput(
+        actor=user.actor().model_copy(update={"role": Role.supervisor}),
+        number=number,
+        note=body.note,
+    )
+    return await act(request, store, client, settings, case_id, CaseWorkflow.resolve_incident, data)
+
+
 @router.get("/cases/{case_id}/timeline")
 async def timeline(
-    case_id: str, user: Supervisor, store: StoreDep, client: ClientDep
+    case_id: CaseId, user: Supervisor, store: StoreDep, client: ClientDep
 ) -> list[Event]:
-    """Every event of the case, in order."""
+    """Every event of the case, in order; each deadline event carries its derivation."""
     await case_for(user, store, client, case_id)
     return await run_in_threadpool(queries.timeline, store, case_id)
 
 
 @router.post("/cases/{case_id}/urge")
 async def urge(
-    case_id: str, body: Urge, request: Request, user: Supervisor, client: ClientDep
+    case_id: CaseId,
+    body: Urge,
+    request: Request,
+    user: Supervisor,
+    store: StoreDep,
+    client: ClientDep,
+    settings: SettingsDep,
 ) -> ActionResult:
     """督办: a period in working days; missing it raises an escalation event."""
+    await case_for(user, store, client, case_id)
     data = UrgeInput(
         actor=user.actor().model_copy(update={"role": Role.supervisor}),
-        request_id=request_key(request),
         task_key=body.task_key,
         days=body.days,
         note=body.note,
     )
-    return await act(client, case_id, CaseWorkflow.urge, data)
+    return await act(request, store, client, settings, case_id, CaseWorkflow.urge, data)
 
 
 @router.get("/events")

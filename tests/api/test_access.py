@@ -36,6 +36,7 @@ def endpoints(case: str) -> list[tuple[str, str, Any, set[str]]]:
     """
     caseworkers = {"desk-1", "scjg-1"}
     desk, reviewer = {"desk-1"}, {"scjg-1"}
+    supervisors = {"supervisor-1", "admin-1"}
     task = f"/cases/{case}/tasks/company_registration"
     return [
         ("GET", "/procedures", None, set(ROLES) | {"anonymous"}),
@@ -49,7 +50,7 @@ def endpoints(case: str) -> list[tuple[str, str, Any, set[str]]]:
         ("POST", f"/cases/{case}/intake", {"decision": "refuse", "reason": "x"}, desk),
         ("POST", f"{task}/claim", None, reviewer),
         ("POST", f"{task}/decision", {"decision": "reject"}, reviewer),
-        ("POST", f"{task}/reassign", {"assignee": "scjg-2"}, reviewer),
+        ("POST", f"{task}/reassign", {"assignee": "scjg-2"}, reviewer | supervisors),
         ("POST", f"{task}/steps/review/start", None, reviewer),
         ("POST", f"/cases/{case}/delivery", {}, desk),
         ("GET", "/supervision/tasks?severity=warning", None, {"supervisor-1", "admin-1"}),

@@ -12,7 +12,18 @@ from sqlalchemy import inspect
 from store.db import Store, create_store_engine, downgrade, migrate
 from store.models import Base
 
-TABLES = {"procedures", "cases", "tasks", "events", "users", "api_tokens"}
+TABLES = {
+    "procedures",
+    "cases",
+    "tasks",
+    "events",
+    "users",
+    "api_tokens",
+    "clocks",
+    "incidents",
+    "calendar_years",
+    "request_keys",
+}
 
 
 def tables(url: str) -> set[str]:

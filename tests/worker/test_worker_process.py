@@ -80,7 +80,8 @@ async def test_worker_process_runs_cases_and_stops_on_sigterm(tmp_path: Path) ->
             assert stored is not None
             assert stored.state is CaseState.in_progress
             view = await handle.query(CaseWorkflow.view)
-            assert [t.task_key for t in view.tasks] == ["company_registration"]
+            assert [t.task_key for t in view.tasks] == ["@intake", "company_registration"]
+            assert [t.state.value for t in view.tasks] == ["approved", "open"]
             found: list[str] = []
             for _ in range(50):
                 found = [

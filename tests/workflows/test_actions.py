@@ -75,7 +75,10 @@ async def test_decision_by_the_wrong_department_is_rejected(harness: Harness) ->
         case_id, CaseWorkflow.decide, DecideInput(actor=TAX, task_key=REGISTRATION, approve=True)
     )
     assert refusal.type == "forbidden"
-    assert "belongs to YZ-SCJG" in refusal.message
+    # Another department learns nothing of whose task it is or who holds it.
+    assert "not a task of your department" in refusal.message
+    assert "YZ-SCJG" not in refusal.message
+    assert SCJG.id not in refusal.message
     refusal = await h.refused(
         case_id,
         CaseWorkflow.decide,
@@ -170,7 +173,7 @@ async def test_rating_only_after_delivery_and_by_the_applicant(harness: Harness)
     await h.act(case_id, CaseWorkflow.accept, AcceptInput(actor=FRONT_DESK))
     refusal = await h.refused(case_id, CaseWorkflow.rate, RateInput(actor=APPLICANT, score=1))
     assert refusal.type == "conflict"
-    [task] = queries.case_tasks(h.store, case_id)
+    [task] = h.review(case_id)
     await approve(h, case_id, task.task_key, task.department)
     await h.act(case_id, CaseWorkflow.deliver, DeliverInput(actor=FRONT_DESK))
     refusal = await h.refused(case_id, CaseWorkflow.rate, RateInput(actor=SUPERVISOR, score=5))
@@ -185,7 +188,7 @@ async def test_unrated_case_completes_when_the_window_closes(harness: Harness) -
     h = harness
     case_id = await h.start("YZ-DX-GTHDJ", form={}, rating_window_days=3)
     await h.act(case_id, CaseWorkflow.accept, AcceptInput(actor=FRONT_DESK))
-    [task] = queries.case_tasks(h.store, case_id)
+    [task] = h.review(case_id)
     await approve(h, case_id, task.task_key, task.department)
     await h.act(case_id, CaseWorkflow.deliver, DeliverInput(actor=FRONT_DESK, method="window"))
     final = await h.handles[case_id].result()  # time skips to the end of the rating window

@@ -25,6 +25,7 @@ from workflows.contracts import (
     SupplementInput,
     TaskInput,
     UrgeInput,
+    VisitInput,
 )
 
 
@@ -137,7 +138,7 @@ async def test_return_for_supplement_across_a_weekend(harness: Harness) -> None:
     assert case.clock is Clock.running
     assert case.deadline_at == sh("2025-09-26 00:00")
     assert case.warning_at == sh("2025-09-25 09:36")
-    [task] = queries.case_tasks(h.store, case_id)
+    [task] = h.review(case_id)
     assert task.deadline_at == sh("2025-09-24 00:00")
     assert task.warning_at == sh("2025-09-23 19:12")
     await h.event_at(case_id, EventType.deadline_warning, sh("2025-09-23 19:12"))
@@ -187,7 +188,13 @@ async def test_intake_supplement_restarts_the_acceptance_period(harness: Harness
     await h.act(
         case_id,
         CaseWorkflow.supplement,
-        SupplementInput(actor=APPLICANT, materials=["company_articles"], on_site=True),
+        SupplementInput(actor=APPLICANT, materials=["company_articles"]),
+    )
+    # The applicant came to the window with it: the front desk records the visit.
+    await h.act(
+        case_id,
+        CaseWorkflow.record_visit,
+        VisitInput(actor=FRONT_DESK, reason="on_site_supplement"),
     )
     case = queries.get_case(h.store, case_id)
     assert case is not None
@@ -338,6 +345,6 @@ async def test_tolerance_and_urge_periods_wait_while_the_case_is_suspended(
     case = queries.get_case(h.store, case_id)
     assert case is not None
     assert (case.missing, case.tolerance_due_at) == (["lease_contract"], sh("2025-09-20 00:00"))
-    [row] = queries.case_tasks(h.store, case_id)
+    [row] = h.review(case_id)
     assert row.urge_due_at == sh("2025-09-23 00:00")
     await h.event_at(case_id, EventType.case_terminated, sh("2025-09-20 00:00"))

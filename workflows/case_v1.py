@@ -1,4 +1,10 @@
-"""CaseWorkflow: one application = one case = one workflow, from intake to rating.
+"""The first edition of the case workflow (type ``CaseWorkflow``), kept for its running cases.
+
+Frozen: cases started before the second edition (workflows.case) keep running on this code
+until they end, and their recorded histories (tests/histories/v1) replay against it. New
+cases start as ``CaseWorkflowV2``. Change nothing here that alters the command sequence.
+
+One application = one case = one workflow, from intake to rating.
 
 It interprets the procedure snapshot the case was started with: intake at one front desk
 (一窗受理), stages whose tasks run in parallel and are decided by the stage's join policy,
@@ -32,11 +38,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.contracts import (
         CLOCK_ACTIVITY,
         DECIDED_TASK_STATES,
+        LEGACY_WORKFLOW_NAME,
         OPEN_TASK_STATES,
         RECORD_ACTIVITY,
         SYSTEM,
         TERMINAL_STATES,
-        WORKFLOW_NAME,
         AcceptInput,
         ActionResult,
         Actor,
@@ -122,8 +128,8 @@ class _Urge:
         }
 
 
-@workflow.defn(name=WORKFLOW_NAME)
-class CaseWorkflow:
+@workflow.defn(name=LEGACY_WORKFLOW_NAME)
+class CaseWorkflowV1:
     @workflow.init
     def __init__(self, input: CaseInput) -> None:
         self.input = input
