@@ -227,7 +227,7 @@ def incidents(
         query = query.where(IncidentRecord.case_id == case_id)
     query = query.order_by(IncidentRecord.opened_at, IncidentRecord.id).limit(limit)
     with transaction(target) as session:
-        return [(_incident(i), _case(c)) for i, c in session.execute(query).tuples()]
+        return [(_incident(i), _case(c)) for i, c in session.execute(query)]
 
 
 def cases_to_recalculate(target: StoreOrSession, first: dt.date, last: dt.date) -> list[str]:

@@ -29,6 +29,7 @@ from temporalio.worker import Worker
 from activities.clock import Calendars
 from definitions.calendar import SHANGHAI
 from definitions.loader import Catalog
+from definitions.models import Procedure
 from definitions.validate import validate_paths
 from definitions.versioning import snapshot
 from store import queries
@@ -48,6 +49,8 @@ from workflows.contracts import (
     TaskRow,
 )
 
+ACT_TIMEOUT = 60
+"""Seconds an update may take in a test before the case counts as frozen."""
 DEFAULT_START = dt.datetime(2025, 9, 15, 9, 0, tzinfo=SHANGHAI)  # a Monday
 """Where a test without ``start_at`` begins: a plain week of 2025, far from any holiday."""
 
@@ -120,10 +123,11 @@ class Harness:
         form: dict[str, Any] | None = None,
         channel: Channel = Channel.online,
         case_id: str | None = None,
+        procedure: Procedure | None = None,
         **extra: Any,
     ) -> str:
         cat = catalog()
-        proc = cat.procedure(code)
+        proc = procedure or cat.procedure(code)
         assert proc is not None
         case_id = case_id or f"YZ-{uuid.uuid4().hex[:10]}"
         data = CaseInput(
@@ -152,10 +156,13 @@ class Harness:
         raise AssertionError(f"case {case_id} never reached the store")
 
     async def act(self, case_id: str, update: Callable[..., Any], data: Any) -> ActionResult:
+        """Send an update; a case that does not answer within a minute fails the test."""
         handle = self.handles[case_id]
         request_id = data.request_id or uuid.uuid4().hex
         data = data.model_copy(update={"request_id": request_id})
-        result: ActionResult = await handle.execute_update(update, data, id=request_id)
+        result: ActionResult = await asyncio.wait_for(
+            handle.execute_update(update, data, id=request_id), ACT_TIMEOUT
+        )
         return result
 
     async def refused(

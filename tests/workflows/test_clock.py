@@ -156,9 +156,12 @@ async def test_intake_silence_is_deemed_acceptance(harness: Harness) -> None:
     assert case is not None
     assert case.intake_due_at == sh("2025-09-17 00:00")
     deemed = await h.event_at(case_id, EventType.case_deemed_accepted, sh("2025-09-17 00:00"))
-    submitted = h.events(case_id)[0].at
-    # 第三十二条: accepted from the day the materials arrived, so the 3 days run from Monday.
-    assert deemed.payload["accepted_at"] == submitted.isoformat()
+    case = queries.get_case(h.store, case_id)
+    assert case is not None
+    # 第三十二条: accepted from the instant the materials arrived (the case's arrival, recorded
+    # when its execution started), so the 3 days run from Monday.
+    assert deemed.payload["accepted_at"] == case.submitted_at.isoformat()
+    assert case.submitted_at <= h.events(case_id)[0].at
     case = queries.get_case(h.store, case_id)
     assert case is not None
     assert case.deemed_accepted

@@ -160,13 +160,17 @@ class CaseClock(BaseModel):
         self.ended_at = now
         self.stale = False
 
-    def restart(self, now: dt.datetime) -> None:
-        """A new period from ``now`` (intake after a supplement): spans and cards cleared."""
+    def restart(self, now: dt.datetime) -> list[str]:
+        """A new period from ``now`` (intake after a supplement); returns the cards withdrawn."""
+        withdrawn = [
+            card for card, up in (("warning", self.warned), ("overdue", self.overdue)) if up
+        ]
         self.start = now
         self.spans = []
         self.warned = False
         self.overdue = False
         self.stale = True
+        return withdrawn
 
     # ----------------------------------------------------------------- computation
 

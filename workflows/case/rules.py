@@ -545,7 +545,17 @@ def supplement(s: CaseData, spec: Spec, data: SupplementInput, now: dt.datetime)
         # 第三十二条: acceptance dates from the day of the last supplement. The application is
         # back in the front desk's queue with a new intake period.
         intake = s.clocks["intake"]
-        intake.restart(now)
+        for card in intake.restart(now):
+            s.emit(
+                EventType.card_withdrawn,
+                SYSTEM,
+                now,
+                task=s.tasks[INTAKE_TASK],
+                clock=intake.key,
+                scope=intake.kind.value,
+                card=card,
+                reason="restarted",
+            )
         s.tasks[INTAKE_TASK].opened_at = now
     else:
         _stop_source(s, SUPPLEMENT, now)

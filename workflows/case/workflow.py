@@ -32,6 +32,7 @@ from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
     from workflows import search
@@ -94,8 +95,9 @@ Guard = Callable[[CaseData, Spec, Any], None]
 Rule = Callable[[CaseData, Spec, Any, dt.datetime], None]
 
 
-def _cause(err: ActivityError) -> str:
-    return str(err.cause or err)[: rules.MESSAGE_LENGTH]
+def _cause(err: ActivityError | ApplicationError | ActivityTimeout) -> str:
+    cause = err.cause if isinstance(err, ActivityError) else err
+    return str(cause or err)[: rules.MESSAGE_LENGTH]
 
 
 def _same(a: BaseModel, b: BaseModel | None) -> bool:
@@ -113,11 +115,12 @@ class CaseWorkflow:
     @workflow.init
     def __init__(self, input: CaseInput) -> None:
         self.spec = Spec(input.snapshot, input.calendar, input.rating_window_days)
-        started = workflow.info().start_time
+        # ``workflow_start_time`` is when the execution started; ``start_time`` would be when
+        # a worker first ran it, which a backlog delays. The application arrived when the API
+        # received it, and never after the execution started.
+        started = workflow.info().workflow_start_time
         if started.tzinfo is None:
             started = started.replace(tzinfo=dt.UTC)
-        # The application arrived when the API received it, and never after the workflow
-        # started: a worker backlog must not move the legal arrival instant.
         arrived = min(input.submitted_at, started) if input.submitted_at else started
         self.s = rules.new_case(input, self.spec, arrived)
         self.search_attributes = input.search_attributes
@@ -129,6 +132,8 @@ class CaseWorkflow:
         self.written: dict[str, BaseModel] = {}
         """Copies of the rows as last written, to send only what changed."""
         self.sa_state: tuple[str, dt.datetime | None] | None = None
+        self.sanitize = False
+        """Set once the store refused a write of this case for its content."""
         self.timer: asyncio.Task[None] | None = None
         """The one durable timer, set for the earliest instant any clock wants."""
 
@@ -195,7 +200,8 @@ class CaseWorkflow:
                     start_to_close_timeout=dt.timedelta(seconds=10),
                     retry_policy=CLOCK_RETRY,
                 )
-            except ActivityError as err:
+            except (ActivityError, ApplicationError, ActivityTimeout) as err:
+                # A local activity's failure may arrive unwrapped (ApplicationError).
                 workflow.logger.error(
                     "clock computation failed for case %s: %s", self.s.case.id, _cause(err)
                 )
@@ -222,7 +228,7 @@ class CaseWorkflow:
 
     async def _write(self) -> None:
         batch, copies = self._batch(None)
-        sanitize = False
+        sanitize = self.sanitize
         pause = OUTAGE_PAUSE
         while True:
             try:
@@ -242,7 +248,9 @@ class CaseWorkflow:
                     "store write failed for case %s: %s", self.s.case.id, _cause(err)
                 )
                 if rejected and not sanitize:
-                    sanitize = True
+                    # The case's own data holds what the store refused (a NUL in the form):
+                    # every later write of this case goes cleaned too.
+                    sanitize = self.sanitize = True
                     rules.open_incident(self.s, IncidentKind.store_rejected, _cause(err), now)
                 else:
                     rules.open_incident(self.s, IncidentKind.store_unavailable, _cause(err), now)
