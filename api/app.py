@@ -152,7 +152,10 @@ def create_app(
         )
 
     @app.exception_handler(RPCError)
-    async def temporal_down(request: Request, exc: RPCError) -> JSONResponse:
+    @app.exception_handler(RuntimeError)
+    async def temporal_down(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, RuntimeError) and "client connect" not in str(exc):
+            raise exc  # a bug, not an outage: the default 500 and its log line
         log.warning("temporal unavailable", error=_short(exc))
         return JSONResponse(
             {"detail": "流程引擎暂时不可用，请稍后重试 / the engine is unavailable, retry later"},

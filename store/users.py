@@ -110,6 +110,14 @@ def revoke_token(target: StoreOrSession, token_id: int) -> bool:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def set_disabled(target: StoreOrSession, user_id: str, disabled: bool) -> bool:
+    """Disable (or enable again) a user: a disabled user's tokens stop working at once, and
+    the user cannot be given tasks. False if there is no such user."""
+    with transaction(target) as session:
+        result = session.execute(update(User).where(User.id == user_id).values(disabled=disabled))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def user_for_token(target: StoreOrSession, token: str) -> UserInfo | None:
     """The enabled user owning a live token, or None."""
     if not token.startswith(TOKEN_PREFIX):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +59,11 @@ class Api:
         if isinstance(body, str):
             headers["Content-Type"] = "text/yaml"
             return await self.http.request(method, path, content=body, headers=headers)
-        return await self.http.request(method, path, json=body, headers=headers)
+        if body is None:
+            return await self.http.request(method, path, headers=headers)
+        # ASCII escapes, as many clients send them (and the only way to send a lone surrogate).
+        headers["Content-Type"] = "application/json"
+        return await self.http.request(method, path, content=json.dumps(body), headers=headers)
 
     async def ok(self, user: str | None, method: str, path: str, body: Any = None) -> Any:
         response = await self.call(user, method, path, body)
@@ -91,11 +97,17 @@ def seed(store: Store) -> dict[str, str]:
     return tokens
 
 
-@pytest.fixture
-async def api(harness: Harness) -> AsyncIterator[Api]:
-    settings = Settings(task_queue=harness.task_queue)
-    app = create_app(settings, store=harness.store, client=harness.client)
-    tokens = seed(harness.store)
+@asynccontextmanager
+async def serve(harness: Harness, tokens: dict[str, str], **settings: Any) -> AsyncIterator[Api]:
+    """The API in process for that harness (its store, client and task queue)."""
+    config = Settings(task_queue=harness.task_queue, **settings)
+    app = create_app(config, store=harness.store, client=harness.client)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://onetrip") as http:
         yield Api(http, harness, tokens)
+
+
+@pytest.fixture
+async def api(harness: Harness) -> AsyncIterator[Api]:
+    async with serve(harness, seed(harness.store)) as served:
+        yield served
