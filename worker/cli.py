@@ -14,7 +14,7 @@ from rich.table import Table
 from definitions.analysis import FIGURES, Reengineering, analyze
 from definitions.calendar import WorkingCalendar
 from definitions.guide import item_guide, procedure_guide
-from definitions.models import NATIONAL_CALENDAR, Procedure
+from definitions.models import NATIONAL_CALENDAR, CalendarYear, Procedure
 from definitions.validate import Report, validate_paths
 from definitions.versioning import snapshot
 from worker.logging import configure_logging
@@ -364,9 +364,33 @@ def _parse_date(value: str, name: str) -> dt.date:
         ) from None
 
 
+def _published_years() -> list[CalendarYear]:
+    """Calendar years published to the store, if there is a store to read (else none)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from store.calendars import current_years
+    from store.db import Store
+
+    url = get_settings().database_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return []
+    store = Store(url)
+    try:
+        return [
+            CalendarYear.model_validate(y.model_dump(exclude={"revision", "published_at"}))
+            for y in current_years(store)
+        ]
+    except SQLAlchemyError:
+        return []  # no store reachable, or not migrated: the catalog alone
+    finally:
+        store.dispose()
+
+
 def _calendar(catalog: list[Path] | None, name: str) -> WorkingCalendar:
     report = _load(catalog)
-    known = {NATIONAL_CALENDAR} | {c.calendar for c in report.catalog.calendars}
+    published = _published_years()
+    years = {(y.calendar, y.year): y for y in [*report.catalog.calendars, *published]}
+    known = {NATIONAL_CALENDAR} | {c for c, _ in years}
     if name not in known:
         err.print(
             f"日历 “{name}” 未定义，可选：{', '.join(sorted(known))}"
@@ -374,7 +398,7 @@ def _calendar(catalog: list[Path] | None, name: str) -> WorkingCalendar:
             markup=False,
         )
         raise typer.Exit(1)
-    return WorkingCalendar(report.catalog.calendars, name)
+    return WorkingCalendar(list(years.values()), name)
 
 
 CalendarName = Annotated[
@@ -445,3 +469,161 @@ def is_workday_command(
         err.print(f"{kind}: {info.name}（{info.source.value}）", markup=False)
     if info.provisional:
         err.print(_PROVISIONAL, markup=False)
+
+
+@calendar_app.command("publish")
+def calendar_publish_command(
+    paths: Annotated[
+        list[Path], typer.Argument(help="日历定义文件 / CalendarYear YAML files or folders.")
+    ],
+    as_json: JsonOption = False,
+) -> None:
+    """发布节假日安排，在办件据此重算期限 / publish calendar years; open cases recompute.
+
+    The years are stored (ONETRIP_DATABASE_URL) as new revisions, every worker uses them
+    without a restart, and every open case whose deadlines they may move recomputes them
+    (ONETRIP_TEMPORAL_ADDRESS); each moved deadline is listed. Running it again is harmless.
+    """
+    import asyncio
+
+    report = validate_paths(paths)
+    if not report.ok:
+        for d in report.errors:
+            err.print(d.render(), markup=False, highlight=False)
+        raise typer.Exit(1)
+    years = report.catalog.calendars
+    if not years or len(years) != len(report.catalog.loaded):
+        err.print(
+            "只接受日历定义（kind: CalendarYear）/ only CalendarYear documents are published here",
+            markup=False,
+        )
+        raise typer.Exit(1)
+    publications = asyncio.run(_publish_years(years))
+    if as_json:
+        _print_json([_publication_json(p) for p in publications])
+    for p in publications if not as_json else []:
+        out.print(
+            f"{p.calendar} {p.year}: 修订 revision {p.revision}（{p.outcome}），"
+            f"变化日期 changed days: {', '.join(d.isoformat() for d in p.changed) or '无 none'}；"
+            f"重算办件 cases recomputed: {len(p.cases)}",
+            markup=False,
+        )
+        _moved_table([(m.case_id, m.clock, m.before, m.after, m.provisional) for m in p.moved])
+        for case_id, why in p.failed.items():
+            err.print(f"  {case_id}: 未能重算 not recomputed: {why}", markup=False)
+    if any(p.failed for p in publications):
+        err.print(
+            "部分办件未能重算，可稍后重新执行本命令 / some cases could not recompute now; run"
+            " the command again later",
+            markup=False,
+        )
+        raise typer.Exit(1)
+
+
+async def _publish_years(years: list[CalendarYear]) -> list[Any]:
+    from store.db import Store, migrate
+    from worker.calendars import publish_year
+    from worker.temporal import load_calendars
+    from workflows.client import connect
+
+    settings = get_settings()
+    migrate(settings.database_url)
+    store = Store(settings.database_url)
+    try:
+        client = await connect(settings.temporal_address, settings.temporal_namespace, lazy=True)
+        base = load_calendars(settings)
+        return [
+            await publish_year(client, store, year, base=base, published_by="cli") for year in years
+        ]
+    finally:
+        store.dispose()
+
+
+def _publication_json(p: Any) -> dict[str, Any]:
+    return {
+        "calendar": p.calendar,
+        "year": p.year,
+        "revision": p.revision,
+        "outcome": p.outcome,
+        "changed": [d.isoformat() for d in p.changed],
+        "cases": p.cases,
+        "moved": [m.model_dump(mode="json") for m in p.moved],
+        "failed": p.failed,
+    }
+
+
+def _moved_table(rows: list[tuple[Any, ...]]) -> None:
+    if not rows:
+        out.print("  没有期限变动 / no deadline moved", markup=False)
+        return
+    table = Table("办件 Case", "时钟 Clock", "原期限 Before", "新期限 After", "暂定 Provisional")
+    for case_id, clock, before, after, provisional in rows:
+        table.add_row(
+            case_id,
+            clock,
+            _local(before),
+            _local(after),
+            "是 yes" if provisional else "否 no",
+        )
+    out.print(table)
+
+
+def _local(instant: Any) -> str:
+    from definitions.calendar import SHANGHAI
+
+    if instant is None:
+        return "-"
+    if isinstance(instant, str):
+        instant = dt.datetime.fromisoformat(instant)
+    return str(instant.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"))
+
+
+@calendar_app.command("moved")
+def calendar_moved_command(
+    revision: Annotated[int, typer.Argument(help="日历修订号 / calendar revision.", min=1)],
+    as_json: JsonOption = False,
+) -> None:
+    """列出某次日历发布移动的期限 / the deadlines a calendar revision moved."""
+    from store import queries
+    from store.db import Store
+
+    store = Store(get_settings().database_url)
+    try:
+        events = queries.moved_by_revision(store, revision)
+    finally:
+        store.dispose()
+    if as_json:
+        _print_json([e.model_dump(mode="json") for e in events])
+        return
+    _moved_table(
+        [
+            (
+                e.case_id,
+                e.payload.get("clock"),
+                e.payload.get("before"),
+                e.payload.get("deadline_at"),
+                e.payload.get("provisional"),
+            )
+            for e in events
+        ]
+    )
+
+
+@calendar_app.command("published")
+def calendar_published_command(as_json: JsonOption = False) -> None:
+    """列出已发布并生效的日历年度 / calendar years published to the store and in force."""
+    from store.calendars import current_years
+    from store.db import Store
+
+    store = Store(get_settings().database_url)
+    try:
+        years = current_years(store)
+    finally:
+        store.dispose()
+    if as_json:
+        _print_json([y.model_dump(mode="json", by_alias=True) for y in years])
+        return
+    table = Table("日历 Calendar", "年度 Year", "修订 Revision", "依据 Source", "发布 Published")
+    for y in years:
+        table.add_row(y.calendar, str(y.year), str(y.revision), y.source, _local(y.published_at))
+    out.print(table)

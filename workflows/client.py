@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
@@ -160,12 +161,18 @@ async def send(
     uid: str,
     wait: dt.timedelta,
 ) -> Outcome:
-    """Execute the update of that name, waiting at most ``wait`` for its answer."""
+    """Execute the update of that name, waiting at most ``wait`` for its answer.
+
+    The bound covers the whole call: ``rpc_timeout`` alone bounds each RPC, and the client
+    polls again when one returns before the update completed. Giving up on the client side
+    does not cancel the update; it is applied once, and sending it again returns its answer.
+    """
     handle = client.get_workflow_handle(case_id)
     try:
-        result = await handle.execute_update(
-            update, data, id=uid, result_type=ActionResult, rpc_timeout=wait
-        )
+        async with asyncio.timeout(wait.total_seconds()):
+            result = await handle.execute_update(
+                update, data, id=uid, result_type=ActionResult, rpc_timeout=wait
+            )
     except WorkflowUpdateFailedError as error:
         cause = error.cause
         if isinstance(cause, ApplicationError) and cause.type in REFUSAL_KINDS:
@@ -178,7 +185,7 @@ async def send(
                 " engine, which does not support this action",
             )
         return Refused("invalid", message[:300])
-    except WorkflowUpdateRPCTimeoutOrCancelledError:
+    except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
         return Pending(retry_after=max(1, int(wait.total_seconds())))
     except RPCError as error:
         return rpc_outcome(error)
