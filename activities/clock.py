@@ -37,9 +37,19 @@ log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
-class _Loaded:
+class Loaded:
+    """One consistent set of calendar data: its revision, its years, the calendars built."""
+
     revision: int
     years: tuple[CalendarYear, ...]
+    built: dict[str, WorkingCalendar]
+
+    def get(self, name: str) -> WorkingCalendar:
+        """The calendar of that name (an unknown regional name falls back to national)."""
+        calendar = self.built.get(name)
+        if calendar is None:
+            calendar = self.built[name] = WorkingCalendar(self.years, name)
+        return calendar
 
 
 class Calendars:
@@ -48,23 +58,23 @@ class Calendars:
     def __init__(self, years: Sequence[CalendarYear] = (), store: Store | None = None) -> None:
         self._base = tuple(years)
         self._store = store
-        self._loaded = _Loaded(0, self._base)
-        self._built: dict[str, WorkingCalendar] = {}
+        self.loaded = Loaded(0, self._base, {})
+        """Replaced whole by a reload (a refresh runs in a thread), never changed in place."""
 
     @property
     def revision(self) -> int:
         """The newest published revision this worker computes with (0: catalog only)."""
-        return self._loaded.revision
+        return self.loaded.revision
 
     def reload(self, years: Sequence[CalendarYear], revision: int | None = None) -> None:
         """Use these years (overlaid on the catalog's) from now on."""
         published = {(y.calendar, y.year): y for y in years}
         base = [y for y in self._base if (y.calendar, y.year) not in published]
-        self._loaded = _Loaded(
-            self._loaded.revision if revision is None else revision,
+        self.loaded = Loaded(
+            self.loaded.revision if revision is None else revision,
             (*base, *published.values()),
+            {},
         )
-        self._built = {}
 
     def refresh(self) -> int:
         """Load the published years from the store (blocking I/O); returns the revision."""
@@ -87,19 +97,21 @@ class Calendars:
         self.refresh()
         return True
 
+    def current(self) -> Loaded:
+        """The data loaded now, to answer a whole request with."""
+        return self.loaded
+
     def get(self, name: str) -> WorkingCalendar:
-        """The calendar of that name (an unknown regional name falls back to national)."""
-        built = self._built.get(name)
-        if built is None:
-            built = self._built[name] = WorkingCalendar(self._loaded.years, name)
-        return built
+        """The calendar of that name, from the data loaded now."""
+        return self.current().get(name)
 
 
 def answer(calendars: Calendars, request: ClockRequest) -> ClockResult:
     """Deadlines, warning instants and derivations for each query, in order."""
+    loaded = calendars.current()  # one set of data for the whole answer, whatever a refresh does
     answers: list[ClockAnswer] = []
     for q in request.queries:
-        cal = calendars.get(q.calendar or request.calendar)
+        cal = loaded.get(q.calendar or request.calendar)
         spans = [Suspension(s.start, s.end, s.reason) for s in q.suspensions]
         due = cal.deadline(q.start, q.days, spans)
         warning = cal.threshold(q.start, q.days, q.warning, spans) if q.warning else None
@@ -112,7 +124,7 @@ def answer(calendars: Calendars, request: ClockRequest) -> ClockResult:
                 derivation=due.derivation.to_json() if due.derivation else None,
             )
         )
-    return ClockResult(answers=answers, revision=calendars.revision)
+    return ClockResult(answers=answers, revision=loaded.revision)
 
 
 class ClockActivities:

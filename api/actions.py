@@ -1,8 +1,9 @@
 """Sending case actions to workflows and turning every outcome into an HTTP answer.
 
 A request's key (``Idempotency-Key``, else ``X-Request-ID``) names its update, so the same
-request sent again acts once. The key is remembered with a fingerprint of what was asked: the
-same key with another body answers 422 instead of silently returning the first answer. The
+request sent again acts once. The key is remembered per endpoint with a fingerprint of what
+was asked: the same key with another body answers 422 instead of silently returning the first
+answer (or carrying out another action). The
 API waits a bounded time (``ONETRIP_UPDATE_TIMEOUT_SECONDS``) and then answers 503 with
 ``Retry-After``; the action still completes once, and asking again with the same key returns
 its answer.
@@ -136,7 +137,10 @@ async def act(
     action = update.__name__
     uid = update_id(data.actor.id, action, case_id, key or uuid.uuid4().hex)
     if key is not None:
-        await same_request(store, uid, fingerprint(action, data))
+        # Remembered per endpoint, so that one key sent to /decision with "approve" and then
+        # with "return" (two different updates) is refused too.
+        endpoint = update_id(data.actor.id, f"{request.method} {request.url.path}", case_id, key)
+        await same_request(store, endpoint, fingerprint(action, data))
     data = data.model_copy(update={"request_id": key})
     outcome = await send(
         client,

@@ -135,7 +135,11 @@ def create_app(
         # FastAPI's default answer repeats each offending input: a 10 MB string would come
         # back whole. Keep where and what, cut to a few hundred characters.
         detail = [
-            {"loc": list(e.get("loc", ())), "msg": _short(e.get("msg")), "type": e.get("type")}
+            {
+                "loc": [_short(part)[:100] if isinstance(part, str) else part for part in e["loc"]],
+                "msg": _short(e.get("msg")),
+                "type": e.get("type"),
+            }
             for e in exc.errors()[:50]
         ]
         return JSONResponse({"detail": detail}, status_code=422)

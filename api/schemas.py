@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from definitions.forms import storable
 from workflows.contracts import (
     MATERIAL_KEY_LENGTH,
     MAX_LIST,
@@ -21,16 +22,6 @@ from workflows.contracts import (
     Role,
     TaskRow,
 )
-
-
-def storable(value: str) -> str:
-    """Refuse text that no store can keep as it is."""
-    if "\x00" in value:
-        raise ValueError("不得包含 NUL 字符 / must not contain NUL characters")
-    if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
-        raise ValueError("包含无效的 Unicode 字符 / contains an unpaired surrogate")
-    return value
-
 
 Text = Annotated[str, Field(max_length=TEXT_LENGTH), AfterValidator(storable)]
 """A reason, note or comment."""
@@ -98,6 +89,18 @@ class CaseDetail(BaseModel):
     """Every deadline of the case, each with its working-day derivation."""
 
 
+class TaskView(TaskRow):
+    """A task as lists show it, with the working-day derivation of its deadline."""
+
+    derivation: dict[str, Any] | None = None
+
+
+class CaseSummary(CaseRow):
+    """A case as lists show it, with the working-day derivation of its deadline."""
+
+    derivation: dict[str, Any] | None = None
+
+
 class Supplement(_Body):
     materials: list[Key] = Field(min_length=1, max_length=MAX_LIST)
     on_site: bool = False
@@ -158,7 +161,8 @@ class Deliver(_Body):
 class Visit(_Body):
     """An on-site visit of the applicant, recorded by the front desk."""
 
-    reason: Literal["window_submission", "on_site_supplement", "window_pickup", "other"]
+    reason: Literal["window_submission", "on_site_supplement", "other"]
+    """A window pickup is recorded by the delivery itself (``method: window``)."""
     note: Text | None = None
 
 

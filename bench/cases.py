@@ -158,12 +158,17 @@ async def run_many(
     return time.perf_counter() - start, ids
 
 
-async def history_lengths(client: Client, ids: list[str], sample: int = 10) -> list[int]:
-    lengths = []
+async def history_figures(client: Client, ids: list[str], sample: int = 10) -> dict[str, list[int]]:
+    """Per case, from its history: events, activities (store writes) and local activities
+    (clock computations)."""
+    figures: dict[str, list[int]] = {"events": [], "writes": [], "clocks": []}
     for wf_id in ids[:sample]:
         history = await client.get_workflow_handle(wf_id).fetch_history()
-        lengths.append(len(history.events))
-    return lengths
+        kinds = [e.WhichOneof("attributes") for e in history.events]
+        figures["events"].append(len(kinds))
+        figures["writes"].append(kinds.count("activity_task_scheduled_event_attributes"))
+        figures["clocks"].append(kinds.count("marker_recorded_event_attributes"))
+    return figures
 
 
 async def main() -> None:
@@ -240,19 +245,21 @@ async def main() -> None:
             results["onetrip, no sandbox"] = await run_many(
                 args.cases, args.concurrency, lambda: one_case(client, store, "bench-cases-bare")
             )
-            lengths = {k: await history_lengths(client, ids) for k, (_, ids) in results.items()}
+            figures = {k: await history_figures(client, ids) for k, (_, ids) in results.items()}
     events = [queries.count_events(store, c) for c in results["onetrip"][1][:50]]
     rates = {k: args.cases / seconds for k, (seconds, _) in results.items()}
     print(
         f"cases: {args.cases}, concurrency: {args.concurrency}, store: {store.dialect},"
         f" departments: {'parallel' if PARALLEL else 'sequential'}"
     )
-    print(f"per case: {UPDATES} updates, {UPDATES + 1} store writes, 6 clock computations")
+    print(f"per case: {UPDATES} updates; the floor does {UPDATES + 1} writes and 6 clock calls")
     for label, rate in rates.items():
         seconds = results[label][0]
+        median = {k: statistics.median(v) for k, v in figures[label].items()}
         print(
-            f"{label:<22}: {rate:6.2f} per second ({seconds:6.1f} s), "
-            f"history {statistics.median(lengths[label]):.0f} events"
+            f"{label:<22}: {rate:6.2f} per second ({seconds:6.1f} s), history"
+            f" {median['events']:.0f} events, {median['writes']:.0f} writes,"
+            f" {median['clocks']:.0f} clock calls"
         )
     print(f"store events per case: {statistics.median(events):.0f}")
     for mine in [k for k in rates if k.startswith("onetrip")]:

@@ -260,31 +260,45 @@ def statutory_holidays(year: int) -> dict[dt.date, str]:
 
     全国年节及纪念日放假办法 (2024): 元旦 1, 春节 4 (除夕 to 初三), 清明 1, 劳动节 2, 端午 1,
     中秋 1, 国庆节 3 days; 第六条: a holiday on a Saturday or Sunday is made up on a working
-    day — here the next weekday that is not itself a holiday, as the arrangements do. Lunar
-    dates before 1901 or after 2099 are outside the lunar tables: only fixed dates then.
+    day — here the next weekday that is not itself a holiday, as the arrangements do. Two
+    holidays on one date (中秋 on 1 October, as in 2020) are two days off: the second is made
+    up the same way. Lunar dates before 1901 or after 2099 are outside the lunar tables: only
+    fixed dates then.
     """
-    days: dict[dt.date, str] = {
-        dt.date(year, m, d): name for (m, d), name in FIXED_HOLIDAYS.items()
-    }
+    entries = [(dt.date(year, m, d), name) for (m, d), name in FIXED_HOLIDAYS.items()]
     if 1901 <= year <= 2099:
-        new_year = Lunar.fromYmd(year, 1, 1)
-        eve = _solar(new_year.next(-1))
-        for i in range(4):
-            day = eve + dt.timedelta(days=i)
-            if day.year == year:
-                days[day] = "春节"
+        eve = _solar(Lunar.fromYmd(year, 1, 1).next(-1))
+        entries += [
+            (eve + dt.timedelta(days=i), "春节")
+            for i in range(4)
+            if (eve + dt.timedelta(days=i)).year == year
+        ]
         qingming = Lunar.fromYmd(year, 3, 1).getJieQiTable()["清明"]
-        days[dt.date(qingming.getYear(), qingming.getMonth(), qingming.getDay())] = "清明节"
-        days[_solar(Lunar.fromYmd(year, 5, 5))] = "端午节"
-        days[_solar(Lunar.fromYmd(year, 8, 15))] = "中秋节"
-    compensation: dict[dt.date, str] = {}
-    for day, name in sorted(days.items()):
-        if day.weekday() < 5:
+        entries.append(
+            (dt.date(qingming.getYear(), qingming.getMonth(), qingming.getDay()), "清明节")
+        )
+        entries.append((_solar(Lunar.fromYmd(year, 5, 5)), "端午节"))
+        entries.append((_solar(Lunar.fromYmd(year, 8, 15)), "中秋节"))
+    days: dict[dt.date, str] = {}
+    owed: list[str] = []
+    for day, name in sorted(entries):
+        if day in days:
+            owed.append(name)  # two holidays on one date
             continue
+        days[day] = name
+        if day.weekday() >= 5:
+            owed.append(name)
+    # Compensation days in date order of what is owed, each on the next free weekday after
+    # the holiday block it belongs to.
+    compensation: dict[dt.date, str] = {}
+    for day, name in sorted(entries):
+        if name not in owed:
+            continue
+        owed.remove(name)
         candidate = day + dt.timedelta(days=1)
-        while (
+        while candidate.year == year and (
             candidate.weekday() >= 5 or candidate in days or candidate in compensation
-        ) and candidate.year == year:
+        ):
             candidate += dt.timedelta(days=1)
         if candidate.year == year:
             compensation[candidate] = f"{name}补假"

@@ -23,7 +23,9 @@ from pydantic import (
 from definitions.models import FieldType, FormField, FormSchema
 
 
-def _storable(value: str) -> str:
+def storable(value: str) -> str:
+    """Refuse text that no store can keep as it is: a NUL character (PostgreSQL refuses it)
+    or an unpaired surrogate (not encodable as UTF-8)."""
     if "\x00" in value:
         raise ValueError("不得包含 NUL 字符 / must not contain NUL characters")
     if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
@@ -52,7 +54,7 @@ def _annotation(f: FormField) -> Any:
         base = Annotated[
             str,
             Field(strict=True, min_length=1 if f.required else 0, max_length=2000),
-            AfterValidator(_storable),
+            AfterValidator(storable),
         ]
     elif f.type is FieldType.integer:
         base = Annotated[int, Field(strict=True, ge=ge, le=le)]

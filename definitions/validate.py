@@ -169,6 +169,17 @@ def _item(item: ServiceItem, src: Source, catalog: Catalog) -> list[Diagnostic]:
                     ["steps", i, "counted"],
                 )
             )
+        elif not step.counted and step.days == 0:
+            out.append(
+                src.diagnostic(
+                    E,
+                    "step-without-period",
+                    f"不计时环节 “{step.name}” 须写明所需工作日（第四十五条：书面告知申请人）"
+                    f" / the not-counted step '{step.key}' must state its period in working days:"
+                    " the applicant is told it in writing, and a step running longer is late",
+                    ["steps", i, "days"],
+                )
+            )
         elif step.counted and step.kind in NOT_COUNTED_KINDS:
             out.append(
                 src.diagnostic(

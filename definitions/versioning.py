@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
 
@@ -88,6 +88,38 @@ def content_hash(
     }
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def prune_unknown(cls: type[BaseModel], data: Any) -> Any:
+    """``data`` without the keys ``cls`` (and the models nested in it) does not know.
+
+    The definition models refuse unknown fields, which is right for YAML a person wrote. A
+    snapshot inside a running case's history is another matter: it may have been written by
+    a newer version that knows more fields, and the case must still run (see
+    workflows.contracts.CaseInput).
+    """
+    if not isinstance(data, dict):
+        return data
+    known: dict[str, Any] = {}
+    for name, info in cls.model_fields.items():
+        known[name] = info.annotation
+        if info.alias:
+            known[info.alias] = info.annotation
+    return {k: _prune(known[k], v) for k, v in data.items() if k in known}
+
+
+def _prune(annotation: Any, value: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return prune_unknown(annotation, value)
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) is list and isinstance(value, list) and args:
+        return [_prune(args[0], v) for v in value]
+    if get_origin(annotation) is Annotated and args:
+        return _prune(args[0], value)
+    models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+    if len(models) == 1 and isinstance(value, dict):
+        return prune_unknown(models[0], value)
+    return value
 
 
 def snapshot(catalog: Catalog, procedure: Procedure) -> ProcedureSnapshot:

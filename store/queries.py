@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Select, exists, func, select
@@ -212,6 +213,16 @@ def case_clocks(target: StoreOrSession, case_id: str) -> list[ClockRow]:
         return [_clock(r) for r in session.scalars(query)]
 
 
+def derivations(target: StoreOrSession, clock_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The derivation of each of those clocks (``<case id>/<clock key>``) that has one."""
+    ids = sorted(set(clock_ids))
+    if not ids:
+        return {}
+    query = select(ClockRecord.id, ClockRecord.derivation).where(ClockRecord.id.in_(ids))
+    with transaction(target) as session:
+        return {i: d for i, d in session.execute(query) if d is not None}
+
+
 def incidents(
     target: StoreOrSession,
     *,
@@ -255,12 +266,14 @@ def cases_to_recalculate(target: StoreOrSession, first: dt.date, last: dt.date) 
 
 
 def moved_by_revision(target: StoreOrSession, revision: int) -> list[Event]:
-    """The ``deadline.moved`` events a calendar revision caused, by case and sequence."""
+    """The ``deadline.moved`` events a calendar revision caused, by case and sequence (not the
+    moves of resumed clocks that happened to be computed with it)."""
     query = (
         select(EventRecord)
         .where(
             EventRecord.type == EventType.deadline_moved.value,
             EventRecord.payload["revision"].as_integer() == revision,
+            EventRecord.payload["reason"].as_string() == "calendar",
         )
         .order_by(EventRecord.case_id, EventRecord.seq)
     )
@@ -310,6 +323,7 @@ __all__ = [
     "case_tasks",
     "cases_to_recalculate",
     "count_events",
+    "derivations",
     "events_after",
     "get_case",
     "get_procedure",

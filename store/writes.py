@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from definitions.versioning import ProcedureSnapshot
 from store.db import Store
 from store.models import Base, ProcedureVersion, RequestKey
-from workflows.contracts import RecordInput, RecordResult
+from workflows.contracts import EventType, RecordInput, RecordResult
 
 StoreOrSession = Store | Session
 """A :class:`Store` (the call runs in its own transaction) or an open session (the caller's)."""
@@ -168,11 +168,33 @@ def record(target: StoreOrSession, data: RecordInput) -> RecordResult:
         _upsert_newer(session, CASES, [case])
         tasks = [_columns(t, []) | {"updated_at": now} for t in data.tasks]
         _upsert_newer(session, TASKS, tasks)
-        clocks = [_columns(c, ["spans", "derivation"]) | {"updated_at": now} for c in data.clocks]
-        _upsert_newer(session, CLOCKS, clocks)
+        _upsert_newer(session, CLOCKS, _clock_rows(data, now))
         incidents = [_columns(i, []) | {"updated_at": now} for i in data.incidents]
         _upsert_newer(session, INCIDENTS, incidents)
     return RecordResult(inserted=inserted)
+
+
+DEADLINE_EVENTS = frozenset({EventType.deadline_set, EventType.deadline_moved})
+
+
+def _clock_rows(data: RecordInput, now: dt.datetime) -> list[dict[str, Any]]:
+    """Clock rows with the derivation of the batch's latest deadline event for each; a row
+    without one leaves the stored derivation as it is (its column is not written)."""
+    derivations = {
+        e.payload["clock"]: e.payload["derivation"]
+        for e in data.events
+        if e.type in DEADLINE_EVENTS and e.payload.get("derivation") and e.payload.get("clock")
+    }
+    rows = []
+    for clock in data.clocks:
+        row = _columns(clock, ["spans", "derivation"]) | {"updated_at": now}
+        derivation = clock.derivation or derivations.get(clock.key)
+        if derivation is None:
+            del row["derivation"]
+        else:
+            row["derivation"] = derivation
+        rows.append(row)
+    return rows
 
 
 def clean_text(value: str) -> str:

@@ -15,8 +15,9 @@ import asyncio
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+import structlog
 from temporalio.client import Client
 
 from definitions.calendar import WorkingCalendar
@@ -26,6 +27,8 @@ from store.calendars import current_years, publish_calendar
 from store.db import Store
 from workflows.client import Done, Refused, send, update_id
 from workflows.contracts import SYSTEM, MovedDeadline, RecalculateInput
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -43,6 +46,20 @@ class Publication:
     moved: list[MovedDeadline] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     """Cases that could not recompute now (first edition, unavailable …), with why."""
+
+    def to_json(self) -> dict[str, Any]:
+        """For the API and ``onetrip calendar publish --json``."""
+        return {
+            "kind": "CalendarYear",
+            "calendar": self.calendar,
+            "year": self.year,
+            "revision": self.revision,
+            "outcome": self.outcome,
+            "changed": [d.isoformat() for d in self.changed],
+            "cases": list(self.cases),
+            "moved": [m.model_dump(mode="json") for m in self.moved],
+            "failed": dict(self.failed),
+        }
 
 
 def _in_force(
@@ -66,6 +83,62 @@ def changed_dates(
     return out
 
 
+async def record_year(
+    store: Store,
+    year: CalendarYear,
+    *,
+    base: Sequence[CalendarYear] = (),
+    published_by: str | None = None,
+) -> Publication:
+    """Store the year as a revision, and find the open cases whose deadlines it may move."""
+    before = _in_force(base, await asyncio.to_thread(current_years, store))
+    revision, outcome = await asyncio.to_thread(publish_calendar, store, year, published_by)
+    after = _in_force(before, [year])
+    changed = changed_dates(before, after, year.calendar, year.year)
+    publication = Publication(revision, outcome, year.calendar, year.year, changed)
+    first = changed[0] if changed else dt.date(year.year, 12, 31)
+    publication.cases = await asyncio.to_thread(
+        queries.cases_to_recalculate, store, first, dt.date(year.year, 12, 31)
+    )
+    return publication
+
+
+async def recalculate(
+    client: Client,
+    publication: Publication,
+    *,
+    concurrency: int = 16,
+    wait: dt.timedelta = dt.timedelta(seconds=30),
+) -> Publication:
+    """Have each case of the publication recompute its running clocks with the revision."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(case_id: str) -> None:
+        data = RecalculateInput(actor=SYSTEM, revision=publication.revision)
+        uid = update_id(SYSTEM.id, "recalculate", case_id, f"calendar-{publication.revision}")
+        async with gate:
+            outcome = await send(client, case_id, "recalculate", data, uid=uid, wait=wait)
+        if isinstance(outcome, Done):
+            publication.moved.extend(outcome.result.moved)
+        elif isinstance(outcome, Refused):
+            publication.failed[case_id] = outcome.message
+        else:
+            publication.failed[case_id] = type(outcome).__name__
+        if case_id in publication.failed:
+            log.warning("case not recalculated", case_id=case_id, why=publication.failed[case_id])
+
+    await asyncio.gather(*(one(c) for c in publication.cases))
+    publication.moved.sort(key=lambda m: (m.case_id, m.clock))
+    log.info(
+        "calendar applied",
+        revision=publication.revision,
+        cases=len(publication.cases),
+        moved=len(publication.moved),
+        failed=len(publication.failed),
+    )
+    return publication
+
+
 async def publish_year(
     client: Client,
     store: Store,
@@ -77,29 +150,5 @@ async def publish_year(
     wait: dt.timedelta = dt.timedelta(seconds=30),
 ) -> Publication:
     """Store the year, then have every open case it may affect recompute its deadlines."""
-    before = _in_force(base, await asyncio.to_thread(current_years, store))
-    revision, outcome = await asyncio.to_thread(publish_calendar, store, year, published_by)
-    after = _in_force(before, [year])
-    changed = changed_dates(before, after, year.calendar, year.year)
-    publication = Publication(revision, outcome, year.calendar, year.year, changed)
-    first = changed[0] if changed else dt.date(year.year, 12, 31)
-    publication.cases = await asyncio.to_thread(
-        queries.cases_to_recalculate, store, first, dt.date(year.year, 12, 31)
-    )
-    gate = asyncio.Semaphore(concurrency)
-
-    async def recalculate(case_id: str) -> None:
-        data = RecalculateInput(actor=SYSTEM, revision=revision)
-        uid = update_id(SYSTEM.id, "recalculate", case_id, f"calendar-{revision}")
-        async with gate:
-            outcome = await send(client, case_id, "recalculate", data, uid=uid, wait=wait)
-        if isinstance(outcome, Done):
-            publication.moved.extend(outcome.result.moved)
-        elif isinstance(outcome, Refused):
-            publication.failed[case_id] = outcome.message
-        else:
-            publication.failed[case_id] = type(outcome).__name__
-
-    await asyncio.gather(*(recalculate(c) for c in publication.cases))
-    publication.moved.sort(key=lambda m: (m.case_id, m.clock))
-    return publication
+    publication = await record_year(store, year, base=base, published_by=published_by)
+    return await recalculate(client, publication, concurrency=concurrency, wait=wait)

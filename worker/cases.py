@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -35,7 +36,7 @@ async def start_case(
     submitted_at: dt.datetime | None = None,
 ) -> WorkflowHandle[CaseWorkflow, CaseRow]:
     """Start (or find) the case ``case_id`` from the published version of ``code``."""
-    snap = queries.get_procedure(store, code, version)
+    snap = await asyncio.to_thread(queries.get_procedure, store, code, version)
     if snap is None:
         raise NotPublishedError(
             f"流程 {code}{f' v{version}' if version else ''} 未发布 / procedure {code}"
@@ -52,5 +53,5 @@ async def start_case(
         task_queue=task_queue,
         search_attributes=search_attributes,
         submitted_at=submitted_at,
-        calendar_revision=latest_revision(store),
+        calendar_revision=await asyncio.to_thread(latest_revision, store),
     )

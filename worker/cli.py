@@ -500,7 +500,7 @@ def calendar_publish_command(
         raise typer.Exit(1)
     publications = asyncio.run(_publish_years(years))
     if as_json:
-        _print_json([_publication_json(p) for p in publications])
+        _print_json([p.to_json() for p in publications])
     for p in publications if not as_json else []:
         out.print(
             f"{p.calendar} {p.year}: 修订 revision {p.revision}（{p.outcome}），"
@@ -537,19 +537,6 @@ async def _publish_years(years: list[CalendarYear]) -> list[Any]:
         ]
     finally:
         store.dispose()
-
-
-def _publication_json(p: Any) -> dict[str, Any]:
-    return {
-        "calendar": p.calendar,
-        "year": p.year,
-        "revision": p.revision,
-        "outcome": p.outcome,
-        "changed": [d.isoformat() for d in p.changed],
-        "cases": p.cases,
-        "moved": [m.model_dump(mode="json") for m in p.moved],
-        "failed": p.failed,
-    }
 
 
 def _moved_table(rows: list[tuple[Any, ...]]) -> None:

@@ -137,11 +137,11 @@ Outcome = Done | Refused | Pending | Closed | Missing | Unavailable
 
 def rpc_outcome(error: RPCError) -> Outcome:
     """What an RPC error means for a case: closed, unknown, or Temporal unreachable."""
-    text = str(error).lower()
-    if "completed" in text or "closed" in text or ("update" in text and "not found" in text):
-        return Closed()
     if error.status is RPCStatusCode.NOT_FOUND:
-        return Missing()
+        # "workflow execution already completed", or the update of a completed one.
+        text = str(error).lower()
+        closed = "completed" in text or "already" in text or "update" in text
+        return Closed() if closed else Missing()
     if error.status in (
         RPCStatusCode.UNAVAILABLE,
         RPCStatusCode.DEADLINE_EXCEEDED,

@@ -18,10 +18,10 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from definitions.models import WarningThreshold
-from definitions.versioning import ProcedureSnapshot
+from definitions.versioning import ProcedureSnapshot, prune_unknown
 
 TASK_QUEUE = "onetrip-cases"
 WORKFLOW_NAME = "CaseWorkflowV2"
@@ -41,8 +41,9 @@ MAX_LIST = 200
 """At most this many entries in a list of materials or missing items."""
 TEXT_LENGTH = 2000
 """Reasons, notes and comments are at most this long."""
-
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+# The API refuses longer input (api.schemas) and the case's guards refuse it from any other
+# client; the models themselves stay as permissive as the first edition's, or a recorded
+# update it accepted would fail to decode when its case is replayed.
 
 
 class _Model(BaseModel):
@@ -240,18 +241,24 @@ class Channel(StrEnum):
     mail = "mail"
 
 
+def _lenient_snapshot(value: Any) -> Any:
+    return prune_unknown(ProcedureSnapshot, value) if isinstance(value, dict) else value
+
+
 class CaseInput(_Model):
     """Everything a case needs, frozen at submission: the procedure snapshot included."""
 
     case_id: str = Field(min_length=1, max_length=64)
-    snapshot: ProcedureSnapshot
+    snapshot: Annotated[ProcedureSnapshot, BeforeValidator(_lenient_snapshot)]
+    """Fields of the procedure language unknown to this version are ignored here (not refused
+    as in YAML): a newer version may have started the case."""
     applicant: Actor
     form: dict[str, Any] = Field(default_factory=dict)
     materials: list[str] = Field(default_factory=list)
     """Material keys handed in with the application."""
     channel: Channel = Channel.online
     """A window submission is an on-site trip."""
-    submitted_at: dt.datetime | None = None
+    submitted_at: AwareDatetime | None = None
     """When the application arrived (the API's receipt); defaults to the workflow's start,
     never to the moment a worker first ran it."""
     calendar: str = "national"
@@ -267,19 +274,16 @@ class CaseInput(_Model):
 # --------------------------------------------------------------------------- updates
 
 
-MaterialKey = Annotated[str, Field(min_length=1, max_length=MATERIAL_KEY_LENGTH)]
-
-
 class _Action(_Model):
     actor: Actor
-    request_id: str | None = Field(None, max_length=200)
+    request_id: str | None = None
     """The client's idempotency key; also the update id."""
 
 
 class AcceptInput(_Action):
     """Accept at intake (受理), optionally 容缺: some non-key materials to follow."""
 
-    tolerated: list[MaterialKey] = Field(default_factory=list, max_length=MAX_LIST)
+    tolerated: list[str] = Field(default_factory=list)
     """Keys of materials accepted as missing (容缺)."""
     tolerance_days: int | None = Field(None, ge=1, le=60)
     """Working days from acceptance to supply them; at most the committed limit."""
@@ -290,7 +294,7 @@ class ReturnInput(_Action):
 
     task_key: str | None = None
     """None at intake; a task key when a reviewing department returns it."""
-    missing: list[MaterialKey] = Field(min_length=1, max_length=MAX_LIST)
+    missing: list[str] = Field(min_length=1)
     """Material keys (or short descriptions) still needed, all of them at once."""
     reason: str = Field(min_length=1, max_length=TEXT_LENGTH)
 
@@ -304,7 +308,7 @@ class RefuseInput(_Action):
 class SupplementInput(_Action):
     """The applicant hands in what was asked for (or the 容缺 materials), possibly in parts."""
 
-    materials: list[MaterialKey] = Field(min_length=1, max_length=MAX_LIST)
+    materials: list[str] = Field(min_length=1)
     on_site: bool = False
     """Read by the first edition only: trips are now recorded by the office (VisitInput)."""
 
@@ -331,7 +335,8 @@ class ReassignInput(_Action):
 class VisitInput(_Action):
     """The front desk records an on-site visit of the applicant (到办事现场), counted as a trip."""
 
-    reason: Literal["window_submission", "on_site_supplement", "window_pickup", "other"]
+    reason: Literal["window_submission", "on_site_supplement", "other"]
+    """A window pickup is recorded by the delivery itself (method ``window``)."""
     note: str | None = Field(None, max_length=TEXT_LENGTH)
 
 
@@ -435,6 +440,15 @@ class TaskRow(_Model):
     last_seq: int = 0
     """Sequence of the last event that changed this row (older writes never overwrite)."""
 
+    @property
+    def clock_key(self) -> str:
+        """The key of the clock this task's deadline comes from."""
+        if self.kind is TaskKind.intake:
+            return "intake"
+        if self.kind is TaskKind.delivery:
+            return "delivery"
+        return f"task:{self.task_key}"
+
 
 class CaseRow(_Model):
     """A case as supervisors and applicants see it (the ``cases`` projection)."""
@@ -491,19 +505,15 @@ class Span(_Model):
     reason: str | None = None
 
 
-class ClockRow(_Model):
-    """One clock of a case as supervisors read it (the ``clocks`` projection)."""
+class ClockState(_Model):
+    """What a clock is: shared by the case's clock model and its projection."""
 
-    id: str
-    """``<case id>/<clock key>``."""
-    case_id: str
     key: str
     """``intake``, ``case``, ``task:<task>``, ``step:<task>:<step>``, ``urge:<n>`` …"""
     kind: ClockKind
     task_key: str | None = None
     label: str | None = None
     """What is timed, for people (the step's name, the urge's note …)."""
-    status: Clock = Clock.running
     calendar: str = "national"
     start: dt.datetime
     days: int
@@ -521,6 +531,15 @@ class ClockRow(_Model):
     """How the due instant follows from the calendar (definitions.calendar.Derivation)."""
     calendar_revision: int = 0
     ended_at: dt.datetime | None = None
+
+
+class ClockRow(ClockState):
+    """One clock of a case as supervisors read it (the ``clocks`` projection)."""
+
+    id: str
+    """``<case id>/<clock key>``."""
+    case_id: str
+    status: Clock = Clock.running
     last_seq: int = 0
 
 
@@ -549,6 +568,8 @@ class RecordInput(_Model):
     tasks: list[TaskRow] = Field(default_factory=list)
     """Only the tasks these events changed."""
     clocks: list[ClockRow] = Field(default_factory=list)
+    """Without their derivations: the store takes each from the ``deadline.set`` or
+    ``deadline.moved`` event of the same batch, and keeps the stored one otherwise."""
     incidents: list[IncidentRow] = Field(default_factory=list)
     sanitize: bool | None = None
     """True: clean text the store refuses (NUL …) and cap lengths before writing. False: refuse
@@ -637,4 +658,6 @@ class CaseView(_Model):
     events: int
     urges: list[dict[str, Any]] = Field(default_factory=list)
     clocks: list[ClockRow] = Field(default_factory=list)
+    """Without their derivations: the store takes each from the ``deadline.set`` or
+    ``deadline.moved`` event of the same batch, and keeps the stored one otherwise."""
     incidents: list[IncidentRow] = Field(default_factory=list)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Path, status
+from fastapi import APIRouter, BackgroundTasks, Body, HTTPException, Path, status
 from fastapi.concurrency import run_in_threadpool
+from temporalio.client import Client
 
 from api.deps import Admin, ClientDep, SettingsDep, StoreDep
 from api.schemas import IssuedToken, NewToken, NewUser
@@ -15,6 +16,7 @@ from definitions.validate import validate_catalog
 from definitions.versioning import snapshot
 from store import queries
 from store.calendars import PublishedYear, current_years
+from store.db import Store
 from store.users import (
     UserExistsError,
     UserInfo,
@@ -25,7 +27,7 @@ from store.users import (
     revoke_token,
 )
 from store.writes import PublishConflict, publish
-from worker.calendars import Publication, publish_year
+from worker.calendars import recalculate, record_year
 from worker.settings import Settings
 from worker.temporal import load_calendars
 from workflows.contracts import Event
@@ -54,28 +56,21 @@ def _load(document: str, settings: Settings) -> tuple[LoadResult, Catalog]:
     return posted, catalog
 
 
-def _publication(p: Publication) -> dict[str, Any]:
-    return {
-        "kind": "CalendarYear",
-        "calendar": p.calendar,
-        "year": p.year,
-        "revision": p.revision,
-        "outcome": p.outcome,
-        "changed": [d.isoformat() for d in p.changed],
-        "cases": len(p.cases),
-        "moved": [m.model_dump(mode="json") for m in p.moved],
-        "failed": p.failed,
-    }
-
-
 async def _publish_years(
-    years: list[CalendarYear], user: Admin, store: StoreDep, client: ClientDep, settings: Settings
+    years: list[CalendarYear],
+    user: UserInfo,
+    store: Store,
+    client: Client,
+    settings: Settings,
+    background: BackgroundTasks,
 ) -> list[dict[str, Any]]:
+    """Store each year now; the open cases recompute after the answer (see the moved list)."""
     base = await run_in_threadpool(load_calendars, settings)
     out = []
     for year in years:
-        publication = await publish_year(client, store, year, base=base, published_by=user.id)
-        out.append(_publication(publication))
+        publication = await record_year(store, year, base=base, published_by=user.id)
+        background.add_task(recalculate, client, publication)
+        out.append(publication.to_json() | {"recalculating": len(publication.cases)})
     return out
 
 
@@ -86,6 +81,7 @@ async def publish_yaml(
     client: ClientDep,
     settings: SettingsDep,
     document: YamlBody,
+    background: BackgroundTasks,
 ) -> list[dict[str, Any]]:
     """Validate posted definitions with the catalog and publish their procedures and
     calendar years.
@@ -119,7 +115,7 @@ async def publish_yaml(
                 "outcome": outcome,
             }
         )
-    return out + await _publish_years(years, user, store, client, settings)
+    return out + await _publish_years(years, user, store, client, settings, background)
 
 
 @router.post("/calendars", status_code=status.HTTP_201_CREATED)
@@ -129,12 +125,14 @@ async def publish_calendars(
     client: ClientDep,
     settings: SettingsDep,
     document: YamlBody,
+    background: BackgroundTasks,
 ) -> list[dict[str, Any]]:
     """Publish calendar years (``kind: CalendarYear``), e.g. next year's official arrangement.
 
-    Each year is stored as a new revision (the same content again changes nothing), reaches
-    every worker without a restart, and every open case whose deadlines it may move
-    recomputes them: the answer lists the dates that changed and each deadline that moved.
+    Each year is stored as a new revision (the same content again changes nothing) and reaches
+    every worker without a restart. The answer lists the dates that changed and the open cases
+    whose deadlines they may move; those recompute right after it, and
+    ``GET /admin/calendars/{revision}/moved`` lists each deadline that moved.
     """
     posted, _ = await run_in_threadpool(_load, document, settings)
     years = [e.definition for e in posted.loaded if isinstance(e.definition, CalendarYear)]
@@ -143,7 +141,7 @@ async def publish_calendars(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             "只接受日历定义（kind: CalendarYear）/ only CalendarYear documents are accepted here",
         )
-    return await _publish_years(years, user, store, client, settings)
+    return await _publish_years(years, user, store, client, settings, background)
 
 
 @router.get("/calendars")
@@ -204,7 +202,9 @@ def add_token(user_id: str, body: NewToken, user: Admin, store: StoreDep) -> Iss
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_token(token_id: int, user: Admin, store: StoreDep) -> None:
+def delete_token(
+    token_id: Annotated[int, Path(ge=1, le=2**31 - 1)], user: Admin, store: StoreDep
+) -> None:
     """Revoke a token."""
     if not revoke_token(store, token_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"令牌不存在 / no live token {token_id}")

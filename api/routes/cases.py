@@ -9,20 +9,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowQueryFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from api.actions import act, client_key, fail, fingerprint, same_request
+from api.actions import act, client_key, fail, fingerprint, same_request, unavailable
 from api.deps import Applicant, ClientDep, CurrentUser, SettingsDep, StoreDep
 from api.schemas import MAX_OFFSET, CaseDetail, Rating, SubmitCase, Submitted, Supplement, Withdraw
 from definitions.forms import FormError, validate_form
 from store import queries
+from store.calendars import latest_revision
 from store.db import Store
 from store.users import UserInfo
-from worker.cases import start_case
 from workflows.case import CaseWorkflow
-from workflows.client import rpc_outcome
+from workflows.client import rpc_outcome, start_case
 from workflows.contracts import (
     ActionResult,
     CaseRow,
@@ -39,11 +39,15 @@ CaseId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]
 
 
 def case_number(applicant: str, key: str | None) -> str:
-    """A case number; the same applicant and idempotency key always give the same one."""
+    """A case number; the same applicant and idempotency key always give the same one.
+
+    80 bits: among a hundred million cases a collision has a chance of about 10⁻⁸, and the
+    submission checks the number is not someone else's case anyway.
+    """
     if key is None:
-        return f"OT-{uuid.uuid4().hex[:12].upper()}"
+        return f"OT-{uuid.uuid4().hex[:20].upper()}"
     digest = hashlib.sha256(f"{applicant}\n{key}".encode()).hexdigest()
-    return f"OT-{digest[:12].upper()}"
+    return f"OT-{digest[:20].upper()}"
 
 
 @router.post("/cases", status_code=status.HTTP_201_CREATED)
@@ -66,7 +70,10 @@ async def submit(
     except FormError as exc:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [{**e, "loc": ["body", "form", *e["loc"]]} for e in exc.errors],
+            [
+                {**e, "loc": ["body", "form", *(str(p)[:100] for p in e["loc"])]}
+                for e in exc.errors[:50]
+            ],
         ) from None
     known = {m.key: m for i in snap.items for m in i.materials}
     unknown = [
@@ -81,6 +88,11 @@ async def submit(
     if key is not None:
         await same_request(store, f"submit\n{case_id}", fingerprint("submit", body))
     existing = await run_in_threadpool(queries.get_case, store, case_id)
+    if existing is not None and existing.applicant_id != user.id:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            "请换一个 Idempotency-Key 重新提交 / submit again with another Idempotency-Key",
+        )
     if existing is not None and (existing.procedure_code != snap.code or existing.form != form):
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -88,19 +100,19 @@ async def submit(
             " application",
         )
     # A finished case with this number (e.g. withdrawn) is the same submission: same answer.
+    revision = await run_in_threadpool(latest_revision, store)
     try:
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await start_case(
                 client,
-                store,
+                snap,
                 case_id=case_id,
-                code=snap.code,
-                version=snap.version,
                 applicant=user.actor(),
                 form=form,
                 materials=list(dict.fromkeys(body.materials)),
                 task_queue=settings.task_queue,
                 submitted_at=request.state.received_at,
+                calendar_revision=revision,
             )
     except RPCError as exc:
         fail(rpc_outcome(exc), case_id)
@@ -137,7 +149,20 @@ async def load_case(store: Store, client: ClientDep, case_id: str) -> CaseDetail
         view = await handle.query(CaseWorkflow.view)
     except RPCError as exc:
         fail(rpc_outcome(exc), case_id)
+    except WorkflowQueryFailedError:
+        raise unavailable("办件暂时无法读取 / the case cannot be read now") from None
     return CaseDetail(case=view.case, tasks=view.tasks, clocks=view.clocks)
+
+
+def redact(user: UserInfo, detail: CaseDetail) -> CaseDetail:
+    """A caseworker sees other departments' tasks of the case, not who handles them."""
+    if user.role is not Role.caseworker:
+        return detail
+    tasks = [
+        t if t.department == user.department else t.model_copy(update={"assignee": None})
+        for t in detail.tasks
+    ]
+    return detail.model_copy(update={"tasks": tasks})
 
 
 def in_scope(user: UserInfo, detail: CaseDetail) -> bool:
@@ -154,7 +179,7 @@ async def case_for(user: UserInfo, store: Store, client: ClientDep, case_id: str
     detail = await load_case(store, client, case_id)
     if not in_scope(user, detail):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"办件不存在 / no case {case_id}")
-    return detail
+    return redact(user, detail)
 
 
 @router.get("/cases/{case_id}")

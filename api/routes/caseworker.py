@@ -13,10 +13,19 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 
+from api import explain
 from api.actions import act
 from api.deps import Caseworker, ClientDep, SettingsDep, StoreDep, require
 from api.routes.cases import CaseId, case_for
-from api.schemas import MAX_OFFSET, Deliver, IntakeDecision, Reassign, TaskDecision, Visit
+from api.schemas import (
+    MAX_OFFSET,
+    Deliver,
+    IntakeDecision,
+    Reassign,
+    TaskDecision,
+    TaskView,
+    Visit,
+)
 from store import queries
 from store.users import UserInfo, get_user
 from workflows.case import CaseWorkflow
@@ -31,7 +40,6 @@ from workflows.contracts import (
     Role,
     StepInput,
     TaskInput,
-    TaskRow,
     TaskState,
     VisitInput,
 )
@@ -50,15 +58,16 @@ def inbox(
     mine: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-) -> list[TaskRow]:
-    """The department's open and claimed work, nearest deadline first.
+) -> list[TaskView]:
+    """The department's open and claimed work, nearest deadline first, each deadline with its
+    working-day derivation.
 
     For the front desk this includes new applications and supplements handed in at intake
     (``kind: intake``) and results waiting to be handed out (``kind: delivery``).
     """
     assert user.department is not None
     states = (state,) if state else (TaskState.open, TaskState.claimed)
-    return queries.inbox(
+    rows = queries.inbox(
         store,
         user.department,
         states=states,
@@ -66,6 +75,7 @@ def inbox(
         limit=limit,
         offset=offset,
     )
+    return explain.tasks(store, rows)
 
 
 @router.post("/cases/{case_id}/tasks/{task_key}/claim")

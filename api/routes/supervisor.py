@@ -9,19 +9,18 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 
+from api import explain
 from api.actions import act
 from api.deps import ClientDep, SettingsDep, StoreDep, Supervisor
 from api.routes.cases import CaseId, case_for
-from api.schemas import MAX_CURSOR, Attention, EventPage, Resolve, Urge
+from api.schemas import MAX_CURSOR, Attention, CaseSummary, EventPage, Resolve, TaskView, Urge
 from store import queries
 from workflows.case import CaseWorkflow
 from workflows.contracts import (
     ActionResult,
-    CaseRow,
     Event,
     ResolveIncidentInput,
     Role,
-    TaskRow,
     UrgeInput,
 )
 
@@ -37,17 +36,19 @@ def flagged_tasks(
     procedure: str | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
-) -> list[TaskRow]:
-    """Open tasks with a yellow card (warning) or a red card (overdue).
+) -> list[TaskView]:
+    """Open tasks with a yellow card (warning) or a red card (overdue), each with the
+    working-day derivation of its deadline.
 
     ``since``/``until`` (ISO 8601 instants) keep the tasks whose deadline falls in that period.
     """
     find = queries.overdue_tasks if severity == "overdue" else queries.warning_tasks
-    return [
+    rows = [
         t
         for t in find(store, department=department, procedure=procedure)
         if _within(t.deadline_at, since, until)
     ]
+    return explain.tasks(store, rows)
 
 
 def _within(
@@ -67,9 +68,11 @@ def _within(
 @router.get("/supervision/cases")
 def overdue_cases(
     user: Supervisor, store: StoreDep, department: str | None = None, procedure: str | None = None
-) -> list[CaseRow]:
-    """Open cases past their committed limit."""
-    return queries.overdue_cases(store, department=department, procedure=procedure)
+) -> list[CaseSummary]:
+    """Open cases past their committed limit, each with the derivation of its deadline."""
+    return explain.cases(
+        store, queries.overdue_cases(store, department=department, procedure=procedure)
+    )
 
 
 @router.get("/supervision/incidents")

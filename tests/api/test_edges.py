@@ -231,6 +231,8 @@ async def test_8_the_desk_inbox_lists_new_applications(api: Api) -> None:
     [row] = await api.ok("desk-1", "GET", "/inbox")
     assert (row["case_id"], row["task_key"], row["kind"]) == (case, "@intake", "intake")
     assert row["deadline_at"] is not None
+    # Submitted Monday 15 Sep 2025: 1 working day, Tuesday.
+    assert (row["derivation"]["days"], row["derivation"]["due_date"]) == (1, "2025-09-16")
     detail = await api.ok("applicant-1", "GET", f"/cases/{case}")
     [intake] = [c for c in detail["clocks"] if c["key"] == "intake"]
     assert intake["derivation"]["days"] == 1
@@ -301,3 +303,25 @@ async def test_incidents_are_listed_for_supervisors_and_resolved_by_them(api: Ap
             "supervisor-1", "POST", f"/cases/{case}/incidents/{number}/resolve", {}
         )
         assert again.status_code == 409
+
+
+async def test_one_key_reused_on_one_endpoint_for_another_decision_is_422(api: Api) -> None:
+    case = await api.submit()
+    await api.ok("desk-1", "POST", f"/cases/{case}/intake", {"decision": "accept"})
+    task = f"/cases/{case}/tasks/{TASK}"
+    await api.ok("scjg-1", "POST", f"{task}/claim")
+    key = {"Idempotency-Key": "decide-once"}
+    approve = {"decision": "approve"}
+    back = {"decision": "return", "reason": "缺章程", "missing": ["company_articles"]}
+    assert (await api.call("scjg-1", "POST", f"{task}/decision", approve, **key)).status_code == 200
+    assert (await api.call("scjg-1", "POST", f"{task}/decision", back, **key)).status_code == 422
+
+
+async def test_other_departments_see_a_case_without_who_handles_its_tasks(api: Api) -> None:
+    case = await api.submit()
+    await api.ok("desk-1", "POST", f"/cases/{case}/intake", {"decision": "accept"})
+    await api.ok("scjg-1", "POST", f"/cases/{case}/tasks/{TASK}/claim")
+    for user, expected in [("scjg-2", "scjg-1"), ("desk-1", None), ("supervisor-1", "scjg-1")]:
+        detail = await api.ok(user, "GET", f"/cases/{case}")
+        [task] = [t for t in detail["tasks"] if t["task_key"] == TASK]
+        assert task["assignee"] == expected, user

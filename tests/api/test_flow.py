@@ -198,6 +198,12 @@ async def test_warnings_and_red_cards_for_supervisors(api: Api) -> None:
     path = "/supervision/tasks?severity=warning&department=YZ-SCJG"
     [task] = await api.ok("supervisor-1", "GET", path)
     assert task["task_key"] == "company_registration"
+    # The yellow card can be read: 1 working day from Monday, Tuesday counted, official data.
+    why = task["derivation"]
+    assert (why["start_date"], why["days"], why["due_date"]) == ("2025-09-15", 1, "2025-09-16")
+    assert why["sources"] == [
+        {"year": 2025, "source": "chinesecalendar", "notice": why["sources"][0]["notice"]}
+    ]
     inside = "&since=2025-09-16T00:00:00%2B08:00&until=2025-09-18T00:00:00%2B08:00"
     assert len(await api.ok("supervisor-1", "GET", path + inside)) == 1
     outside = "&since=2025-09-20T00:00:00%2B08:00"

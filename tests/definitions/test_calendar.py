@@ -298,3 +298,16 @@ def test_bad_inputs_are_refused(cal: WorkingCalendar) -> None:
     with pytest.raises(ValueError, match="timezone"):
         cal.deadline(dt.datetime(2025, 1, 1, 9), 1)
     assert start_of_day(D(2025, 1, 1)).utcoffset() == dt.timedelta(hours=8)
+
+
+def test_two_holidays_on_one_date_are_two_days_off(cal: WorkingCalendar) -> None:
+    # 2031: 中秋 falls on 1 October (Wednesday); as in 2020, both holidays are days off, so
+    # the fallback makes up the second on the next free weekday, Monday 6 October.
+    days = statutory_holidays(2031)
+    assert [d.isoformat() for d in days if d.month == 10] == [
+        "2031-10-01",
+        "2031-10-02",
+        "2031-10-03",
+        "2031-10-06",
+    ]
+    assert sum(1 for d in statutory_holidays(2020) if d.month == 10) == 5  # with 补假

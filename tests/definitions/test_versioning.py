@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from definitions.loader import Catalog, load_text
 from definitions.validate import validate_paths
-from definitions.versioning import snapshot
+from definitions.versioning import content_hash, snapshot
 from tests.conftest import CATALOG
+from workflows.contracts import Actor, CaseInput, Role
 
 BASE = """\
 kind: Department
@@ -76,3 +80,49 @@ def test_snapshot_carries_items_and_departments() -> None:
     again = type(snap).model_validate_json(snap.model_dump_json())
     assert again == snap
     assert snapshot(catalog, proc).content_hash == snap.content_hash
+
+
+def test_a_field_added_to_the_language_leaves_published_hashes_alone() -> None:
+    cat = validate_paths([CATALOG]).catalog
+    proc = cat.procedure("YZ-GCJS-SGXK")
+    assert proc is not None
+    snap = snapshot(cat, proc)
+    # The hash input is what it was before `repeatable` existed: no step carries the key.
+    body = {
+        "procedure": snap.procedure.model_dump(mode="json", by_alias=True),
+        "items": [i.model_dump(mode="json", by_alias=True) for i in snap.items],
+        "departments": [d.model_dump(mode="json", by_alias=True) for d in snap.departments],
+    }
+    for item in body["items"]:
+        for step in item["steps"]:
+            del step["repeatable"]
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    assert snap.content_hash == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    # Using the field is a change of content.
+    item = snap.items[1]
+    steps = [s.model_copy(update={"repeatable": True}) for s in item.steps]
+    changed = [item.model_copy(update={"steps": steps}), *snap.items[2:], snap.items[0]]
+    assert content_hash(snap.procedure, changed, snap.departments) != snap.content_hash
+
+
+def test_a_case_input_ignores_fields_a_newer_version_added() -> None:
+    cat = validate_paths([CATALOG]).catalog
+    proc = cat.procedure("YZ-YJS-KBQY")
+    assert proc is not None
+    snap = snapshot(cat, proc)
+    data = CaseInput(
+        case_id="C-1",
+        snapshot=snap,
+        applicant=Actor(id="a", role=Role.applicant),
+    ).model_dump(mode="json")
+
+    def sprinkle(value: object) -> object:
+        if isinstance(value, dict):
+            return {**{k: sprinkle(v) for k, v in value.items()}, "added_later": {"x": 1}}
+        if isinstance(value, list):
+            return [sprinkle(v) for v in value]
+        return value
+
+    later = CaseInput.model_validate(sprinkle(data))
+    assert later.snapshot == snap
+    assert later.case_id == "C-1"

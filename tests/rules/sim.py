@@ -15,7 +15,7 @@ from definitions.calendar import SHANGHAI
 from definitions.models import Procedure
 from definitions.versioning import snapshot
 from tests.fixtures_temporal import catalog
-from workflows.case import guards, rules
+from workflows.case import guards, rules, timing
 from workflows.case.clocks import CaseClock
 from workflows.case.spec import Spec
 from workflows.case.state import CaseData
@@ -81,17 +81,17 @@ class Sim:
     # ----------------------------------------------------------------- driving
 
     def settle(self, reason: str = "computed") -> list[MovedDeadline]:
-        stale = rules.stale_clocks(self.s)
+        stale = timing.stale_clocks(self.s)
         moved: list[MovedDeadline] = []
         if stale:
             try:
-                result = answer(self.calendars, rules.clock_request(self.s, self.spec, stale))
+                result = answer(self.calendars, timing.clock_request(self.s, self.spec, stale))
             except Exception as exc:  # what the activity turns into a CalendarError
                 self.failures.append(str(exc))
-                rules.clock_failed(self.s, stale, str(exc), self.now)
+                timing.clock_failed(self.s, stale, str(exc), self.now)
             else:
-                moved = rules.apply_answers(self.s, self.spec, stale, result, self.now, reason)
-        rules.project(self.s)
+                moved = timing.apply_answers(self.s, self.spec, stale, result, self.now, reason)
+        timing.project(self.s)
         self.events += self.s.take_pending()
         return moved
 
@@ -113,11 +113,11 @@ class Sim:
     def until(self, instant: dt.datetime) -> None:
         """Let time pass to ``instant``, firing every timer on the way at its own instant."""
         while True:
-            nxt = rules.next_instant(self.s)
+            nxt = timing.next_instant(self.s)
             if nxt is None or nxt > instant:
                 break
             self.now = max(self.now, nxt)
-            while rules.fire_due(self.s, self.spec, self.now):
+            while timing.fire_due(self.s, self.spec, self.now):
                 self.settle()
         self.now = max(self.now, instant)
 

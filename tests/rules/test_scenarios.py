@@ -12,12 +12,13 @@ from activities.clock import Calendars
 from definitions.models import CalendarYear, JoinPolicy
 from tests.fixtures_temporal import catalog
 from tests.rules.sim import APPLICANT, DESK, SUPERVISOR, Sim, caseworker, sh
-from workflows.case import guards, rules
+from workflows.case import guards, rules, timing
 from workflows.contracts import (
     SYSTEM,
     AcceptInput,
     Clock,
     DecideInput,
+    DeliverInput,
     EventType,
     ReassignInput,
     RecalculateInput,
@@ -243,7 +244,7 @@ def test_6_a_red_card_is_withdrawn_when_a_published_calendar_moves_its_deadline(
     calendars.reload([OFFICIAL_LIKE_2027], revision=1)
     moved = sim.act(
         guards.recalculate,
-        rules.recalculate,
+        timing.recalculate,
         RecalculateInput(actor=SYSTEM, revision=1),
         reason="calendar",
     )
@@ -417,5 +418,80 @@ def test_every_clock_of_a_closed_case_has_ended() -> None:
     urge(sim, FIRE, 2)
     sim.act(guards.withdraw, rules.withdraw, WithdrawInput(actor=APPLICANT))
     assert all(c.status is Clock.ended for c in sim.s.clocks.values())
-    assert rules.next_instant(sim.s) is None
+    assert timing.next_instant(sim.s) is None
     assert sim.s.active == {}
+
+
+# ------------------------------------------------------------------ found in review
+
+
+def test_an_urge_on_the_desks_intake_ends_with_the_intake() -> None:
+    sim = Sim(at=sh("2025-11-03 09:00"))
+    urge(sim, "@intake", 1)
+    sim.act(
+        guards.return_for_supplement,
+        rules.return_for_supplement,
+        ReturnInput(actor=DESK, missing=["company_articles"], reason="缺章程"),
+    )
+    assert sim.clock("urge:1").status is Clock.suspended  # the applicant owes the supplement
+    sim.until(sh("2025-11-05 10:00"))
+    sim.act(
+        guards.supplement,
+        rules.supplement,
+        SupplementInput(actor=APPLICANT, materials=["company_articles"]),
+    )
+    sim.act(guards.accept, rules.accept, AcceptInput(actor=DESK))
+    assert sim.clock("urge:1").status is Clock.ended
+    sim.until(sh("2025-11-20 00:00"))
+    assert sim.of(EventType.deadline_escalated) == []
+
+
+def test_delivery_waits_while_tolerated_materials_are_owed() -> None:
+    sim = Sim(at=sh("2025-11-03 09:00"), form={"company_name": "云州示范", "food_business": False})
+    accept = AcceptInput(actor=DESK, tolerated=["lease_contract"], tolerance_days=1)
+    sim.act(guards.accept, rules.accept, accept)
+    while open_ := [t for t in sim.s.tasks.values() if t.state is TaskState.open]:
+        for task in open_:
+            if task.kind.value == "review":
+                approve(sim, task.task_key, caseworker(task.department))
+        if sim.s.case.state.value != "in_progress":
+            break
+    assert sim.s.case.state.value == "delivering"
+    assert sim.clock("delivery").status is Clock.suspended
+    refusal = sim.refused(guards.deliver, DeliverInput(actor=DESK))
+    assert refusal.kind == "conflict"
+    sim.act(
+        guards.supplement,
+        rules.supplement,
+        SupplementInput(actor=APPLICANT, materials=["lease_contract"]),
+    )
+    assert sim.clock("delivery").status is Clock.running
+    assert sim.task("@delivery").deadline_at == sh("2025-11-05 00:00")  # 1 working day
+
+
+def test_a_closed_case_closes_its_incidents() -> None:
+    class Broken(Calendars):
+        def current(self) -> Any:
+            raise ValueError("holiday data unreadable")
+
+    sim = Sim(at=sh("2025-11-03 09:00"), calendars=Broken())
+    assert [i.kind.value for i in sim.s.open_incidents()] == ["clock_failed"]
+    sim.act(guards.withdraw, rules.withdraw, WithdrawInput(actor=APPLICANT))
+    assert sim.s.open_incidents() == []
+    assert sim.s.incidents[0].resolution == "办件已结束 / the case ended"
+
+
+def test_known_deadlines_keep_working_while_a_recalculation_fails() -> None:
+    calendars = Calendars()
+    sim = Sim(at=sh("2025-11-03 09:00"), calendars=calendars)
+    sim.act(guards.accept, rules.accept, AcceptInput(actor=DESK))
+    assert sim.s.case.deadline_at == sh("2025-11-07 00:00")
+
+    def broken() -> Any:
+        raise ValueError("holiday data unreadable")
+
+    calendars.current = broken  # type: ignore[method-assign]
+    sim.act(guards.recalculate, timing.recalculate, RecalculateInput(actor=SYSTEM, revision=1))
+    assert sim.failures
+    sim.until(sh("2025-11-07 00:01"))  # the red card still fires at the known instant
+    assert sim.s.case.overdue

@@ -113,7 +113,9 @@ async def test_claims_and_decisions_belong_to_one_person(harness: Harness) -> No
     result = await h.act(
         case_id,
         CaseWorkflow.reassign,
-        ReassignInput(actor=SCJG, task_key=REGISTRATION, assignee=SCJG_2.id),
+        ReassignInput(
+            actor=SCJG, task_key=REGISTRATION, assignee=SCJG_2.id, assignee_department="YZ-SCJG"
+        ),
     )
     assert result.task is not None
     assert result.task.assignee == SCJG_2.id

@@ -5,7 +5,9 @@
 - ``state``: the case's whole state in one object, with its event log.
 - ``joins``: the join policies (会签, 或签, 依次), one small function each.
 - ``guards``: who may do what, when; shared by update validators and handlers.
-- ``rules``: what each action and each due instant changes (pure, takes ``now``).
+- ``rules``: what each action changes (pure, takes ``now``).
+- ``incidents``: errors retrying cannot fix, opened and resolved.
+- ``timing``: deadlines computed and applied, timers fired, rows projected.
 - ``workflow``: the ``@workflow.defn`` class (``CaseWorkflowV2``).
 """
 

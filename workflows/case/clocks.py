@@ -15,6 +15,8 @@ Suspension sources, and the clocks each one stops:
 ``step:<task>``        a 第四十五条 step of that task: the task and urges on it, the case and
                        its urges, and the 容缺 period (第四十五条 time counts for none of them);
                        never another department's task or urge
+``owed``               容缺 materials still owed when every stage approved: delivery waits
+                       for the applicant (results are not handed out before they arrive)
 =====================  ==================================================================
 
 Pure code: no Temporal, no calendar data; instants are passed in.
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from definitions.models import WarningThreshold
 from workflows.contracts import (
@@ -33,13 +35,16 @@ from workflows.contracts import (
     ClockKind,
     ClockQuery,
     ClockRow,
+    ClockState,
     Span,
     SuspensionSpan,
 )
 
 SUPPLEMENT = "supplement"
 INTAKE_SUPPLEMENT = "intake_supplement"
+OWED = "owed"
 _STEP = "step:"
+_INTAKE_TASK = "@intake"
 
 WARNED_KINDS = frozenset(
     {ClockKind.intake, ClockKind.case, ClockKind.task, ClockKind.step, ClockKind.delivery}
@@ -63,31 +68,16 @@ class Change(BaseModel):
     """Cards withdrawn because the instant they stood for moved into the future."""
 
 
-class CaseClock(BaseModel):
+class CaseClock(ClockState):
     """A clock of a case, with what the rules need beyond its projection."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    key: str
-    kind: ClockKind
-    task_key: str | None = None
-    label: str | None = None
-    calendar: str
-    start: dt.datetime
-    days: int
     warning: WarningThreshold | None = None
-    spans: list[Span] = []
-    due_at: dt.datetime | None = None
-    due_date: dt.date | None = None
-    warning_at: dt.datetime | None = None
-    warned: bool = False
-    overdue: bool = False
-    provisional: bool = False
-    derivation: dict[str, object] | None = None
-    calendar_revision: int = 0
-    ended_at: dt.datetime | None = None
     stale: bool = True
     """The due instant must be (re)computed before timers can be armed."""
+    recheck: bool = False
+    """To be computed again (a new calendar revision), its known instants still armed."""
+    limited: bool = True
+    """False for a 第四十五条 step published without its days: timed, never late."""
 
     # ----------------------------------------------------------------- state
 
@@ -115,8 +105,10 @@ class CaseClock(BaseModel):
             return self.kind not in (ClockKind.intake, ClockKind.delivery, ClockKind.rating)
         if source == INTAKE_SUPPLEMENT:
             return self.kind is ClockKind.intake or (
-                self.kind is ClockKind.urge and self.task_key is None
+                self.kind is ClockKind.urge and self.task_key in (None, _INTAKE_TASK)
             )
+        if source == OWED:
+            return self.kind is ClockKind.delivery
         if source.startswith(_STEP):
             task = source.removeprefix(_STEP)
             if self.kind in (ClockKind.case, ClockKind.tolerance):
@@ -159,6 +151,7 @@ class CaseClock(BaseModel):
                 span.end = now
         self.ended_at = now
         self.stale = False
+        self.recheck = False
 
     def restart(self, now: dt.datetime) -> list[str]:
         """A new period from ``now`` (intake after a supplement); returns the cards withdrawn."""
@@ -196,6 +189,7 @@ class CaseClock(BaseModel):
         self.derivation = answer.derivation
         self.calendar_revision = max(self.calendar_revision, revision)
         self.stale = False
+        self.recheck = False
         withdrawn: list[str] = []
         if self.warned and (self.warning_at is None or self.warning_at > now):
             self.warned = False
@@ -212,7 +206,7 @@ class CaseClock(BaseModel):
 
     def armed(self) -> list[tuple[dt.datetime, str]]:
         """The timers this clock wants: ``(instant, "warning" | "due")``."""
-        if not self.running or self.stale or self.due_at is None:
+        if not self.running or self.stale or self.due_at is None or not self.limited:
             return []
         out: list[tuple[dt.datetime, str]] = []
         if self.warning_at is not None and not self.warned and not self.overdue:
@@ -221,27 +215,13 @@ class CaseClock(BaseModel):
             out.append((self.due_at, "due"))
         return out
 
-    def row(self, case_id: str) -> ClockRow:
-        """The projection of this clock."""
-        return ClockRow(
-            id=f"{case_id}/{self.key}",
-            case_id=case_id,
-            key=self.key,
-            kind=self.kind,
-            task_key=self.task_key,
-            label=self.label,
-            status=self.status,
-            calendar=self.calendar,
-            start=self.start,
-            days=self.days,
-            spans=[s.model_copy() for s in self.spans],
-            due_at=self.due_at,
-            due_date=self.due_date,
-            warning_at=self.warning_at,
-            warned=self.warned,
-            overdue=self.overdue,
-            provisional=self.provisional,
-            derivation=dict(self.derivation) if self.derivation else None,
-            calendar_revision=self.calendar_revision,
-            ended_at=self.ended_at,
-        )
+    def row(self, case_id: str, derivation: bool = True) -> ClockRow:
+        """The projection of this clock (copies: later changes do not reach it).
+
+        ``derivation=False``: without it, for the store, which takes it from the deadline
+        event of the same batch (it would otherwise travel twice in every write).
+        """
+        data = {name: getattr(self, name) for name in ClockState.model_fields}
+        data["spans"] = [s.model_copy() for s in self.spans]
+        data["derivation"] = dict(self.derivation) if self.derivation and derivation else None
+        return ClockRow(id=f"{case_id}/{self.key}", case_id=case_id, status=self.status, **data)

@@ -16,6 +16,8 @@ from workflows.contracts import (
     DECIDED_TASK_STATES,
     DELIVERY_TASK,
     INTAKE_TASK,
+    MATERIAL_KEY_LENGTH,
+    MAX_LIST,
     OPEN_TASK_STATES,
     TERMINAL_STATES,
     AcceptInput,
@@ -71,6 +73,17 @@ FOREIGN = "无权办理：不属于你所在部门的任务 / forbidden: not a t
 
 
 # --------------------------------------------------------------------------- building blocks
+
+
+def _bounded(what: str, keys: list[str]) -> None:
+    """The limits the API enforces, for any other client too (nothing oversized is recorded)."""
+    if len(keys) > MAX_LIST:
+        raise _invalid(f"{what}至多 {MAX_LIST} 项 / at most {MAX_LIST} entries in {what}")
+    if any(len(k) > MATERIAL_KEY_LENGTH for k in keys):
+        raise _invalid(
+            f"每项至多 {MATERIAL_KEY_LENGTH} 个字符 / each entry has at most"
+            f" {MATERIAL_KEY_LENGTH} characters"
+        )
 
 
 def _caseworker_of(actor: Actor, department: str) -> None:
@@ -134,6 +147,7 @@ def _at_intake(s: CaseData, spec: Spec, actor: Actor) -> None:
 
 def accept(s: CaseData, spec: Spec, data: AcceptInput) -> None:
     _at_intake(s, spec, data.actor)
+    _bounded("容缺材料 tolerated", data.tolerated)
     if not data.tolerated:
         return
     if not spec.procedure.intake.tolerance:
@@ -159,6 +173,7 @@ def refuse(s: CaseData, spec: Spec, data: RefuseInput) -> None:
 
 
 def return_for_supplement(s: CaseData, spec: Spec, data: ReturnInput) -> None:
+    _bounded("所缺材料 missing", data.missing)
     if data.task_key is None:
         _at_intake(s, spec, data.actor)
         return
@@ -174,6 +189,7 @@ def return_for_supplement(s: CaseData, spec: Spec, data: ReturnInput) -> None:
 def supplement(s: CaseData, spec: Spec, data: SupplementInput) -> None:
     _applicant(s, data.actor, "补正")
     _alive(s)
+    _bounded("补正材料 materials", data.materials)
     if s.return_scope is not None:
         missing = [k for k in s.case.missing if k not in data.materials]
         if missing:
@@ -235,7 +251,7 @@ def reassign(s: CaseData, spec: Spec, data: ReassignInput) -> None:
             f"任务已由 {task.assignee} 认领：须由其释放或由监察人员转办 / claimed by"
             f" {task.assignee}: they release it, or a supervisor reassigns it"
         )
-    if data.assignee_department is not None and data.assignee_department != task.department:
+    if data.assignee_department != task.department:
         raise _invalid(
             f"{data.assignee} 不是该部门的办理人员 / {data.assignee} is not a caseworker of the"
             " task's department"

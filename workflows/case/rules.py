@@ -1,10 +1,10 @@
-"""The rules of a case: what each action and each due instant changes. Pure functions.
+"""The rules of a case: what each action changes. Pure functions.
 
 Every function takes the case's :class:`~workflows.case.state.CaseData`, the procedure's
 :class:`~workflows.case.spec.Spec` and ``now``; it changes the state and appends events, and
-never awaits. New or resumed clocks are left ``stale``: the workflow asks the clock activity
-for them (:func:`clock_request`) and hands the answers back (:func:`apply_answers`). Callers
-run the matching guard first (workflows.case.guards).
+never awaits. New or resumed clocks are left ``stale``: the workflow has them computed (see
+workflows.case.timing, which also carries out what a due instant means). Callers run the
+matching guard first (workflows.case.guards).
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from definitions.models import WarningThreshold
 from workflows.case import joins
 from workflows.case.clocks import (
     INTAKE_SUPPLEMENT,
+    OWED,
     SUPPLEMENT,
     WARNED_KINDS,
     CaseClock,
     step_source,
 )
+from workflows.case.incidents import resolve
 from workflows.case.spec import Spec
 from workflows.case.state import CaseData, Urge
 from workflows.contracts import (
@@ -30,29 +32,20 @@ from workflows.contracts import (
     INTAKE_TASK,
     OPEN_TASK_STATES,
     SYSTEM,
-    TERMINAL_STATES,
     AcceptInput,
     Actor,
     CaseInput,
     CaseRow,
     CaseState,
     Channel,
-    Clock,
     ClockKind,
-    ClockRequest,
-    ClockResult,
     DecideInput,
     DeliverInput,
     EventType,
     Finding,
-    IncidentKind,
-    IncidentRow,
-    MovedDeadline,
     RateInput,
     ReassignInput,
-    RecalculateInput,
     RefuseInput,
-    ResolveIncidentInput,
     ReturnInput,
     Role,
     StepInput,
@@ -65,11 +58,6 @@ from workflows.contracts import (
     VisitInput,
     WithdrawInput,
 )
-
-CLOCK_RETRY_FIRST = dt.timedelta(minutes=1)
-CLOCK_RETRY_MAX = dt.timedelta(days=1)
-"""A failed clock computation is tried again after 1 minute, doubling up to once a day."""
-MESSAGE_LENGTH = 500
 
 
 def step_clock_key(task_key: str, step_key: str, number: int) -> str:
@@ -198,10 +186,10 @@ def _new_clock(
 
 def accept(s: CaseData, spec: Spec, data: AcceptInput, now: dt.datetime) -> None:
     """受理, optionally 容缺: the case clock starts and the first stage opens."""
-    _accept(s, spec, data.actor, now, now, list(data.tolerated), data.tolerance_days)
+    accept_application(s, spec, data.actor, now, now, list(data.tolerated), data.tolerance_days)
 
 
-def _accept(
+def accept_application(
     s: CaseData,
     spec: Spec,
     actor: Actor,
@@ -219,7 +207,7 @@ def _accept(
     intake.state = TaskState.approved
     intake.decided_at = now
     intake.reason = "视为受理 / deemed accepted" if deemed else None
-    _end_clock(s, "intake", now)
+    _end_task(s, intake, now)
     s.emit(
         EventType.case_deemed_accepted if deemed else EventType.case_accepted,
         actor,
@@ -435,6 +423,9 @@ def _approve_case(s: CaseData, spec: Spec, now: dt.datetime) -> None:
         if clock.kind in (ClockKind.case, ClockKind.urge) and not clock.ended:
             clock.end(now)
     s.emit(EventType.case_approved, SYSTEM, now, decisions=_decisions(s))
+    if s.owed:
+        # Results are not handed out before the 容缺 materials arrive: delivery waits.
+        _start_source(s, OWED, now)
     delivery = spec.procedure.delivery
     task = _desk_task(s, spec, DELIVERY_TASK, "送达", delivery.days, now)
     s.emit(EventType.task_opened, SYSTEM, now, task=task, kind=task.kind.value)
@@ -523,7 +514,7 @@ def _end_supplement(s: CaseData, reason: str, now: dt.datetime) -> bool:
 
 
 def supplement(s: CaseData, spec: Spec, data: SupplementInput, now: dt.datetime) -> None:
-    """The applicant hands in what was asked for (or 容缺 materials); clocks resume."""
+    """The applicant hands in everything asked for (or 容缺 materials); clocks resume."""
     case = s.case
     handed = list(dict.fromkeys(data.materials))
     _settle_owed(s, handed, now)
@@ -567,6 +558,7 @@ def _settle_owed(s: CaseData, handed: list[str], now: dt.datetime) -> None:
     s.case.missing = list(s.owed) if s.return_scope is None else s.case.missing
     if not s.owed:
         _end_clock(s, "tolerance", now)
+        _stop_source(s, OWED, now)
 
 
 # --------------------------------------------------------------------------- steps (第四十五条)
@@ -583,7 +575,7 @@ def start_step(s: CaseData, spec: Spec, data: StepInput, now: dt.datetime) -> No
         if c.kind is ClockKind.step and c.task_key == task.task_key and step_of(c) == step.key
     )
     _start_source(s, step_source(task.task_key), now)
-    _new_clock(
+    clock = _new_clock(
         s,
         spec,
         step_clock_key(task.task_key, step.key, runs + 1),
@@ -595,6 +587,8 @@ def start_step(s: CaseData, spec: Spec, data: StepInput, now: dt.datetime) -> No
         task_key=task.task_key,
         label=step.name,
     )
+    # A step published before its days were required has no period to be late against.
+    clock.limited = step.days > 0
     task.step = step.key
     s.emit(EventType.task_step_started, data.actor, now, task=task, step=step.key, days=step.days)
 
@@ -699,7 +693,7 @@ def deliver(s: CaseData, spec: Spec, data: DeliverInput, now: dt.datetime) -> No
     task = s.tasks[DELIVERY_TASK]
     task.state = TaskState.approved
     task.decided_at = now
-    _end_clock(s, "delivery", now)
+    _end_task(s, task, now)
     approved = [t.item_code for t in s.tasks.values() if t.state is TaskState.approved]
     s.emit(
         EventType.case_delivered,
@@ -758,321 +752,12 @@ def close(
     s.case.state = state
     s.case.closed_at = now
     s.emit(event, actor, now, **payload)
+    # Nobody can act on a closed case: its incidents close with it (they stay listed).
+    for incident in s.open_incidents():
+        resolve(s, incident, SYSTEM, "办件已结束 / the case ended", now)
 
 
 def _end_clock(s: CaseData, key: str, now: dt.datetime) -> None:
     clock = s.clocks.get(key)
     if clock is not None:
         clock.end(now)
-
-
-# --------------------------------------------------------------------------- incidents
-
-
-def open_incident(s: CaseData, kind: IncidentKind, message: str, now: dt.datetime) -> IncidentRow:
-    """A visible incident (one open incident per kind); the case stays workable."""
-    for incident in s.incidents:
-        if incident.kind is kind and incident.resolved_at is None:
-            return incident
-    incident = IncidentRow(
-        id=f"{s.case.id}/{len(s.incidents) + 1}",
-        case_id=s.case.id,
-        number=len(s.incidents) + 1,
-        kind=kind,
-        message=message[:MESSAGE_LENGTH],
-        opened_at=now,
-    )
-    s.incidents.append(incident)
-    s.emit(
-        EventType.incident_opened,
-        SYSTEM,
-        now,
-        number=incident.number,
-        kind=kind.value,
-        message=incident.message,
-    )
-    s.case.incidents = len(s.open_incidents())
-    return incident
-
-
-def resolve(
-    s: CaseData, incident: IncidentRow, actor: Actor, resolution: str, now: dt.datetime
-) -> None:
-    incident.resolved_at = now
-    incident.resolution = resolution[:MESSAGE_LENGTH]
-    incident.resolved_by = actor.id
-    s.emit(
-        EventType.incident_resolved,
-        actor,
-        now,
-        number=incident.number,
-        kind=incident.kind.value,
-        resolution=incident.resolution,
-    )
-    s.case.incidents = len(s.open_incidents())
-
-
-def resolve_kind(s: CaseData, kind: IncidentKind, resolution: str, now: dt.datetime) -> None:
-    """Close the open incident of that kind, if any (the cause went away by itself)."""
-    for incident in s.open_incidents():
-        if incident.kind is kind:
-            resolve(s, incident, SYSTEM, resolution, now)
-
-
-def resolve_incident(s: CaseData, spec: Spec, data: ResolveIncidentInput, now: dt.datetime) -> None:
-    """A supervisor closes an incident after looking into it."""
-    incident = next(i for i in s.incidents if i.number == data.number)
-    resolve(s, incident, data.actor, data.note or "已处理 / handled", now)
-
-
-# --------------------------------------------------------------------------- clocks and time
-
-
-def stale_clocks(s: CaseData) -> list[CaseClock]:
-    """Running clocks whose due instant must be computed (new, resumed, new calendar)."""
-    return [c for c in s.clocks.values() if c.stale and c.running]
-
-
-def clock_request(s: CaseData, spec: Spec, clocks: list[CaseClock]) -> ClockRequest:
-    return ClockRequest(
-        calendar=spec.default_calendar,
-        queries=[c.query() for c in clocks],
-        min_revision=s.calendar_revision,
-    )
-
-
-def apply_answers(
-    s: CaseData,
-    spec: Spec,
-    clocks: list[CaseClock],
-    result: ClockResult,
-    now: dt.datetime,
-    reason: str,
-) -> list[MovedDeadline]:
-    """Take computed due instants: events for new and moved deadlines and withdrawn cards."""
-    moved: list[MovedDeadline] = []
-    for clock, answer in zip(clocks, result.answers, strict=True):
-        change = clock.apply(answer, result.revision, now)
-        where = _where(s, spec, clock)
-        common: dict[str, Any] = {
-            "clock": clock.key,
-            "scope": clock.kind.value,
-            "deadline_at": answer.deadline_at.isoformat(),
-            "deadline_date": answer.deadline_date.isoformat(),
-            "warning_at": clock.warning_at.isoformat() if clock.warning_at else None,
-            "provisional": answer.provisional,
-        }
-        if change.first:
-            s.emit(
-                EventType.deadline_set,
-                SYSTEM,
-                now,
-                **where,
-                **common,
-                derivation=answer.derivation,
-            )
-        elif change.moved:
-            assert change.before is not None
-            s.emit(
-                EventType.deadline_moved,
-                SYSTEM,
-                now,
-                **where,
-                **common,
-                before=change.before.isoformat(),
-                reason=reason,
-                revision=result.revision,
-                derivation=answer.derivation,
-            )
-            moved.append(
-                MovedDeadline(
-                    case_id=s.case.id,
-                    clock=clock.key,
-                    kind=clock.kind,
-                    task_key=clock.task_key,
-                    before=change.before,
-                    after=answer.deadline_at,
-                    provisional=answer.provisional,
-                )
-            )
-        for card in change.withdrawn:
-            s.emit(EventType.card_withdrawn, SYSTEM, now, **where, **common, card=card)
-    s.case.calendar_revision = max(s.case.calendar_revision, result.revision)
-    s.clock_failures = 0
-    s.clock_retry_at = None
-    resolve_kind(s, IncidentKind.clock_failed, "期限已重新计算 / deadlines computed", now)
-    return moved
-
-
-def clock_failed(s: CaseData, clocks: list[CaseClock], message: str, now: dt.datetime) -> None:
-    """The clock activity failed: an incident; the clocks wait, and are tried again later."""
-    s.clock_failures += 1
-    wait = min(CLOCK_RETRY_FIRST * 2 ** (s.clock_failures - 1), CLOCK_RETRY_MAX)
-    s.clock_retry_at = now + wait
-    keys = ", ".join(c.key for c in clocks)
-    open_incident(s, IncidentKind.clock_failed, f"期限无法计算 ({keys}): {message}", now)
-
-
-def recalculate(s: CaseData, spec: Spec, data: RecalculateInput, now: dt.datetime) -> None:
-    """A new calendar revision: every running clock is computed again with it."""
-    s.calendar_revision = max(s.calendar_revision, data.revision)
-    for clock in s.clocks.values():
-        if clock.running:
-            clock.stale = True
-
-
-def applied_calendar(s: CaseData, revision: int, moved: int, now: dt.datetime) -> None:
-    s.emit(EventType.calendar_applied, SYSTEM, now, revision=revision, moved=moved)
-
-
-def _where(s: CaseData, spec: Spec, clock: CaseClock) -> dict[str, Any]:
-    task = s.tasks.get(clock.task_key) if clock.task_key else None
-    if task is not None:
-        return {"task": task}
-    return {"department": spec.desk}
-
-
-def timers(s: CaseData) -> list[tuple[dt.datetime, str, str]]:
-    """Every armed timer: (instant, clock key, ``warning`` | ``due`` | ``retry``)."""
-    out = [(at, key, what) for key, c in s.clocks.items() for at, what in c.armed()]
-    if s.clock_retry_at is not None:
-        out.append((s.clock_retry_at, "", "retry"))
-    return out
-
-
-def next_instant(s: CaseData) -> dt.datetime | None:
-    """When the earliest armed timer fires."""
-    if s.case.state in TERMINAL_STATES:
-        return None
-    return min((t[0] for t in timers(s)), default=None)
-
-
-def fire_due(s: CaseData, spec: Spec, now: dt.datetime) -> bool:
-    """Fire the earliest timer due at ``now``; False when none is due."""
-    if s.case.state in TERMINAL_STATES:
-        return False
-    due = sorted(t for t in timers(s) if t[0] <= now)
-    if not due:
-        return False
-    _, key, what = due[0]
-    if what == "retry":
-        s.clock_retry_at = None
-        return True
-    clock = s.clocks[key]
-    where = _where(s, spec, clock)
-    if what == "warning":
-        clock.warned = True
-        s.emit(
-            EventType.deadline_warning,
-            SYSTEM,
-            now,
-            **where,
-            clock=key,
-            scope=clock.kind.value,
-            deadline_at=_iso(clock.due_at),
-            provisional=clock.provisional,
-        )
-        return True
-    clock.overdue = True
-    if clock.kind is ClockKind.intake:
-        s.emit(
-            EventType.finding,
-            SYSTEM,
-            now,
-            department=spec.desk,
-            finding=Finding.deemed_acceptance.value,
-            intake_due_at=_iso(clock.due_at),
-        )
-        # 第三十二条: accepted from the day the materials (or the last supplement) arrived.
-        _accept(s, spec, SYSTEM, now, clock.start, [], None, deemed=True)
-    elif clock.kind is ClockKind.tolerance:
-        s.emit(EventType.case_tolerance_expired, SYSTEM, now, owed=list(s.owed))
-        close(
-            s,
-            spec,
-            CaseState.terminated,
-            EventType.case_terminated,
-            SYSTEM,
-            now,
-            reason="容缺材料未在承诺期限内补齐 / tolerated materials not supplied in time",
-            owed=list(s.owed),
-            provisional=clock.provisional,
-        )
-    elif clock.kind is ClockKind.rating:
-        close(s, spec, CaseState.completed, EventType.case_completed, SYSTEM, now, rated=False)
-    elif clock.kind is ClockKind.urge:
-        urged = next(u for u in s.urges if u.clock == key)
-        s.emit(
-            EventType.deadline_escalated,
-            SYSTEM,
-            now,
-            **where,
-            clock=key,
-            scope="task" if urged.task_key else "case",
-            urged_by=urged.by,
-            urge_due_at=_iso(clock.due_at),
-            provisional=clock.provisional,
-        )
-    else:
-        s.emit(
-            EventType.deadline_overdue,
-            SYSTEM,
-            now,
-            **where,
-            clock=key,
-            scope=clock.kind.value,
-            deadline_at=_iso(clock.due_at),
-            provisional=clock.provisional,
-        )
-    return True
-
-
-def _iso(instant: dt.datetime | None) -> str | None:
-    return instant.isoformat() if instant else None
-
-
-# --------------------------------------------------------------------------- projections
-
-
-def project(s: CaseData) -> None:
-    """Copy what the clocks know onto the case and task rows the inboxes read."""
-    case = s.case
-    clocks = s.clocks
-    intake = clocks.get("intake")
-    case.intake_due_at = intake.due_at if intake else None
-    main = clocks.get("case")
-    if main is not None:
-        case.deadline_at, case.deadline_date = main.due_at, main.due_date
-        case.warning_at, case.warned, case.overdue = main.warning_at, main.warned, main.overdue
-    tolerance = clocks.get("tolerance")
-    case.tolerance_due_at = tolerance.due_at if tolerance and not tolerance.ended else None
-    delivery = clocks.get("delivery")
-    case.delivery_due_at = delivery.due_at if delivery else None
-    case.provisional = any(c.provisional for c in clocks.values() if not c.ended)
-    case_urges = [c for c in clocks.values() if c.kind is ClockKind.urge and c.task_key is None]
-    case.urge_due_at = case_urges[-1].due_at if case_urges else None
-    case.escalated = any(c.overdue for c in case_urges)
-    waiting = s.active.get(SUPPLEMENT) or s.active.get(INTAKE_SUPPLEMENT)
-    case.clock = Clock.suspended if waiting else Clock.running
-    case.suspended_since = waiting
-    case.incidents = len(s.open_incidents())
-    for task in s.tasks.values():
-        own = clocks.get(_task_clock(task))
-        if own is not None:
-            task.deadline_at, task.deadline_date = own.due_at, own.due_date
-            task.warning_at, task.warned, task.overdue = own.warning_at, own.warned, own.overdue
-            task.provisional = own.provisional
-            task.clock = own.status
-        urges = [
-            c for c in clocks.values() if c.kind is ClockKind.urge and c.task_key == task.task_key
-        ]
-        task.urge_due_at = urges[-1].due_at if urges else None
-        task.escalated = any(c.overdue for c in urges)
-
-
-def _task_clock(task: TaskRow) -> str:
-    if task.kind is TaskKind.intake:
-        return "intake"
-    if task.kind is TaskKind.delivery:
-        return "delivery"
-    return f"task:{task.task_key}"

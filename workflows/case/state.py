@@ -55,8 +55,6 @@ class CaseData(BaseModel):
     """Who returned the case for supplement: the intake marker, or a task key."""
     owed: list[str] = []
     """容缺 materials still to be supplied."""
-    asked: list[str] = []
-    """What the current return for supplement asked for and has not arrived yet."""
     tolerance_days: int | None = None
     active: dict[str, dt.datetime] = {}
     """Suspension sources in force, and since when (see workflows.case.clocks)."""

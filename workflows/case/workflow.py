@@ -36,7 +36,7 @@ from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
     from workflows import search
-    from workflows.case import guards, rules
+    from workflows.case import guards, incidents, rules, timing
     from workflows.case.guards import Refusal
     from workflows.case.spec import Spec
     from workflows.case.state import CaseData
@@ -84,6 +84,9 @@ RECORD_RETRY = RetryPolicy(
 trying on a durable timer (OUTAGE_PAUSE). A refusal for the content is never retried as is."""
 OUTAGE_PAUSE = dt.timedelta(seconds=30)
 OUTAGE_PAUSE_MAX = dt.timedelta(minutes=10)
+REJECTED_PAUSE_MAX = dt.timedelta(hours=6)
+"""A write refused even cleaned is a bug to fix: tried again rarely, so that the history
+does not grow by hundreds of events a day meanwhile."""
 CLOCK_RETRY = RetryPolicy(
     initial_interval=dt.timedelta(milliseconds=200),
     maximum_attempts=3,
@@ -97,7 +100,7 @@ Rule = Callable[[CaseData, Spec, Any, dt.datetime], None]
 
 def _cause(err: ActivityError | ApplicationError | ActivityTimeout) -> str:
     cause = err.cause if isinstance(err, ActivityError) else err
-    return str(cause or err)[: rules.MESSAGE_LENGTH]
+    return str(cause or err)[: incidents.MESSAGE_LENGTH]
 
 
 def _same(a: BaseModel, b: BaseModel | None) -> bool:
@@ -156,7 +159,7 @@ class CaseWorkflow:
         """Fire every clock's timers at their instants until the case ends."""
         armed: dt.datetime | None = None
         while self.s.case.state not in TERMINAL_STATES:
-            at = rules.next_instant(self.s)
+            at = timing.next_instant(self.s)
             if at is not None and at <= workflow.now():
                 async with self.lock:
                     await self._fire()
@@ -182,7 +185,7 @@ class CaseWorkflow:
         await workflow.sleep(until - workflow.now())
 
     async def _fire(self) -> None:
-        while rules.fire_due(self.s, self.spec, workflow.now()):
+        while timing.fire_due(self.s, self.spec, workflow.now()):
             await self._settle("computed")
 
     # ================================================================= clocks
@@ -190,12 +193,12 @@ class CaseWorkflow:
     async def _settle(self, reason: str) -> list[MovedDeadline]:
         """Compute every stale running clock; a failure is an incident, never a freeze."""
         moved: list[MovedDeadline] = []
-        stale = rules.stale_clocks(self.s)
+        stale = timing.stale_clocks(self.s)
         if stale:
             try:
                 result: ClockResult = await workflow.execute_local_activity(
                     CLOCK_ACTIVITY,
-                    rules.clock_request(self.s, self.spec, stale),
+                    timing.clock_request(self.s, self.spec, stale),
                     result_type=ClockResult,
                     start_to_close_timeout=dt.timedelta(seconds=10),
                     retry_policy=CLOCK_RETRY,
@@ -205,12 +208,14 @@ class CaseWorkflow:
                 workflow.logger.error(
                     "clock computation failed for case %s: %s", self.s.case.id, _cause(err)
                 )
-                rules.clock_failed(self.s, stale, _cause(err), workflow.now())
+                timing.clock_failed(self.s, stale, _cause(err), workflow.now())
             else:
-                moved = rules.apply_answers(
+                moved = timing.apply_answers(
                     self.s, self.spec, stale, result, workflow.now(), reason
                 )
-        rules.project(self.s)
+        else:
+            timing.nothing_to_compute(self.s, workflow.now())
+        timing.project(self.s)
         self.wake = True
         return moved
 
@@ -218,16 +223,20 @@ class CaseWorkflow:
 
     async def _writer(self) -> None:
         while True:
-            # Whole actions only: never a batch from the middle of one holding the lock.
-            await workflow.wait_condition(
-                lambda: (bool(self.s.pending) and not self.lock.locked()) or self.closing
-            )
+            await workflow.wait_condition(lambda: bool(self.s.pending) or self.closing)
             if not self.s.pending:
                 return
             await self._write()
 
+    async def _whole_batch(
+        self, failed: RecordInput | None
+    ) -> tuple[RecordInput, dict[str, BaseModel]]:
+        """A batch of whole actions: taken under the lock, in turn with the actions waiting."""
+        async with self.lock:
+            return self._batch(failed)
+
     async def _write(self) -> None:
-        batch, copies = self._batch(None)
+        batch, copies = await self._whole_batch(None)
         sanitize = self.sanitize
         pause = OUTAGE_PAUSE
         while True:
@@ -251,21 +260,28 @@ class CaseWorkflow:
                     # The case's own data holds what the store refused (a NUL in the form):
                     # every later write of this case goes cleaned too.
                     sanitize = self.sanitize = True
-                    rules.open_incident(self.s, IncidentKind.store_rejected, _cause(err), now)
+                    incidents.open_incident(self.s, IncidentKind.store_rejected, _cause(err), now)
                 else:
-                    rules.open_incident(self.s, IncidentKind.store_unavailable, _cause(err), now)
+                    # Refused even cleaned (a bug, or a schema behind the code), or the store
+                    # is down: keep the incident open and try again later, ever more slowly.
+                    kind = (
+                        IncidentKind.store_rejected if rejected else IncidentKind.store_unavailable
+                    )
+                    incidents.open_incident(self.s, kind, _cause(err), now)
                     await workflow.sleep(pause)
-                    pause = min(pause * 2, OUTAGE_PAUSE_MAX)
-                batch, copies = self._batch(batch)
+                    pause = min(pause * 2, REJECTED_PAUSE_MAX if rejected else OUTAGE_PAUSE_MAX)
+                batch, copies = await self._whole_batch(batch)
         self.written.update(copies)
         self.recorded = batch.events[-1].seq
         if any(i.kind is IncidentKind.store_unavailable for i in self.s.open_incidents()):
-            rules.resolve_kind(
-                self.s,
-                IncidentKind.store_unavailable,
-                "存储已恢复，记录已写入 / the store answers again; everything was written",
-                workflow.now(),
-            )
+            async with self.lock:
+                incidents.resolve_kind(
+                    self.s,
+                    IncidentKind.store_unavailable,
+                    "存储已恢复，记录已写入 / the store answers again; everything was written",
+                    workflow.now(),
+                )
+                timing.project(self.s)
 
     def _batch(self, failed: RecordInput | None) -> tuple[RecordInput, dict[str, BaseModel]]:
         """Pending events (after a failed batch's), with the rows changed since the last write."""
@@ -289,14 +305,14 @@ class CaseWorkflow:
         clocks = []
         for clock in s.clocks.values():
             if changed(f"clock:{clock.key}", clock):
-                row = clock.row(s.case.id)
+                row = clock.row(s.case.id, derivation=False)
                 row.last_seq = seq
                 clocks.append(row)
-        incidents = []
+        opened = []
         for incident in s.incidents:
             if changed(f"incident:{incident.number}", incident):
                 incident.last_seq = seq
-                incidents.append(incident.model_copy(deep=True))
+                opened.append(incident.model_copy(deep=True))
         self._upsert_search_attributes()
         return (
             RecordInput(
@@ -304,7 +320,7 @@ class CaseWorkflow:
                 case=s.case.model_copy(deep=True),
                 tasks=tasks,
                 clocks=clocks,
-                incidents=incidents,
+                incidents=opened,
             ),
             copies,
         )
@@ -501,7 +517,7 @@ class CaseWorkflow:
     @workflow.update
     async def resolve_incident(self, data: ResolveIncidentInput) -> ActionResult:
         """A supervisor closes an incident after looking into it."""
-        return await self._act(guards.resolve_incident, rules.resolve_incident, data)
+        return await self._act(guards.resolve_incident, incidents.resolve_incident, data)
 
     @resolve_incident.validator
     def _validate_resolve(self, data: ResolveIncidentInput) -> None:
@@ -513,11 +529,20 @@ class CaseWorkflow:
         await workflow.wait_condition(lambda: self.ready)
         async with self.lock:
             self._check(guards.recalculate, data)
-            rules.recalculate(self.s, self.spec, data, workflow.now())
+            timing.recalculate(self.s, self.spec, data, workflow.now())
             moved = await self._settle("calendar")
-            rules.applied_calendar(self.s, data.revision, len(moved), workflow.now())
+            failed = bool(timing.stale_clocks(self.s))
+            if not failed:
+                timing.applied_calendar(self.s, data.revision, len(moved), workflow.now())
             result = self._result(None, moved)
         await workflow.wait_condition(lambda: self.recorded >= result.last_seq)
+        if failed:
+            raise ApplicationError(
+                "期限暂时无法重算，已记录事件并将重试 / the deadlines could not be computed now:"
+                " an incident is open and they will be tried again",
+                type="conflict",
+                non_retryable=True,
+            )
         return result
 
     @recalculate.validator
