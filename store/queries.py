@@ -244,8 +244,9 @@ def incidents(
 def cases_to_recalculate(target: StoreOrSession, first: dt.date, last: dt.date) -> list[str]:
     """Open cases with a clock a change of the calendar between those dates may move.
 
-    A clock that has not ended, that started before ``last``, and whose due date is unknown
-    (suspended), provisional, or not before ``first``.
+    A clock that has not ended, that started before ``last``, and that is suspended (its due
+    instant will be computed again when it runs), provisional, not computed yet, or due on or
+    after ``first``.
     """
     query = (
         select(ClockRecord.case_id)
@@ -254,7 +255,8 @@ def cases_to_recalculate(target: StoreOrSession, first: dt.date, last: dt.date) 
             Case.state.not_in(_TERMINAL),
             ClockRecord.status != Clock.ended.value,
             ClockRecord.start < dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), dt.UTC),
-            ClockRecord.provisional.is_(True)
+            (ClockRecord.status == Clock.suspended.value)
+            | ClockRecord.provisional.is_(True)
             | ClockRecord.due_date.is_(None)
             | (ClockRecord.due_date >= first),
         )

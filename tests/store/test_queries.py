@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from store import queries
 from store.db import Store
 from store.writes import publish, record
-from tests.store.factories import T0, event, procedure_snapshot, record_input, task_row
-from workflows.contracts import CaseState, RecordInput, TaskState
+from tests.store.factories import T0, case_row, event, procedure_snapshot, record_input, task_row
+from workflows.contracts import (
+    CaseState,
+    Clock,
+    ClockKind,
+    ClockRow,
+    EventType,
+    RecordInput,
+    TaskState,
+)
 
 DAY = dt.timedelta(days=1)
 
@@ -152,3 +161,45 @@ def test_events_after_pages_over_two_cases(store: Store) -> None:
     rows, after = queries.events_after(store, cursor)
     assert [(e.case_id, e.seq) for _, e in rows] == [("C-2", 3)]
     assert after > cursor
+
+
+def test_cases_to_recalculate_take_suspended_provisional_and_late_clocks(store: Store) -> None:
+    def clock(case_id: str, status: Clock, due: dt.date, provisional: bool = False) -> ClockRow:
+        return ClockRow(
+            id=f"{case_id}/case",
+            case_id=case_id,
+            key="case",
+            kind=ClockKind.case,
+            status=status,
+            start=dt.datetime(2026, 11, 20, tzinfo=dt.UTC),
+            days=3,
+            due_date=due,
+            provisional=provisional,
+            last_seq=1,
+        )
+
+    soon = dt.date(2026, 11, 25)
+    for case_id, row in [
+        ("C-RUNNING", clock("C-RUNNING", Clock.running, soon)),
+        ("C-SUSPENDED", clock("C-SUSPENDED", Clock.suspended, soon)),
+        ("C-PROVISIONAL", clock("C-PROVISIONAL", Clock.running, soon, provisional=True)),
+        ("C-LATE", clock("C-LATE", Clock.running, dt.date(2027, 2, 1))),
+        ("C-ENDED", clock("C-ENDED", Clock.ended, dt.date(2027, 2, 1))),
+    ]:
+        record(store, RecordInput(events=[event(case_id, 1)], case=case_row(case_id), clocks=[row]))
+    found = queries.cases_to_recalculate(store, dt.date(2027, 1, 1), dt.date(2027, 12, 31))
+    assert found == ["C-LATE", "C-PROVISIONAL", "C-SUSPENDED"]
+
+
+def test_moves_of_a_revision_are_those_the_calendar_caused(store: Store) -> None:
+    def moved(seq: int, reason: str, revision: int) -> Any:
+        return event(
+            "C-1",
+            seq,
+            type=EventType.deadline_moved,
+            payload={"clock": "case", "reason": reason, "revision": revision},
+        )
+
+    events = [moved(1, "calendar", 3), moved(2, "resumed", 3), moved(3, "calendar", 4)]
+    record(store, RecordInput(events=events, case=case_row("C-1", last_seq=3)))
+    assert [e.seq for e in queries.moved_by_revision(store, 3)] == [1]
