@@ -37,6 +37,7 @@ from temporalio.exceptions import TimeoutError as ActivityTimeout
 with workflow.unsafe.imports_passed_through():
     from workflows import search
     from workflows.case import guards, incidents, rules, timing
+    from workflows.case.clocks import CaseClock
     from workflows.case.guards import Refusal
     from workflows.case.spec import Spec
     from workflows.case.state import CaseData
@@ -56,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         DecideInput,
         DeliverInput,
         IncidentKind,
+        IncidentRow,
         MovedDeadline,
         RateInput,
         ReassignInput,
@@ -68,6 +70,7 @@ with workflow.unsafe.imports_passed_through():
         StepInput,
         SupplementInput,
         TaskInput,
+        TaskRow,
         UrgeInput,
         VisitInput,
         WithdrawInput,
@@ -107,10 +110,16 @@ def _same(a: BaseModel, b: BaseModel | None) -> bool:
     """Equal but for ``last_seq`` (which the writer sets)."""
     if b is None:
         return False
-    left, right = dict(a.__dict__), dict(b.__dict__)
-    left.pop("last_seq", None)
-    right.pop("last_seq", None)
-    return left == right
+    theirs = b.__dict__
+    return all(k == "last_seq" or theirs.get(k) == v for k, v in a.__dict__.items())
+
+
+def _copy(row: BaseModel) -> BaseModel:
+    """A copy later changes of the row cannot reach: rows hold scalars, and lists and dicts
+    that the rules replace rather than change, but for a clock's spans."""
+    if isinstance(row, CaseClock):
+        return row.model_copy(update={"spans": [s.model_copy() for s in row.spans]})
+    return row.model_copy()
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -290,37 +299,32 @@ class CaseWorkflow:
         seq = events[-1].seq
         copies: dict[str, BaseModel] = {}
 
-        def changed(key: str, row: BaseModel) -> bool:
+        def changed(key: str, row: BaseModel) -> BaseModel | None:
+            """A copy of the row if it changed since the last write (then its new baseline)."""
             if _same(row, self.written.get(key)):
-                return False
-            copies[key] = row.model_copy(deep=True)
-            return True
+                return None
+            if isinstance(row, TaskRow | IncidentRow):
+                row.last_seq = seq
+            copies[key] = copy = _copy(row)
+            return copy
 
         s.case.last_seq = seq
-        tasks = []
-        for task in s.tasks.values():
-            if changed(f"task:{task.task_key}", task):
-                task.last_seq = seq
-                tasks.append(task.model_copy(deep=True))
+        tasks = [c for t in s.tasks.values() if (c := changed(f"task:{t.task_key}", t))]
         clocks = []
         for clock in s.clocks.values():
             if changed(f"clock:{clock.key}", clock):
                 row = clock.row(s.case.id, derivation=False)
                 row.last_seq = seq
                 clocks.append(row)
-        opened = []
-        for incident in s.incidents:
-            if changed(f"incident:{incident.number}", incident):
-                incident.last_seq = seq
-                opened.append(incident.model_copy(deep=True))
+        opened = [c for i in s.incidents if (c := changed(f"incident:{i.number}", i))]
         self._upsert_search_attributes()
         return (
             RecordInput(
                 events=events,
-                case=s.case.model_copy(deep=True),
-                tasks=tasks,
+                case=s.case.model_copy(),
+                tasks=[t for t in tasks if isinstance(t, TaskRow)],
                 clocks=clocks,
-                incidents=opened,
+                incidents=[i for i in opened if isinstance(i, IncidentRow)],
             ),
             copies,
         )
