@@ -123,13 +123,17 @@ def _columns(model: BaseModel, json_columns: Sequence[str]) -> dict[str, Any]:
 def _upsert_newer(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert rows, or overwrite existing ones whose stored ``last_seq`` is lower.
 
-    One ``INSERT … ON CONFLICT (id) DO UPDATE … WHERE stored.last_seq < new.last_seq`` per row:
-    atomic on both backends, so two writers racing on one row cannot both "win", and an older
-    write arriving late (a retried activity) leaves the newer row alone.
+    ``INSERT … ON CONFLICT (id) DO UPDATE … WHERE stored.last_seq < new.last_seq``, executed
+    once for all rows of the same columns: atomic per row on both backends, so two writers
+    racing on one row cannot both "win", and an older write arriving late (a retried
+    activity) leaves the newer row alone.
     """
     dialect = session.get_bind().dialect.name
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
-        session.execute(_upsert(dialect, table, tuple(row)), row)
+        groups.setdefault(tuple(row), []).append(row)
+    for columns, same in groups.items():
+        session.execute(_upsert(dialect, table, columns), same)
 
 
 def record(target: StoreOrSession, data: RecordInput) -> RecordResult:
