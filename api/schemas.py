@@ -83,6 +83,9 @@ class Submitted(BaseModel):
 
 
 class CaseDetail(BaseModel):
+    """A case as staff see it."""
+
+    audience: Literal["staff"] = "staff"
     case: CaseRow
     tasks: list[TaskRow]
     clocks: list[ClockRow] = Field(default_factory=list)

@@ -115,7 +115,8 @@ def _requirement(m: Material) -> str:
     return "必要，可容缺后补" if m.tolerance else "必要"
 
 
-def _materials(items: list[ServiceItem]) -> list[GuideMaterial]:
+def guide_materials(items: list[ServiceItem]) -> list[GuideMaterial]:
+    """Each material once per key, with the items that need it (the largest demand wins)."""
     merged: dict[str, tuple[Material, list[str]]] = {}
     for item in items:
         for m in item.materials:
@@ -163,7 +164,7 @@ def item_guide(item: ServiceItem, departments: Mapping[str, Department]) -> Guid
         intake=_name(departments, item.department),
         delivery="、".join(d.label for d in item.delivery),
         results=[item.result.name],
-        materials=_materials([item]),
+        materials=guide_materials([item]),
         steps=[
             GuideStep(s.name, _name(departments, item.department), s.days)
             for s in item.steps
@@ -217,7 +218,7 @@ def procedure_guide(
         intake=intake,
         delivery=f"{method}，决定后 {procedure.delivery.days} 个工作日内全部结果一次送达",
         results=[i.result.name for i in merged],
-        materials=_materials(merged),
+        materials=guide_materials(merged),
         steps=steps,
         not_counted=_not_counted(merged, departments),
         form_fields=[f.label for f in procedure.form.fields],

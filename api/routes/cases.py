@@ -9,11 +9,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
+from pydantic import Field
 from temporalio.client import WorkflowHandle, WorkflowQueryFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.actions import act, client_key, fail, fingerprint, same_request, unavailable
+from api.applicant import ApplicantCase, applicant_case
 from api.deps import Applicant, ClientDep, CurrentUser, SettingsDep, StoreDep
 from api.schemas import MAX_OFFSET, CaseDetail, Rating, SubmitCase, Submitted, Supplement, Withdraw
 from definitions.forms import FormError, validate_form
@@ -185,9 +187,19 @@ async def case_for(user: UserInfo, store: Store, client: ClientDep, case_id: str
 @router.get("/cases/{case_id}")
 async def get_case(
     case_id: CaseId, user: CurrentUser, store: StoreDep, client: ClientDep
-) -> CaseDetail:
-    """The case: state, stages, tasks with deadlines, what is missing."""
-    return await case_for(user, store, client, case_id)
+) -> Annotated[CaseDetail | ApplicantCase, Field(discriminator="audience")]:
+    """The case. Its applicant sees where it is, why it stopped or was turned down, what is
+    missing (with the guide's details) and its progress (办件进度), never who handles it;
+    staff see the case, its tasks and every deadline with its derivation."""
+    detail = await case_for(user, store, client, case_id)
+    if user.role is not Role.applicant:
+        return detail
+    case = detail.case
+    events = await run_in_threadpool(queries.timeline, store, case_id)
+    snap = await run_in_threadpool(
+        queries.get_procedure, store, case.procedure_code, case.procedure_version
+    )
+    return applicant_case(case, detail.tasks, detail.clocks, events, snap)
 
 
 @router.post("/cases/{case_id}/supplement")

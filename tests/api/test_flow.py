@@ -28,7 +28,7 @@ async def decide(api: Api, user: str, case: str, task: str, decision: str = "app
 async def test_business_startup_through_the_api(api: Api) -> None:
     case = await api.submit()
     detail = await api.ok("applicant-1", "GET", f"/cases/{case}")
-    assert detail["case"]["state"] == "intake"
+    assert (detail["audience"], detail["state"]) == ("applicant", "intake")
     accepted = await api.ok("desk-1", "POST", f"/cases/{case}/intake", {"decision": "accept"})
     assert accepted["state"] == "in_progress"
     inbox = await api.ok("scjg-1", "GET", "/inbox")

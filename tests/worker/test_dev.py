@@ -117,7 +117,7 @@ async def test_dev_mode_end_to_end(tmp_path: Path) -> None:
                 return response.json()
 
             detail = await act("zhangsan", "GET", f"/cases/{case}")
-            assert detail["case"]["state"] == "in_progress"
+            assert detail["state"] == "in_progress"
             task = "company_registration"
             await act("yz-scjg", "POST", f"/cases/{case}/tasks/{task}/claim")
             await act(
