@@ -74,4 +74,5 @@ def require(*roles: Role) -> Callable[[UserInfo], UserInfo]:
 Applicant = Annotated[UserInfo, Depends(require(Role.applicant))]
 Caseworker = Annotated[UserInfo, Depends(require(Role.caseworker))]
 Supervisor = Annotated[UserInfo, Depends(require(Role.supervisor, Role.admin))]
+Staff = Annotated[UserInfo, Depends(require(Role.caseworker, Role.supervisor, Role.admin))]
 Admin = Annotated[UserInfo, Depends(require(Role.admin))]

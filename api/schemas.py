@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from definitions.forms import storable
 from workflows.contracts import (
@@ -178,6 +178,15 @@ class NewUser(_Body):
     name: Name
     role: Role
     department: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]+$")
+
+
+class UserUpdate(_Body):
+    """The fields to change; a field left out stays as it is (``department: null`` clears it)."""
+
+    name: Name | None = None
+    role: Role | None = None
+    department: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]+$")
+    disabled: StrictBool | None = None
 
 
 class NewToken(_Body):

@@ -86,6 +86,18 @@ def get_procedure(
     return None if body is None else ProcedureSnapshot.model_validate(body)
 
 
+def known_departments(target: StoreOrSession) -> set[str]:
+    """Codes of the departments that published procedures involve (the catalog's)."""
+    with transaction(target) as session:
+        bodies = session.scalars(select(ProcedureVersion.body))
+        return {
+            str(d.get("code"))
+            for body in bodies
+            for d in (body.get("departments") or [])
+            if isinstance(d, dict)
+        }
+
+
 def list_procedures(target: StoreOrSession) -> list[ProcedureInfo]:
     """Every published procedure version, by code then version."""
     query = select(

@@ -11,12 +11,13 @@ import hashlib
 import secrets
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from store.models import ApiToken, User
+from store.models import ApiToken, Task, User
 from store.writes import StoreOrSession, transaction
-from workflows.contracts import Actor, Role
+from workflows.contracts import Actor, Role, TaskState
 
 TOKEN_PREFIX = "ot_"
 
@@ -35,6 +36,31 @@ class UserInfo(BaseModel):
 
 class UserExistsError(ValueError):
     """A user with that id exists already."""
+
+
+class LastAdminError(ValueError):
+    """The change would leave no enabled administrator holding a live token."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "不能停用最后一位可用的管理员，也不能吊销其最后一个令牌 / the last enabled"
+            " administrator cannot be disabled, demoted or lose their last token"
+        )
+
+
+class TokenInfo(BaseModel):
+    """A token as administrators list it: never the secret, which is shown once at issue."""
+
+    id: int
+    label: str | None = None
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None = None
+
+
+class UserDetail(UserInfo):
+    tokens: list[TokenInfo]
+    claimed_tasks: int
+    """Open tasks the user holds: after disabling them, a supervisor reassigns these."""
 
 
 def _digest(token: str) -> str:
@@ -84,6 +110,88 @@ def list_users(target: StoreOrSession) -> list[UserInfo]:
         return [_info(r) for r in session.scalars(select(User).order_by(User.id))]
 
 
+def user_detail(target: StoreOrSession, user_id: str) -> UserDetail | None:
+    """The user with their tokens and the number of open tasks they hold."""
+    with transaction(target) as session:
+        row = session.get(User, user_id)
+        if row is None:
+            return None
+        tokens = session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id)
+        )
+        claimed = session.scalar(
+            select(func.count())
+            .select_from(Task)
+            .where(Task.assignee == user_id, Task.state == TaskState.claimed.value)
+        )
+        return UserDetail(
+            **_info(row).model_dump(),
+            tokens=[
+                TokenInfo(id=t.id, label=t.label, created_at=t.created_at, revoked_at=t.revoked_at)
+                for t in tokens
+            ],
+            claimed_tasks=claimed or 0,
+        )
+
+
+def _usable_admins(session: Session, *, without_user: str = "", without_token: int = 0) -> int:
+    """Enabled administrators holding a live token, leaving one user or one token aside.
+
+    The administrators' rows are locked (PostgreSQL) so that two administrators disabling
+    each other at once cannot both succeed; SQLite serialises writers by itself.
+    """
+    admins = session.scalars(
+        select(User.id)
+        .where(User.role == Role.admin.value, User.disabled.is_(False), User.id != without_user)
+        .with_for_update()
+    ).all()
+    if not admins:
+        return 0
+    live = session.scalars(
+        select(ApiToken.user_id).where(
+            ApiToken.user_id.in_(admins),
+            ApiToken.revoked_at.is_(None),
+            ApiToken.id != without_token,
+        )
+    ).all()
+    return len(set(live))
+
+
+def update_user(
+    target: StoreOrSession,
+    user_id: str,
+    *,
+    name: str | None = None,
+    role: Role | None = None,
+    department: str | None = None,
+    disabled: bool | None = None,
+    set_department: bool = False,
+) -> UserInfo | None:
+    """Change a user; None if there is no such user. ``department`` is written only with
+    ``set_department`` (so that it can be cleared). A disabled user's tokens stop at once.
+
+    Raises LastAdminError rather than leave nobody able to administer.
+    """
+    with transaction(target) as session:
+        row = session.get(User, user_id, with_for_update=True)
+        if row is None:
+            return None
+        was_admin = row.role == Role.admin.value and not row.disabled
+        if name is not None:
+            row.name = name
+        if role is not None:
+            row.role = role.value
+        if set_department:
+            row.department = department
+        if disabled is not None:
+            row.disabled = disabled
+        still_admin = row.role == Role.admin.value and not row.disabled
+        if was_admin and not still_admin and not _usable_admins(session, without_user=user_id):
+            raise LastAdminError()
+        session.flush()
+        return _info(row)
+
+
 def issue_token(target: StoreOrSession, user_id: str, label: str | None = None) -> tuple[int, str]:
     """A new token for the user: (token id, the plain token, shown only now)."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -100,8 +208,24 @@ def issue_token(target: StoreOrSession, user_id: str, label: str | None = None) 
 
 
 def revoke_token(target: StoreOrSession, token_id: int) -> bool:
-    """Revoke a token; False if there is no such live token."""
+    """Revoke a token; False if there is no such live token.
+
+    Raises LastAdminError for the last live token of the last enabled administrator.
+    """
     with transaction(target) as session:
+        owner = session.execute(
+            select(User.role, User.disabled)
+            .join(ApiToken, ApiToken.user_id == User.id)
+            .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+        ).first()
+        if owner is None:
+            return False
+        if (
+            owner.role == Role.admin.value
+            and not owner.disabled
+            and not _usable_admins(session, without_token=token_id)
+        ):
+            raise LastAdminError()
         result = session.execute(
             update(ApiToken)
             .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
@@ -113,9 +237,7 @@ def revoke_token(target: StoreOrSession, token_id: int) -> bool:
 def set_disabled(target: StoreOrSession, user_id: str, disabled: bool) -> bool:
     """Disable (or enable again) a user: a disabled user's tokens stop working at once, and
     the user cannot be given tasks. False if there is no such user."""
-    with transaction(target) as session:
-        result = session.execute(update(User).where(User.id == user_id).values(disabled=disabled))
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+    return update_user(target, user_id, disabled=disabled) is not None
 
 
 def user_for_token(target: StoreOrSession, token: str) -> UserInfo | None:

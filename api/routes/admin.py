@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 from api.deps import Admin, ClientDep, SettingsDep, StoreDep
-from api.schemas import IssuedToken, NewToken, NewUser
+from api.schemas import IssuedToken, NewToken, NewUser, UserUpdate
 from definitions.loader import Catalog, LoadResult, load_paths, load_text
 from definitions.models import CalendarYear, Definition, Procedure
 from definitions.validate import validate_catalog
@@ -18,6 +18,8 @@ from store import queries
 from store.calendars import PublishedYear, current_years
 from store.db import Store
 from store.users import (
+    LastAdminError,
+    UserDetail,
     UserExistsError,
     UserInfo,
     create_user,
@@ -25,12 +27,14 @@ from store.users import (
     issue_token,
     list_users,
     revoke_token,
+    update_user,
+    user_detail,
 )
 from store.writes import PublishConflict, publish
 from worker.calendars import recalculate, record_year
 from worker.settings import Settings
 from worker.temporal import load_calendars
-from workflows.contracts import Event
+from workflows.contracts import Event, Role
 
 router = APIRouter(prefix="/admin", tags=["admins"])
 
@@ -170,20 +174,35 @@ def users(user: Admin, store: StoreDep) -> list[UserInfo]:
     return list_users(store)
 
 
+UserId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
+
+
+def _invalid(field: str, message: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        [{"loc": ["body", field], "msg": message, "type": "value_error"}],
+    )
+
+
+def _check_department(store: Store, role: Role, department: str | None) -> None:
+    """Caseworkers, and only they, belong to a department the catalog knows."""
+    if (role is Role.caseworker) != (department is not None):
+        raise _invalid(
+            "department",
+            "办理人员必须且只有办理人员有部门 / caseworkers, and only they, have a department",
+        )
+    if department is not None and department not in queries.known_departments(store):
+        raise _invalid(
+            "department",
+            f"已发布的目录中没有部门 {department} / no department {department} in the published"
+            " catalog",
+        )
+
+
 @router.post("/users", status_code=status.HTTP_201_CREATED)
 def add_user(body: NewUser, user: Admin, store: StoreDep) -> UserInfo:
-    """Add a user; a caseworker needs a department, the others none."""
-    if (body.role.value == "caseworker") != (body.department is not None):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [
-                {
-                    "loc": ["body", "department"],
-                    "msg": "办理人员必须且只有办理人员有部门 / caseworkers, and only they, have a department",
-                    "type": "value_error",
-                }
-            ],
-        )
+    """Add a user; a caseworker needs a department of the catalog, the others none."""
+    _check_department(store, body.role, body.department)
     try:
         return create_user(
             store, id=body.id, name=body.name, role=body.role, department=body.department
@@ -192,8 +211,50 @@ def add_user(body: NewUser, user: Admin, store: StoreDep) -> UserInfo:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
 
 
+@router.get("/users/{user_id}")
+def user_info(user_id: UserId, user: Admin, store: StoreDep) -> UserDetail:
+    """A user with their tokens (never the secrets) and the open tasks they hold."""
+    detail = user_detail(store, user_id)
+    if detail is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"用户不存在 / no user {user_id}")
+    return detail
+
+
+@router.patch("/users/{user_id}")
+def edit_user(user_id: UserId, body: UserUpdate, user: Admin, store: StoreDep) -> UserDetail:
+    """Rename, change role or department, disable or enable a user.
+
+    Disabling stops every token of the user at once; the tasks they hold stay theirs until a
+    supervisor reassigns them (``claimed_tasks`` in the answer counts them). The last enabled
+    administrator with a live token cannot be disabled or demoted (409).
+    """
+    current = get_user(store, user_id)
+    if current is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"用户不存在 / no user {user_id}")
+    given = body.model_fields_set
+    role = body.role if body.role is not None else current.role
+    department = body.department if "department" in given else current.department
+    if "role" in given or "department" in given:
+        _check_department(store, role, department)
+    try:
+        update_user(
+            store,
+            user_id,
+            name=body.name,
+            role=body.role,
+            department=department,
+            set_department="department" in given,
+            disabled=body.disabled,
+        )
+    except LastAdminError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    detail = user_detail(store, user_id)
+    assert detail is not None
+    return detail
+
+
 @router.post("/users/{user_id}/tokens", status_code=status.HTTP_201_CREATED)
-def add_token(user_id: str, body: NewToken, user: Admin, store: StoreDep) -> IssuedToken:
+def add_token(user_id: UserId, body: NewToken, user: Admin, store: StoreDep) -> IssuedToken:
     """Issue a bearer token for a user (shown once)."""
     if get_user(store, user_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"用户不存在 / no user {user_id}")
@@ -205,6 +266,10 @@ def add_token(user_id: str, body: NewToken, user: Admin, store: StoreDep) -> Iss
 def delete_token(
     token_id: Annotated[int, Path(ge=1, le=2**31 - 1)], user: Admin, store: StoreDep
 ) -> None:
-    """Revoke a token."""
-    if not revoke_token(store, token_id):
+    """Revoke a token (not the last one of the last enabled administrator: 409)."""
+    try:
+        revoked = revoke_token(store, token_id)
+    except LastAdminError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    if not revoked:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"令牌不存在 / no live token {token_id}")

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api import explain
 from api.actions import act
-from api.deps import ClientDep, SettingsDep, StoreDep, Supervisor
+from api.deps import ClientDep, SettingsDep, Staff, StoreDep, Supervisor
 from api.routes.cases import CaseId, case_for
 from api.schemas import MAX_CURSOR, Attention, CaseSummary, EventPage, Resolve, TaskView, Urge
 from store import queries
@@ -113,12 +113,31 @@ async def resolve(
 
 
 @router.get("/cases/{case_id}/timeline")
-async def timeline(
-    case_id: CaseId, user: Supervisor, store: StoreDep, client: ClientDep
-) -> list[Event]:
-    """Every event of the case, in order; each deadline event carries its derivation."""
+async def timeline(case_id: CaseId, user: Staff, store: StoreDep, client: ClientDep) -> list[Event]:
+    """Every event of the case, in order; each deadline event carries its derivation.
+
+    Caseworkers read the timeline of a case their department handles; who acted in another
+    department is left out (as for its tasks)."""
     await case_for(user, store, client, case_id)
-    return await run_in_threadpool(queries.timeline, store, case_id)
+    events = await run_in_threadpool(queries.timeline, store, case_id)
+    if user.role is not Role.caseworker:
+        return events
+    return [e if e.department == user.department else _anonymous(e) for e in events]
+
+
+_PEOPLE = ("assignee", "previous", "urged_by", "by", "resolved_by")
+"""Payload fields that name a person."""
+
+
+def _anonymous(event: Event) -> Event:
+    if event.actor_role is not Role.caseworker and not any(k in event.payload for k in _PEOPLE):
+        return event
+    return event.model_copy(
+        update={
+            "actor_id": "" if event.actor_role is Role.caseworker else event.actor_id,
+            "payload": {k: v for k, v in event.payload.items() if k not in _PEOPLE},
+        }
+    )
 
 
 @router.post("/cases/{case_id}/urge")

@@ -55,7 +55,7 @@ def endpoints(case: str) -> list[tuple[str, str, Any, set[str]]]:
         ("POST", f"/cases/{case}/delivery", {}, desk),
         ("GET", "/supervision/tasks?severity=warning", None, {"supervisor-1", "admin-1"}),
         ("GET", "/supervision/cases", None, {"supervisor-1", "admin-1"}),
-        ("GET", f"/cases/{case}/timeline", None, {"supervisor-1", "admin-1"}),
+        ("GET", f"/cases/{case}/timeline", None, caseworkers | supervisors),
         ("POST", f"/cases/{case}/urge", {"days": 2}, {"supervisor-1", "admin-1"}),
         ("GET", "/events?after=0", None, {"supervisor-1", "admin-1"}),
         ("GET", "/admin/users", None, {"admin-1"}),
@@ -66,6 +66,8 @@ def endpoints(case: str) -> list[tuple[str, str, Any, set[str]]]:
             {"admin-1"},
         ),
         ("POST", "/admin/users/applicant-2/tokens", {"label": "x"}, {"admin-1"}),
+        ("GET", "/admin/users/applicant-2", None, {"admin-1"}),
+        ("PATCH", "/admin/users/applicant-2", {"name": "申请人二"}, {"admin-1"}),
         ("POST", "/admin/procedures", YAML, {"admin-1"}),
         ("POST", f"/cases/{case}/withdraw", {}, {"applicant-1"}),
     ]
@@ -118,6 +120,7 @@ async def test_applicants_see_only_their_own_cases(api: Api) -> None:
     token = (await api.ok("admin-1", "POST", "/admin/users/wj-1/tokens", {}))["token"]
     api.tokens["wj-1"] = token
     assert (await api.call("wj-1", "GET", f"/cases/{mine}")).status_code == 404
+    assert (await api.call("wj-1", "GET", f"/cases/{mine}/timeline")).status_code == 404
     assert (await api.call("scjg-1", "GET", f"/cases/{mine}")).status_code == 200
 
 
