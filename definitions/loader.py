@@ -11,6 +11,8 @@ names in a catalog must never be silently reinterpreted.
 
 from __future__ import annotations
 
+import codecs
+import itertools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -251,9 +253,74 @@ def load_paths(paths: Iterable[Path | str]) -> LoadResult:
     return result
 
 
+_NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""Characters YAML does not allow in a document (C0/C1 controls, NUL, DEL, surrogates)."""
+MAX_CHARACTER_FINDINGS = 10
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+"""The encodings YAML allows, told apart by their byte order mark; UTF-8 without one."""
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def load_bytes(data: bytes, file: str, result: LoadResult | None = None) -> LoadResult:
+    """Load definitions from raw bytes (a file, a request body): a byte that is not text in
+    its encoding is an error at its line and column, never an exception."""
+    result = result if result is not None else LoadResult()
+    encoding = next((enc for bom, enc in _BOMS if data.startswith(bom)), "utf-8")
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        good = data[: exc.start].decode(encoding, errors="replace")
+        line, column = _position(good, len(good))
+        result.diagnostics.append(
+            Diagnostic(
+                Severity.error,
+                "yaml-encoding",
+                f"不是有效的 {encoding.upper()} 文本（第 {exc.start + 1} 字节）/ not valid"
+                f" {encoding.upper()} text at byte {exc.start + 1}",
+                file,
+                line,
+                column,
+            )
+        )
+        return result
+    return load_text(text, file, result)
+
+
 def load_text(text: str, file: str, result: LoadResult | None = None) -> LoadResult:
     """Load definitions from YAML text (the API's publish endpoint uses this)."""
     result = result if result is not None else LoadResult()
+    bad = list(itertools.islice(_NOT_PRINTABLE.finditer(text), MAX_CHARACTER_FINDINGS))
+    for match in bad:
+        line, column = _position(text, match.start())
+        char = match.group()
+        what = (
+            "NUL 字符 / a NUL character"
+            if char == "\0"
+            else f"控制字符 / character U+{ord(char):04X}"
+        )
+        result.diagnostics.append(
+            Diagnostic(
+                Severity.error,
+                "yaml-character",
+                f"不允许的字符 / character not allowed: {what}",
+                file,
+                line,
+                column,
+            )
+        )
+    if bad:
+        return result
     loader = _Loader(text)
     try:
         while loader.check_node():
@@ -263,7 +330,7 @@ def load_text(text: str, file: str, result: LoadResult | None = None) -> LoadRes
             _load_document(loader, node, file, result)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        where = (mark.line + 1, mark.column + 1) if mark else (None, None)
         problem = exc.problem or "syntax error"
         result.diagnostics.append(
             Diagnostic(
@@ -271,8 +338,7 @@ def load_text(text: str, file: str, result: LoadResult | None = None) -> LoadRes
                 "yaml-syntax",
                 f"YAML 语法错误 / YAML syntax error: {problem}",
                 file,
-                line,
-                column,
+                *where,
             )
         )
     except yaml.YAMLError as exc:
@@ -290,18 +356,18 @@ def load_file(file: Path, result: LoadResult | None = None) -> LoadResult:
     """Load one file's documents into ``result``."""
     result = result if result is not None else LoadResult()
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = file.read_bytes()
+    except OSError as exc:
         result.diagnostics.append(
             Diagnostic(
                 Severity.error,
                 "file-unreadable",
-                f"无法读取（需为 UTF-8 文本）/ cannot read as UTF-8 text: {exc}",
+                f"无法读取 / cannot read: {exc.strerror or exc}",
                 str(file),
             )
         )
         return result
-    return load_text(text, str(file), result)
+    return load_bytes(data, str(file), result)
 
 
 def _load_document(loader: _Loader, node: yaml.Node, file: str, result: LoadResult) -> None:

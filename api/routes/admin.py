@@ -10,7 +10,7 @@ from temporalio.client import Client
 
 from api.deps import Admin, ClientDep, SettingsDep, StoreDep
 from api.schemas import IssuedToken, NewToken, NewUser, UserUpdate
-from definitions.loader import Catalog, LoadResult, load_paths, load_text
+from definitions.loader import Catalog, LoadResult, load_bytes, load_paths
 from definitions.models import CalendarYear, Definition, Procedure
 from definitions.validate import validate_catalog
 from definitions.versioning import snapshot
@@ -42,13 +42,20 @@ SOURCE = "request.yaml"
 """The file name diagnostics of a posted document carry."""
 
 
-YamlBody = Annotated[str, Body(..., media_type="text/yaml", description="YAML definitions")]
+YamlBody = Annotated[
+    bytes,
+    Body(
+        ...,
+        media_type="text/yaml",
+        description="YAML definitions (UTF-8, or UTF-16/32 with a byte order mark)",
+    ),
+]
 
 
-def _load(document: str, settings: Settings) -> tuple[LoadResult, Catalog]:
+def _load(document: bytes, settings: Settings) -> tuple[LoadResult, Catalog]:
     """Validate posted definitions together with the catalog; 422 with every error."""
     catalog_result = load_paths(settings.catalog)
-    posted = load_text(document, SOURCE, LoadResult())
+    posted = load_bytes(document, SOURCE, LoadResult())
     # Posted definitions replace catalog ones of the same identity.
     posted_ids = {_identity(e.definition) for e in posted.loaded}
     base = [e for e in catalog_result.loaded if _identity(e.definition) not in posted_ids]
