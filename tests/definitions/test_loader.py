@@ -75,9 +75,12 @@ def test_chinese_enum_labels_equal_english_values() -> None:
 
 
 def test_unreadable_and_missing_files(tmp_path: Path) -> None:
-    (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00bad")
-    result = load_paths([tmp_path / "bin.yaml", tmp_path / "nowhere"])
-    assert [d.code for d in result.diagnostics] == ["file-unreadable", "file-not-found"]
+    (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00ba")  # UTF-16 by its mark, cut short
+    (tmp_path / "folder.yaml").mkdir()
+    result = load_paths([tmp_path / "bin.yaml", tmp_path / "folder.yaml" / ".", tmp_path / "x"])
+    assert [d.code for d in result.diagnostics] == ["yaml-encoding", "file-not-found"]
+    result = load_paths([tmp_path])
+    assert [d.code for d in result.diagnostics] == ["yaml-encoding", "file-unreadable"]
 
 
 def test_not_a_mapping() -> None:
