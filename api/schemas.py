@@ -102,6 +102,16 @@ class CaseSummary(CaseRow):
     """A case as lists show it, with the working-day derivation of its deadline."""
 
     derivation: dict[str, Any] | None = None
+    headline: dict[str, str] = Field(default_factory=dict)
+    """The form fields that name the case (the procedure's headline fields)."""
+
+
+class CasePage(BaseModel):
+    items: list[CaseSummary]
+    next: str | None = None
+    """Give it as ``cursor`` for the next page; none at the end."""
+    counts: dict[str, int] | None = None
+    """On the first page: how many cases match, by state."""
 
 
 class Supplement(_Body):

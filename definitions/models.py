@@ -379,6 +379,9 @@ class FormField(_Model):
     """Allowed values of an ``enum`` field."""
     min: float | None = None
     max: float | None = None
+    headline: bool = Field(False, json_schema_extra={"added": 2})
+    """Shown in inbox rows and case lists, and searched by supervisors' free text (e.g. the
+    company's or the applicant's name)."""
 
     @model_validator(mode="after")
     def _options_for_enum(self) -> Self:
@@ -389,6 +392,10 @@ class FormField(_Model):
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError("min 大于 max / min is greater than max")
         return self
+
+
+HEADLINE_DEFAULT = 2
+"""Text fields taken as the headline of a form that declares none."""
 
 
 class FormSchema(_Model):
@@ -407,6 +414,24 @@ class FormSchema(_Model):
     def field(self, key: str) -> FormField | None:
         """The field with that key, if declared."""
         return next((f for f in self.fields if f.key == key), None)
+
+    def headline_fields(self) -> list[FormField]:
+        """The fields that name a case in lists: those marked ``headline``, or else the first
+        text fields of the form (forms published before the mark existed)."""
+        marked = [f for f in self.fields if f.headline]
+        if marked:
+            return marked
+        text = [f for f in self.fields if f.type is FieldType.string]
+        return text[:HEADLINE_DEFAULT]
+
+    def headline(self, form: dict[str, Any]) -> dict[str, str]:
+        """The headline fields' values of a filled form, as text, in declaration order."""
+        out = {}
+        for f in self.headline_fields():
+            value = form.get(f.key)
+            if value is not None and value != "":
+                out[f.key] = str(value)
+        return out
 
 
 def _check_condition(value: Any) -> Any:

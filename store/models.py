@@ -121,6 +121,8 @@ class Case(Base):
         Index("ix_cases_state", "state"),
         Index("ix_cases_procedure_code", "procedure_code"),
         Index("ix_cases_deadline_at", "deadline_at"),
+        Index("ix_cases_submitted_at", "submitted_at", "id"),
+        Index("ix_cases_applicant_id", "applicant_id"),
     )
 
     id: Mapped[str] = mapped_column(String(ID), primary_key=True)
@@ -163,6 +165,10 @@ class Case(Base):
     incidents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """Incidents not yet resolved (the case needs a supervisor's attention)."""
     calendar_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    headline: Mapped[dict[str, str] | None] = mapped_column(JSONType)
+    """The form fields that name the case in lists (the procedure's headline fields)."""
+    search: Mapped[str] = mapped_column(Text, default="", server_default="")
+    """Lower-case text a supervisor's free-text search matches: number, applicant, headline."""
     last_seq: Mapped[int] = mapped_column(Integer)
     """Sequence number of the last event reflected here; older writes never overwrite."""
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 
+from definitions.calendar import SHANGHAI
 from definitions.versioning import ProcedureSnapshot
 from store.models import Case, ClockRecord, EventRecord, IncidentRecord, ProcedureVersion, Task
 from store.writes import StoreOrSession, transaction
@@ -21,6 +22,7 @@ from workflows.contracts import (
     OPEN_TASK_STATES,
     TERMINAL_STATES,
     CaseRow,
+    CaseState,
     Clock,
     ClockRow,
     Event,
@@ -195,23 +197,125 @@ def warning_tasks(
         return [_task(r) for r in session.scalars(query)]
 
 
-def overdue_cases(
-    target: StoreOrSession, *, department: str | None = None, procedure: str | None = None
-) -> list[CaseRow]:
-    """Cases not yet closed that are past their deadline, oldest deadline first.
+class CaseFilter(BaseModel):
+    """What a supervisor looks for; every criterion given must hold."""
 
-    Args:
-        department: only cases with a task of this department.
-        procedure: only cases of this procedure code.
-    """
-    query = select(Case).where(Case.overdue.is_(True), Case.state.not_in(_TERMINAL))
-    if procedure is not None:
-        query = query.where(Case.procedure_code == procedure)
-    if department is not None:
-        query = query.where(exists().where(Task.case_id == Case.id, Task.department == department))
-    query = query.order_by(Case.deadline_at.asc().nulls_last(), Case.id)
+    model_config = ConfigDict(frozen=True)
+
+    states: tuple[CaseState, ...] = ()
+    procedure: str | None = None
+    department: str | None = None
+    """Cases with a task of this department (the front desk's intake and delivery count)."""
+    applicant: str | None = None
+    submitted_from: dt.date | None = None
+    """Asia/Shanghai calendar days, both ends included."""
+    submitted_to: dt.date | None = None
+    due_from: dt.date | None = None
+    """On the committed limit's deadline date, both ends included."""
+    due_to: dt.date | None = None
+    warned: bool | None = None
+    overdue: bool | None = None
+    escalated: bool | None = None
+    text: str | None = None
+    """Part of the case number, the applicant's id or a headline field (case-insensitive)."""
+
+
+OPEN_CASES = tuple(s for s in CaseState if s not in TERMINAL_STATES)
+"""The states of a case not yet closed."""
+
+CaseSort = Literal["submitted", "deadline"]
+"""``submitted``: newest first; ``deadline``: soonest deadline first, cases without one last."""
+
+CaseKey = tuple[dt.datetime | None, str]
+"""Where a page ended: the sort instant and the case number of its last row."""
+
+
+def _start_of(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), SHANGHAI)
+
+
+def _filtered(f: CaseFilter) -> Select[Any]:
+    query = select(Case)
+    if f.states:
+        query = query.where(Case.state.in_([s.value for s in f.states]))
+    if f.procedure is not None:
+        query = query.where(Case.procedure_code == f.procedure)
+    if f.department is not None:
+        query = query.where(
+            exists().where(Task.case_id == Case.id, Task.department == f.department)
+        )
+    if f.applicant is not None:
+        query = query.where(Case.applicant_id == f.applicant)
+    if f.submitted_from is not None:
+        query = query.where(Case.submitted_at >= _start_of(f.submitted_from))
+    if f.submitted_to is not None:
+        query = query.where(Case.submitted_at < _start_of(f.submitted_to + dt.timedelta(days=1)))
+    if f.due_from is not None:
+        query = query.where(Case.deadline_date >= f.due_from)
+    if f.due_to is not None:
+        query = query.where(Case.deadline_date <= f.due_to)
+    for column, wanted in (
+        (Case.warned, f.warned),
+        (Case.overdue, f.overdue),
+        (Case.escalated, f.escalated),
+    ):
+        if wanted is not None:
+            query = query.where(column.is_(wanted))
+    if f.text:
+        query = query.where(Case.search.contains(f.text.casefold(), autoescape=True))
+    return query
+
+
+def find_cases(
+    target: StoreOrSession,
+    f: CaseFilter,
+    *,
+    sort: CaseSort = "submitted",
+    after: CaseKey | None = None,
+    limit: int = 50,
+) -> tuple[list[tuple[CaseRow, dict[str, str]]], CaseKey | None]:
+    """A page of cases with their headline, and the key to ask for the next page (None at
+    the end). Keyset paging: a page is as fast on the last page as on the first, and rows
+    written meanwhile neither repeat nor go missing."""
+    query = _filtered(f)
+    if sort == "submitted":
+        if after is not None:
+            at, last = after
+            query = query.where(
+                or_(Case.submitted_at < at, and_(Case.submitted_at == at, Case.id < last))
+            )
+        query = query.order_by(Case.submitted_at.desc(), Case.id.desc())
+    else:
+        if after is not None:
+            at, last = after
+            if at is None:
+                query = query.where(Case.deadline_at.is_(None), Case.id > last)
+            else:
+                query = query.where(
+                    or_(
+                        Case.deadline_at > at,
+                        and_(Case.deadline_at == at, Case.id > last),
+                        Case.deadline_at.is_(None),
+                    )
+                )
+        query = query.order_by(Case.deadline_at.asc().nulls_last(), Case.id.asc())
     with transaction(target) as session:
-        return [_case(r) for r in session.scalars(query)]
+        rows = list(session.scalars(query.limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    page = [(_case(r), dict(r.headline or {})) for r in rows]
+    if not more or not rows:
+        return page, None
+    end = rows[-1]
+    return page, (end.submitted_at if sort == "submitted" else end.deadline_at, end.id)
+
+
+def count_cases(target: StoreOrSession, f: CaseFilter) -> dict[str, int]:
+    """How many cases match, by state (states with none are left out)."""
+    inner = _filtered(f).with_only_columns(Case.state).subquery()
+    query = select(inner.c.state, func.count()).group_by(inner.c.state)
+    with transaction(target) as session:
+        return {state: n for state, n in session.execute(query)}
 
 
 def case_clocks(target: StoreOrSession, case_id: str) -> list[ClockRow]:
@@ -332,20 +436,24 @@ def count_events(target: StoreOrSession, case_id: str) -> int:
 
 
 __all__ = [
+    "OPEN_CASES",
+    "CaseFilter",
     "ProcedureInfo",
     "case_clocks",
     "case_tasks",
     "cases_to_recalculate",
+    "count_cases",
     "count_events",
     "derivations",
     "events_after",
+    "find_cases",
     "get_case",
     "get_procedure",
     "inbox",
     "incidents",
+    "known_departments",
     "list_procedures",
     "moved_by_revision",
-    "overdue_cases",
     "overdue_tasks",
     "timeline",
     "warning_tasks",

@@ -19,6 +19,7 @@ from sqlalchemy import Table, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from definitions.models import FormSchema
 from definitions.versioning import ProcedureSnapshot
 from store.db import Store
 from store.models import Base, ProcedureVersion, RequestKey
@@ -169,6 +170,13 @@ def record(target: StoreOrSession, data: RecordInput) -> RecordResult:
             inserted += len(session.execute(stmt, rows[start : start + EVENT_BATCH]).all())
 
         case = _columns(data.case, ["departments", "form", "missing"]) | {"updated_at": now}
+        c = data.case
+        case["headline"], case["search"] = search_columns(
+            _form_schema(session, c.procedure_code, c.procedure_version, c.content_hash),
+            c.id,
+            c.applicant_id,
+            case["form"],
+        )
         _upsert_newer(session, CASES, [case])
         tasks = [_columns(t, []) | {"updated_at": now} for t in data.tasks]
         _upsert_newer(session, TASKS, tasks)
@@ -176,6 +184,40 @@ def record(target: StoreOrSession, data: RecordInput) -> RecordResult:
         incidents = [_columns(i, []) | {"updated_at": now} for i in data.incidents]
         _upsert_newer(session, INCIDENTS, incidents)
     return RecordResult(inserted=inserted)
+
+
+_FORMS: dict[tuple[str, int, str], FormSchema | None] = {}
+"""Form schemas by procedure version and content: published versions never change."""
+
+
+def _form_schema(session: Session, code: str, version: int, content_hash: str) -> FormSchema | None:
+    key = (code, version, content_hash)
+    if key not in _FORMS:
+        body = session.scalar(
+            select(ProcedureVersion.body).where(
+                ProcedureVersion.code == code,
+                ProcedureVersion.version == version,
+                ProcedureVersion.content_hash == content_hash,
+            )
+        )
+        if body is None:
+            return None  # not published here (a case started elsewhere): not cached
+        _FORMS[key] = ProcedureSnapshot.model_validate(body).procedure.form
+    return _FORMS[key]
+
+
+SEARCH_LENGTH = 2000
+"""Characters of a case's search text: the number, the applicant and the headline fields."""
+
+
+def search_columns(
+    schema: FormSchema | None, case_id: str, applicant_id: str, form: dict[str, Any]
+) -> tuple[dict[str, str], str]:
+    """The case's headline (its procedure's headline fields, filled) and its lower-case
+    search text, as stored in ``cases.headline`` and ``cases.search``."""
+    headline = schema.headline(form) if schema is not None else {}
+    text = " ".join([case_id, applicant_id, *headline.values()])
+    return headline, clean_text(text.casefold())[:SEARCH_LENGTH]
 
 
 DEADLINE_EVENTS = frozenset({EventType.deadline_set, EventType.deadline_moved})

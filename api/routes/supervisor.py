@@ -3,7 +3,9 @@ event feed."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
@@ -13,11 +15,13 @@ from api import explain
 from api.actions import act
 from api.deps import ClientDep, SettingsDep, Staff, StoreDep, Supervisor
 from api.routes.cases import CaseId, case_for
-from api.schemas import MAX_CURSOR, Attention, CaseSummary, EventPage, Resolve, TaskView, Urge
+from api.schemas import MAX_CURSOR, Attention, CasePage, EventPage, Resolve, TaskView, Urge
 from store import queries
+from store.queries import CaseFilter, CaseKey, CaseSort
 from workflows.case import CaseWorkflow
 from workflows.contracts import (
     ActionResult,
+    CaseState,
     Event,
     ResolveIncidentInput,
     Role,
@@ -65,13 +69,90 @@ def _within(
     return (since is None or instant >= since) and (until is None or instant < until)
 
 
+def _cursor(sort: CaseSort, key: CaseKey) -> str:
+    at, case_id = key
+    raw = json.dumps([sort, at.isoformat() if at else None, case_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _after(sort: CaseSort, cursor: str) -> CaseKey:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        kind, at, case_id = json.loads(raw)
+        if kind != sort or not isinstance(case_id, str):
+            raise ValueError
+        instant = dt.datetime.fromisoformat(at) if at is not None else None
+        if instant is not None and instant.tzinfo is None:
+            raise ValueError
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                {
+                    "loc": ["query", "cursor"],
+                    "msg": "不是本列表（同一排序）给出的 next / not a `next` this list gave"
+                    " with the same sort",
+                    "type": "value_error",
+                }
+            ],
+        ) from None
+    return instant, case_id
+
+
+Code = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
+Day = Annotated[dt.date | None, Query(description="Asia/Shanghai calendar day")]
+
+
 @router.get("/supervision/cases")
-def overdue_cases(
-    user: Supervisor, store: StoreDep, department: str | None = None, procedure: str | None = None
-) -> list[CaseSummary]:
-    """Open cases past their committed limit, each with the derivation of its deadline."""
-    return explain.cases(
-        store, queries.overdue_cases(store, department=department, procedure=procedure)
+def find_cases(
+    user: Supervisor,
+    store: StoreDep,
+    state: Annotated[list[CaseState] | None, Query(max_length=len(CaseState))] = None,
+    procedure: Code = None,
+    department: Code = None,
+    applicant: Code = None,
+    submitted_from: Day = None,
+    submitted_to: Day = None,
+    due_from: Day = None,
+    due_to: Day = None,
+    warned: bool | None = None,
+    overdue: bool | None = None,
+    escalated: bool | None = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    sort: CaseSort = "submitted",
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> CasePage:
+    """Find any case: by state, procedure, department, applicant, submission or deadline
+    period (days in Asia/Shanghai, both ends included), cards, and free text over the case
+    number, the applicant and the headline fields of the form.
+
+    Pages follow ``next`` (keyset paging: stable while cases change). The first page also
+    counts the matching cases by state. ``overdue=true`` with a state list of the open
+    states is the list of cases past their committed limit.
+    """
+    found = CaseFilter(
+        states=tuple(state or ()),
+        procedure=procedure,
+        department=department,
+        applicant=applicant,
+        submitted_from=submitted_from,
+        submitted_to=submitted_to,
+        due_from=due_from,
+        due_to=due_to,
+        warned=warned,
+        overdue=overdue,
+        escalated=escalated,
+        text=q,
+    )
+    after = _after(sort, cursor) if cursor is not None else None
+    page, end = queries.find_cases(store, found, sort=sort, after=after, limit=limit)
+    rows = explain.cases(store, [c for c, _ in page])
+    items = [r.model_copy(update={"headline": h}) for r, (_, h) in zip(rows, page, strict=True)]
+    return CasePage(
+        items=items,
+        next=_cursor(sort, end) if end is not None else None,
+        counts=queries.count_cases(store, found) if cursor is None else None,
     )
 
 

@@ -7,10 +7,14 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
+from store import queries
 from store.db import Store, create_store_engine, downgrade, migrate
 from store.models import Base
+from store.queries import CaseFilter
+from store.writes import publish, record
+from tests.store.factories import procedure_snapshot, record_input
 
 TABLES = {
     "procedures",
@@ -53,6 +57,8 @@ def test_migrate_creates_every_table_without_alembic_ini(
             "ix_cases_state",
             "ix_cases_procedure_code",
             "ix_cases_deadline_at",
+            "ix_cases_submitted_at",
+            "ix_cases_applicant_id",
         }
         unique = schema.get_unique_constraints("events")
         assert [(u["name"], u["column_names"]) for u in unique] == [
@@ -102,3 +108,22 @@ def test_sqlite_folder_is_created_and_pragmas_set(tmp_path: Path) -> None:
     finally:
         store.dispose()
     assert (tmp_path / "state" / "deep" / "store.db").is_file()
+
+
+def test_existing_cases_get_their_headline_and_search_text(backend_url: str) -> None:
+    migrate(backend_url)
+    store = Store(backend_url)
+    try:
+        snap = procedure_snapshot()
+        publish(store, snap)
+        form = {"company_name": "云州示范科技有限公司", "legal_representative": "张三"}
+        record(store, record_input("C-9", content_hash=snap.content_hash, form=form))
+        with store.engine.begin() as connection:
+            connection.execute(text("UPDATE cases SET headline = NULL, search = ''"))
+        downgrade(backend_url, revision="0003")
+        migrate(backend_url)
+        [(case, headline)] = queries.find_cases(store, CaseFilter(text="示范科技"))[0]
+        assert case.id == "C-9"
+        assert headline == form  # the form's text fields when none is marked
+    finally:
+        store.dispose()

@@ -7,6 +7,7 @@ from typing import Any
 
 from store import queries
 from store.db import Store
+from store.queries import OPEN_CASES, CaseFilter
 from store.writes import publish, record
 from tests.store.factories import T0, case_row, event, procedure_snapshot, record_input, task_row
 from workflows.contracts import (
@@ -108,9 +109,13 @@ def test_overdue_and_warning_lists(store: Store) -> None:
     assert [t.id for t in queries.warning_tasks(store, department="YZ-SWJ")] == ["C-2/warn"]
     assert [t.id for t in queries.warning_tasks(store, procedure="P-1")] == ["C-1/warn"]
 
-    assert [c.id for c in queries.overdue_cases(store)] == ["C-1", "C-2"]  # C-3 is closed
-    assert [c.id for c in queries.overdue_cases(store, department="YZ-SWJ")] == ["C-2"]
-    assert [c.id for c in queries.overdue_cases(store, procedure="P-1")] == ["C-1"]
+    def overdue(**criteria: str) -> list[str]:
+        found = CaseFilter(states=OPEN_CASES, overdue=True, **criteria)
+        return [c.id for c, _ in queries.find_cases(store, found, sort="deadline")[0]]
+
+    assert overdue() == ["C-1", "C-2"]  # C-3 is closed
+    assert overdue(department="YZ-SWJ") == ["C-2"]
+    assert overdue(procedure="P-1") == ["C-1"]
 
 
 def test_timeline_is_in_seq_order(store: Store) -> None:

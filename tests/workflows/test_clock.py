@@ -12,6 +12,7 @@ import pytest
 
 from definitions.calendar import SHANGHAI
 from store import queries
+from store.queries import OPEN_CASES, CaseFilter
 from tests.fixtures_temporal import APPLICANT, FRONT_DESK, SUPERVISOR, Harness, caseworker
 from workflows.case import CaseWorkflow
 from workflows.contracts import (
@@ -27,6 +28,8 @@ from workflows.contracts import (
     UrgeInput,
     VisitInput,
 )
+
+OVERDUE = CaseFilter(states=OPEN_CASES, overdue=True)
 
 
 def sh(text: str) -> dt.datetime:
@@ -80,7 +83,8 @@ async def test_warning_overdue_and_escalation_over_national_day(harness: Harness
     assert case_warning.payload["scope"] == "case"
     case_overdue = await h.event_at(case_id, EventType.deadline_overdue, sh("2025-10-01 00:00"))
     assert case_overdue.payload["scope"] == "case"
-    assert [c.id for c in queries.overdue_cases(h.store)] == [case_id]
+    [(overdue, _)] = queries.find_cases(h.store, OVERDUE, sort="deadline")[0]
+    assert overdue.id == case_id
     escalation = await h.event_at(case_id, EventType.deadline_escalated, sh("2025-10-10 00:00"))
     assert (escalation.task_key, escalation.actor_id) == ("company_registration", "system")
     assert escalation.payload["urged_by"] == SUPERVISOR.id
