@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Annotated
 
@@ -9,9 +10,11 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from temporalio.client import Client
 
+from activities.clock import Calendars
 from store.db import Store
 from store.users import UserInfo, user_for_token
 from worker.settings import Settings
+from worker.temporal import load_calendars
 from workflows.contracts import Role
 
 
@@ -30,7 +33,33 @@ def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
+def get_calendars(request: Request) -> Calendars:
+    """The working-day calendars (catalog years, overlaid by published ones), reloaded when a
+    newer calendar revision was published (one small query)."""
+    state = request.app.state
+    calendars: Calendars | None = getattr(state, "calendars", None)
+    if calendars is None:
+        calendars = Calendars(load_calendars(state.settings), state.store)
+        calendars.refresh()
+        state.calendars = calendars
+    else:
+        calendars.refresh_if_newer()
+    return calendars
+
+
+def get_now(request: Request) -> dt.datetime:
+    """The current instant (UTC); ``app.state.now`` replaces the wall clock in tests."""
+    now: Callable[[], dt.datetime] = getattr(request.app.state, "now", _wall_clock)
+    return now()
+
+
+def _wall_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 StoreDep = Annotated[Store, Depends(get_store)]
+NowDep = Annotated[dt.datetime, Depends(get_now)]
+CalendarsDep = Annotated[Calendars, Depends(get_calendars)]
 ClientDep = Annotated[Client, Depends(get_client)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 

@@ -1,22 +1,89 @@
-"""Rows as lists show them: each deadline with its working-day derivation (from ``clocks``)."""
+"""Rows as lists show them: each deadline with its working-day derivation (from ``clocks``),
+and for tasks the context to choose work without opening each case."""
 
 from __future__ import annotations
 
-from api.schemas import CaseSummary, TaskView
+import datetime as dt
+
+from activities.clock import Calendars
+from api.schemas import CaseSummary, TaskView, Urgency
+from definitions.calendar import SHANGHAI, WorkingCalendar
 from store import queries
 from store.db import Store
 from workflows.contracts import CaseRow, TaskRow
 
+URGENCY_LABELS = {
+    Urgency.normal: "正常 / normal",
+    Urgency.warning: "黄牌预警 / warning",
+    Urgency.overdue: "红牌超期 / overdue",
+    Urgency.escalated: "督办超期 / escalated",
+}
 
-def tasks(store: Store, rows: list[TaskRow]) -> list[TaskView]:
-    """Tasks with the derivation of their deadline, so a red card can be read and contested."""
-    found = queries.derivations(store, (f"{t.case_id}/{t.clock_key}" for t in rows))
-    return [
-        TaskView.model_validate(
-            {**t.model_dump(), "derivation": found.get(f"{t.case_id}/{t.clock_key}")}
+
+def urgency(row: TaskRow) -> Urgency:
+    """The most serious card standing on the task."""
+    if row.escalated:
+        return Urgency.escalated
+    if row.overdue:
+        return Urgency.overdue
+    if row.warned:
+        return Urgency.warning
+    return Urgency.normal
+
+
+def days_left(calendar: WorkingCalendar, due: dt.date, today: dt.date) -> int:
+    """Working days from today to the deadline day: 0 when due at the end of today, the
+    working days after today up to it when later, and minus the working days since when it
+    passed (0 again on a non-working day right after a deadline)."""
+    if due >= today:
+        return (
+            calendar.count_working_days(today + dt.timedelta(days=1), due).days
+            if due > today
+            else 0
         )
-        for t in rows
-    ]
+    return -calendar.count_working_days(due + dt.timedelta(days=1), today).days
+
+
+def tasks(
+    store: Store,
+    rows: list[TaskRow],
+    calendars: Calendars | None = None,
+    now: dt.datetime | None = None,
+) -> list[TaskView]:
+    """Tasks with the derivation of their deadline (so a red card can be read and contested),
+    their case's procedure, stage, applicant and headline fields, the urgency in words and
+    the working days left."""
+    found = queries.derivations(store, (f"{t.case_id}/{t.clock_key}" for t in rows))
+    context = queries.task_context(store, {t.case_id for t in rows})
+    loaded = calendars.current() if calendars is not None else None
+    today = (now or dt.datetime.now(dt.UTC)).astimezone(SHANGHAI).date()
+    views = []
+    for t in rows:
+        case = context.get(t.case_id)
+        level = urgency(t)
+        left = None
+        if loaded is not None and t.deadline_date is not None:
+            derivation = found.get(f"{t.case_id}/{t.clock_key}") or {}
+            calendar = loaded.get(str(derivation.get("calendar") or "national"))
+            left = days_left(calendar, t.deadline_date, today)
+        views.append(
+            TaskView.model_validate(
+                {
+                    **t.model_dump(),
+                    "derivation": found.get(f"{t.case_id}/{t.clock_key}"),
+                    "procedure": case.procedure if case else None,
+                    "procedure_name": case.procedure_name if case else None,
+                    "stage_name": case.stage_names.get(t.stage_key) if case else None,
+                    "applicant": case.applicant if case else None,
+                    "applicant_name": case.applicant_name if case else None,
+                    "headline": case.headline if case else {},
+                    "urgency": level,
+                    "urgency_label": URGENCY_LABELS[level],
+                    "days_left": left,
+                }
+            )
+        )
+    return views
 
 
 def cases(store: Store, rows: list[CaseRow]) -> list[CaseSummary]:

@@ -7,6 +7,7 @@ PostgreSQL refuses) or an unpaired surrogate (which cannot be stored as UTF-8) i
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
@@ -92,10 +93,32 @@ class CaseDetail(BaseModel):
     """Every deadline of the case, each with its working-day derivation."""
 
 
+class Urgency(StrEnum):
+    normal = "normal"
+    warning = "warning"
+    """A 黄牌 stands: most of the time is used."""
+    overdue = "overdue"
+    """A 红牌 stands: the deadline passed."""
+    escalated = "escalated"
+    """A supervisor's urge (督办) was missed too."""
+
+
 class TaskView(TaskRow):
-    """A task as lists show it, with the working-day derivation of its deadline."""
+    """A task as lists show it: the derivation of its deadline, and its case's context."""
 
     derivation: dict[str, Any] | None = None
+    procedure: str | None = None
+    procedure_name: str | None = None
+    stage_name: str | None = None
+    applicant: str | None = None
+    applicant_name: str | None = None
+    headline: dict[str, str] = Field(default_factory=dict)
+    """The form fields that name the case (the procedure's headline fields)."""
+    urgency: Urgency = Urgency.normal
+    urgency_label: str = "正常 / normal"
+    """The urgency in words, for lists that must not rely on colour."""
+    days_left: int | None = None
+    """Working days to the deadline day: 0 due today, negative past it."""
 
 
 class CaseSummary(CaseRow):

@@ -16,8 +16,16 @@ from sqlalchemy import Select, and_, exists, func, or_, select
 
 from definitions.calendar import SHANGHAI
 from definitions.versioning import ProcedureSnapshot
-from store.models import Case, ClockRecord, EventRecord, IncidentRecord, ProcedureVersion, Task
-from store.writes import StoreOrSession, transaction
+from store.models import (
+    Case,
+    ClockRecord,
+    EventRecord,
+    IncidentRecord,
+    ProcedureVersion,
+    Task,
+    User,
+)
+from store.writes import StoreOrSession, transaction, version_snapshot
 from workflows.contracts import (
     OPEN_TASK_STATES,
     TERMINAL_STATES,
@@ -318,6 +326,58 @@ def count_cases(target: StoreOrSession, f: CaseFilter) -> dict[str, int]:
         return {state: n for state, n in session.execute(query)}
 
 
+class TaskContext(BaseModel):
+    """What an inbox row shows of its case."""
+
+    procedure: str
+    procedure_name: str
+    applicant: str
+    applicant_name: str | None = None
+    headline: dict[str, str]
+    stage_names: dict[str, str]
+    """Stage key → name, from the procedure version the case runs."""
+
+
+def task_context(target: StoreOrSession, case_ids: Iterable[str]) -> dict[str, TaskContext]:
+    """The context of each of those cases for inbox rows, in two queries."""
+    ids = sorted(set(case_ids))
+    if not ids:
+        return {}
+    query = (
+        select(
+            Case.id,
+            Case.procedure_code,
+            Case.procedure_version,
+            Case.content_hash,
+            Case.procedure_name,
+            Case.applicant_id,
+            Case.headline,
+            User.name,
+        )
+        .outerjoin(User, User.id == Case.applicant_id)
+        .where(Case.id.in_(ids))
+    )
+    out = {}
+    with transaction(target) as session:
+        for case_id, code, version, content_hash, name, applicant, headline, person in list(
+            session.execute(query)
+        ):
+            snap = version_snapshot(session, code, version, content_hash)
+            stages = {s.key: s.name for s in snap.procedure.stages} if snap else {}
+            if snap is not None:
+                stages["@intake"] = "受理 / intake"
+                stages["@delivery"] = "送达 / delivery"
+            out[case_id] = TaskContext(
+                procedure=code,
+                procedure_name=name,
+                applicant=applicant,
+                applicant_name=person,
+                headline=dict(headline or {}),
+                stage_names=stages,
+            )
+    return out
+
+
 def case_clocks(target: StoreOrSession, case_id: str) -> list[ClockRow]:
     """Every clock of a case (running, suspended and ended), in the order they started."""
     query = (
@@ -455,6 +515,7 @@ __all__ = [
     "list_procedures",
     "moved_by_revision",
     "overdue_tasks",
+    "task_context",
     "timeline",
     "warning_tasks",
 ]

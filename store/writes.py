@@ -171,8 +171,9 @@ def record(target: StoreOrSession, data: RecordInput) -> RecordResult:
 
         case = _columns(data.case, ["departments", "form", "missing"]) | {"updated_at": now}
         c = data.case
+        snap = version_snapshot(session, c.procedure_code, c.procedure_version, c.content_hash)
         case["headline"], case["search"] = search_columns(
-            _form_schema(session, c.procedure_code, c.procedure_version, c.content_hash),
+            snap.procedure.form if snap is not None else None,
             c.id,
             c.applicant_id,
             case["form"],
@@ -186,24 +187,29 @@ def record(target: StoreOrSession, data: RecordInput) -> RecordResult:
     return RecordResult(inserted=inserted)
 
 
-_FORMS: dict[tuple[str, int, str], FormSchema | None] = {}
-"""Form schemas by procedure version and content: published versions never change."""
+_SNAPSHOTS: dict[tuple[str, int, str], ProcedureSnapshot] = {}
+"""Procedure versions read so far, by code, version and content: published versions never
+change, so they are read from the store once per process."""
 
 
-def _form_schema(session: Session, code: str, version: int, content_hash: str) -> FormSchema | None:
+def version_snapshot(
+    target: StoreOrSession, code: str, version: int, content_hash: str
+) -> ProcedureSnapshot | None:
+    """The published procedure version a case runs (None if not published in this store)."""
     key = (code, version, content_hash)
-    if key not in _FORMS:
-        body = session.scalar(
-            select(ProcedureVersion.body).where(
-                ProcedureVersion.code == code,
-                ProcedureVersion.version == version,
-                ProcedureVersion.content_hash == content_hash,
+    if key not in _SNAPSHOTS:
+        with transaction(target) as session:
+            body = session.scalar(
+                select(ProcedureVersion.body).where(
+                    ProcedureVersion.code == code,
+                    ProcedureVersion.version == version,
+                    ProcedureVersion.content_hash == content_hash,
+                )
             )
-        )
         if body is None:
-            return None  # not published here (a case started elsewhere): not cached
-        _FORMS[key] = ProcedureSnapshot.model_validate(body).procedure.form
-    return _FORMS[key]
+            return None
+        _SNAPSHOTS[key] = ProcedureSnapshot.model_validate(body)
+    return _SNAPSHOTS[key]
 
 
 SEARCH_LENGTH = 2000

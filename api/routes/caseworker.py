@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api import explain
 from api.actions import act
-from api.deps import Caseworker, ClientDep, SettingsDep, StoreDep, require
+from api.deps import CalendarsDep, Caseworker, ClientDep, NowDep, SettingsDep, StoreDep, require
 from api.routes.cases import CaseId, case_for
 from api.schemas import (
     MAX_OFFSET,
@@ -54,13 +54,16 @@ StepKey = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z][a-z0
 def inbox(
     user: Caseworker,
     store: StoreDep,
+    calendars: CalendarsDep,
+    now: NowDep,
     state: TaskState | None = None,
     mine: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[TaskView]:
-    """The department's open and claimed work, nearest deadline first, each deadline with its
-    working-day derivation.
+    """The department's open and claimed work, nearest deadline first: each row with its
+    case's procedure, stage, applicant and headline fields, the urgency in words, the
+    working days left and the derivation of its deadline.
 
     For the front desk this includes new applications and supplements handed in at intake
     (``kind: intake``) and results waiting to be handed out (``kind: delivery``).
@@ -75,7 +78,7 @@ def inbox(
         limit=limit,
         offset=offset,
     )
-    return explain.tasks(store, rows)
+    return explain.tasks(store, rows, calendars, now)
 
 
 @router.post("/cases/{case_id}/tasks/{task_key}/claim")

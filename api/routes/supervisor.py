@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api import explain
 from api.actions import act
-from api.deps import ClientDep, SettingsDep, Staff, StoreDep, Supervisor
+from api.deps import CalendarsDep, ClientDep, NowDep, SettingsDep, Staff, StoreDep, Supervisor
 from api.routes.cases import CaseId, case_for
 from api.schemas import MAX_CURSOR, Attention, CasePage, EventPage, Resolve, TaskView, Urge
 from store import queries
@@ -35,6 +35,8 @@ router = APIRouter(tags=["supervisors"])
 def flagged_tasks(
     user: Supervisor,
     store: StoreDep,
+    calendars: CalendarsDep,
+    now: NowDep,
     severity: Literal["warning", "overdue"] = "overdue",
     department: str | None = None,
     procedure: str | None = None,
@@ -52,7 +54,7 @@ def flagged_tasks(
         for t in find(store, department=department, procedure=procedure)
         if _within(t.deadline_at, since, until)
     ]
-    return explain.tasks(store, rows)
+    return explain.tasks(store, rows, calendars, now)
 
 
 def _within(

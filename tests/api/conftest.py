@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from api.app import create_app
 from definitions.versioning import snapshot
@@ -50,6 +51,7 @@ class Api:
     http: httpx.AsyncClient
     harness: Harness
     tokens: dict[str, str] = field(default_factory=dict)
+    app: FastAPI | None = None
 
     async def call(
         self, user: str | None, method: str, path: str, body: Any = None, **headers: str
@@ -104,7 +106,7 @@ async def serve(harness: Harness, tokens: dict[str, str], **settings: Any) -> As
     app = create_app(config, store=harness.store, client=harness.client)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://onetrip") as http:
-        yield Api(http, harness, tokens)
+        yield Api(http, harness, tokens, app)
 
 
 @pytest.fixture
