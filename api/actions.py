@@ -23,6 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from temporalio.client import Client
 
+from api.errors import ApiError
 from store.db import Store
 from store.writes import remember_request
 from worker.settings import Settings
@@ -84,16 +85,18 @@ async def same_request(store: Store, key_id: str, digest: str) -> None:
     """422 if the key was used before for another request."""
     first = await run_in_threadpool(remember_request, store, key_id, digest)
     if first != digest:
-        raise HTTPException(
+        raise ApiError(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "idempotency_key_reused",
             "该 Idempotency-Key 已用于另一个请求 / this Idempotency-Key was used for another"
             " request",
         )
 
 
-def unavailable(message: str, retry_after: int = 5) -> HTTPException:
-    return HTTPException(
+def unavailable(message: str, retry_after: int = 5, code: str = "unavailable") -> HTTPException:
+    return ApiError(
         status.HTTP_503_SERVICE_UNAVAILABLE,
+        code,
         f"暂时无法处理，请稍后以相同 Idempotency-Key 重试 / temporarily unavailable, retry with"
         f" the same Idempotency-Key: {message}",
         headers={"Retry-After": str(retry_after)},
@@ -111,15 +114,17 @@ def fail(outcome: Outcome, case_id: str) -> NoReturn:
     if isinstance(outcome, Refused):
         raise HTTPException(STATUS_OF.get(outcome.kind, 422), outcome.message)
     if isinstance(outcome, Pending):
-        raise unavailable("办件正在处理 / the case is busy", outcome.retry_after)
+        raise unavailable("办件正在处理 / the case is busy", outcome.retry_after, "case_busy")
     if isinstance(outcome, Closed):
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, f"办件 {case_id} 已结束 / case {case_id} is closed"
+        raise ApiError(
+            status.HTTP_409_CONFLICT,
+            "case_closed",
+            f"办件 {case_id} 已结束 / case {case_id} is closed",
         )
     if isinstance(outcome, Missing):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"办件不存在 / no case {case_id}")
     if isinstance(outcome, Unavailable):
-        raise unavailable(outcome.message)
+        raise unavailable(outcome.message, code="engine_unavailable")
     raise AssertionError(outcome)
 
 

@@ -12,11 +12,9 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -24,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from api import errors
 from api.routes import admin, cases, caseworker, public, supervisor
 from store.db import Store
 from store.users import ensure_admin
@@ -31,9 +30,6 @@ from worker.settings import Settings, get_settings
 from workflows.client import connect
 
 log = structlog.get_logger("api")
-
-MESSAGE_LENGTH = 300
-"""Error messages are cut to this length, so a huge input is never sent back."""
 
 
 class BodyLimit:
@@ -78,19 +74,16 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers") or [])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        rid = given if 0 < len(given) <= 200 and given.isprintable() else uuid.uuid4().hex
+        detail = (
+            f"请求体超过 {self.limit} 字节 / the request body is larger than {self.limit} bytes"
+        )
         response = JSONResponse(
-            {
-                "detail": f"请求体超过 {self.limit} 字节 / the request body is larger than"
-                f" {self.limit} bytes"
-            },
-            status_code=413,
+            errors.body(413, detail, rid), status_code=413, headers={"X-Request-ID": rid}
         )
         await response(scope, receive, send)
-
-
-def _short(value: Any) -> str:
-    text = str(value)
-    return text if len(text) <= MESSAGE_LENGTH else text[:MESSAGE_LENGTH] + "…"
 
 
 def create_app(
@@ -130,29 +123,19 @@ def create_app(
     if client is not None:
         app.state.client = client
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI's default answer repeats each offending input: a 10 MB string would come
-        # back whole. Keep where and what, cut to a few hundred characters.
-        detail = [
-            {
-                "loc": [_short(part)[:100] if isinstance(part, str) else part for part in e["loc"]],
-                "msg": _short(e.get("msg")),
-                "type": e.get("type"),
-            }
-            for e in exc.errors()[:50]
-        ]
-        return JSONResponse({"detail": detail}, status_code=422)
+    errors.install(app)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DisconnectionError)
     @app.exception_handler(PoolTimeout)
     async def store_down(request: Request, exc: Exception) -> JSONResponse:
-        log.warning("store unavailable", error=_short(exc))
-        return JSONResponse(
-            {"detail": "存储暂时不可用，请稍后重试 / the store is unavailable, retry later"},
-            status_code=503,
-            headers={"Retry-After": "5"},
+        log.warning("store unavailable", error=errors.short(exc))
+        return errors.respond(
+            request,
+            503,
+            "存储暂时不可用，请稍后重试 / the store is unavailable, retry later",
+            "store_unavailable",
+            {"Retry-After": "5"},
         )
 
     @app.exception_handler(RPCError)
@@ -160,11 +143,13 @@ def create_app(
     async def temporal_down(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, RuntimeError) and "client connect" not in str(exc):
             raise exc  # a bug, not an outage: the default 500 and its log line
-        log.warning("temporal unavailable", error=_short(exc))
-        return JSONResponse(
-            {"detail": "流程引擎暂时不可用，请稍后重试 / the engine is unavailable, retry later"},
-            status_code=503,
-            headers={"Retry-After": "5"},
+        log.warning("temporal unavailable", error=errors.short(exc))
+        return errors.respond(
+            request,
+            503,
+            "流程引擎暂时不可用，请稍后重试 / the engine is unavailable, retry later",
+            "engine_unavailable",
+            {"Retry-After": "5"},
         )
 
     @app.middleware("http")

@@ -38,7 +38,10 @@ MAX_CURSOR = 2**62
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: unknown fields and values of the wrong JSON type are refused (strict:
+    ``"5"`` is not a number, ``1`` is not ``true``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ProcedureSummary(BaseModel):
@@ -209,7 +212,8 @@ class Resolve(_Body):
 class NewUser(_Body):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{1,63}$")
     name: Name
-    role: Role
+    role: Role = Field(strict=False)
+    """A role's value (an enum is matched by value, never coerced from another type)."""
     department: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]+$")
 
 
@@ -217,7 +221,7 @@ class UserUpdate(_Body):
     """The fields to change; a field left out stays as it is (``department: null`` clears it)."""
 
     name: Name | None = None
-    role: Role | None = None
+    role: Role | None = Field(None, strict=False)
     department: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]+$")
     disabled: StrictBool | None = None
 

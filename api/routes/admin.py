@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 from api.deps import Admin, ClientDep, SettingsDep, StoreDep
+from api.errors import ApiError
 from api.schemas import IssuedToken, NewToken, NewUser, UserUpdate
 from definitions.loader import Catalog, LoadResult, load_bytes, load_paths
 from definitions.models import CalendarYear, Definition, Procedure
@@ -116,7 +117,7 @@ async def publish_yaml(
         try:
             outcome = await run_in_threadpool(publish, store, snap)
         except PublishConflict as exc:
-            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+            raise ApiError(status.HTTP_409_CONFLICT, "version_conflict", str(exc)) from None
         out.append(
             {
                 "kind": "Procedure",
@@ -254,7 +255,7 @@ def edit_user(user_id: UserId, body: UserUpdate, user: Admin, store: StoreDep) -
             disabled=body.disabled,
         )
     except LastAdminError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise ApiError(status.HTTP_409_CONFLICT, "last_admin", str(exc)) from None
     detail = user_detail(store, user_id)
     assert detail is not None
     return detail
@@ -277,6 +278,6 @@ def delete_token(
     try:
         revoked = revoke_token(store, token_id)
     except LastAdminError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise ApiError(status.HTTP_409_CONFLICT, "last_admin", str(exc)) from None
     if not revoked:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"令牌不存在 / no live token {token_id}")

@@ -17,6 +17,7 @@ from temporalio.service import RPCError
 from api.actions import act, client_key, fail, fingerprint, same_request, unavailable
 from api.applicant import ApplicantCase, applicant_case
 from api.deps import Applicant, ClientDep, CurrentUser, SettingsDep, StoreDep
+from api.errors import ApiError
 from api.schemas import MAX_OFFSET, CaseDetail, Rating, SubmitCase, Submitted, Supplement, Withdraw
 from definitions.forms import FormError, validate_form
 from store import queries
@@ -91,13 +92,15 @@ async def submit(
         await same_request(store, f"submit\n{case_id}", fingerprint("submit", body))
     existing = await run_in_threadpool(queries.get_case, store, case_id)
     if existing is not None and existing.applicant_id != user.id:
-        raise HTTPException(
+        raise ApiError(
             status.HTTP_409_CONFLICT,
+            "idempotency_key_taken",
             "请换一个 Idempotency-Key 重新提交 / submit again with another Idempotency-Key",
         )
     if existing is not None and (existing.procedure_code != snap.code or existing.form != form):
-        raise HTTPException(
+        raise ApiError(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "idempotency_key_reused",
             "该 Idempotency-Key 已用于另一份申请 / this Idempotency-Key was used for another"
             " application",
         )

@@ -1,0 +1,225 @@
+"""One error body for every 4xx and 5xx answer, and the OpenAPI that documents it.
+
+Every error answers ``{"code", "message": {"zh", "en"}, "detail", "request_id"}``: a stable
+machine-readable code, the message in both languages, the detail (a message, or for invalid
+input the list of fields with their path in ``loc``) and the request id that is also in the
+``X-Request-ID`` header and in every log line of the request. Nothing of a large input is
+echoed back: messages and paths are cut short.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+MESSAGE_LENGTH = 300
+"""Error messages are cut to this length, so a huge input is never sent back."""
+MAX_FIELDS = 50
+
+CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    500: "internal_error",
+    503: "unavailable",
+}
+"""The code of an answer that names no finer one, by status."""
+
+DEFAULT_MESSAGES = {
+    401: ("需要有效的令牌", "a valid bearer token is required"),
+    403: ("无权执行此操作", "not allowed"),
+    404: ("不存在", "not found"),
+    405: ("不支持此方法", "method not allowed"),
+    422: ("请求内容有误，见 detail 中各字段", "the request is invalid; see the fields in detail"),
+    500: ("服务内部错误，已记录", "internal error; it has been logged"),
+}
+
+
+class Message(BaseModel):
+    zh: str
+    en: str
+
+
+class ErrorBody(BaseModel):
+    """What every 4xx and 5xx answer holds."""
+
+    code: str
+    """Stable and machine-readable: ``not_found``, ``invalid_input``, ``last_admin`` …"""
+    message: Message
+    detail: Any = None
+    """A message, or for invalid input a list of ``{loc, msg, type}`` (``loc`` is the field path)."""
+    request_id: str
+
+
+class ApiError(HTTPException):
+    """An HTTP error with a finer code than its status gives."""
+
+    def __init__(
+        self, status_code: int, code: str, detail: Any, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(status_code, detail, headers)
+        self.code = code
+
+
+def short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= MESSAGE_LENGTH else text[:MESSAGE_LENGTH] + "…"
+
+
+def _split(text: str) -> Message:
+    """``"中文 / English"`` as the project writes messages; one language serves both."""
+    zh, sep, en = text.partition(" / ")
+    return Message(zh=zh, en=en) if sep else Message(zh=text, en=text)
+
+
+def _fields(errors: list[Any]) -> list[dict[str, Any]]:
+    out = []
+    for e in errors[:MAX_FIELDS]:
+        if not isinstance(e, dict):
+            out.append({"loc": [], "msg": short(e), "type": "value_error"})
+            continue
+        loc = [short(p)[:100] if isinstance(p, str) else p for p in e.get("loc", [])]
+        field: dict[str, Any] = {**e, "loc": loc, "msg": short(e.get("msg"))}
+        field["type"] = e.get("type")
+        out.append(field)
+    return out
+
+
+def request_id_of(request: Request) -> str:
+    rid: str | None = getattr(request.state, "request_id", None)
+    return rid or uuid.uuid4().hex
+
+
+def body(status: int, detail: Any, request_id: str, code: str | None = None) -> dict[str, Any]:
+    """The error body of an answer."""
+    if isinstance(detail, list):
+        detail = _fields(detail)
+        zh, en = DEFAULT_MESSAGES[422]
+        message = Message(zh=zh, en=en)
+    elif isinstance(detail, str) and detail:
+        detail = short(detail)
+        message = _split(detail)
+    else:
+        zh, en = DEFAULT_MESSAGES.get(status, ("请求失败", "request failed"))
+        message = Message(zh=zh, en=en)
+        detail = detail if detail is not None else f"{zh} / {en}"
+    return ErrorBody(
+        code=code or CODES.get(status, "error"),
+        message=message,
+        detail=detail,
+        request_id=request_id,
+    ).model_dump()
+
+
+def respond(
+    request: Request,
+    status: int,
+    detail: Any,
+    code: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    rid = request_id_of(request)
+    return JSONResponse(
+        body(status, detail, rid, code),
+        status_code=status,
+        headers={**(headers or {}), "X-Request-ID": rid},
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Answer every error with the one body, and document it in the OpenAPI."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = exc.code if isinstance(exc, ApiError) else None
+        return respond(request, exc.status_code, exc.detail, code, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's default answer repeats each offending input: a 10 MB string would come
+        # back whole. Keep where and what, cut to a few hundred characters.
+        fields = [
+            {"loc": e["loc"], "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()
+        ]
+        return respond(request, 422, fields)
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        return respond(request, 500, None)
+
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+
+
+ERRORS = {
+    401: "未认证 / no valid bearer token",
+    403: "角色或部门无权 / the role or department may not",
+    404: "不存在或不在权限范围内 / does not exist, or not in the caller's scope",
+    409: "与当前状态冲突 / conflicts with the current state",
+    413: "请求体过大 / the request body is too large",
+    422: "输入有误，detail 列出各字段 / invalid input, each field in detail",
+    503: "暂时不可用，见 Retry-After / temporarily unavailable, see Retry-After",
+}
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The schema, with the error answers of each operation and the Idempotency-Key header of
+    each action."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["ErrorBody"] = ErrorBody.model_json_schema(
+        ref_template="#/components/schemas/{model}"
+    )
+    for defs in list(components["ErrorBody"].pop("$defs", {}).items()):
+        components.setdefault(defs[0], defs[1])
+    key = {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string", "maxLength": 200},
+        "description": "同一请求重试时使用同一键，只执行一次；同一键用于不同请求体时答 422 /"
+        " the same key for a retry acts once; the same key with another body answers 422",
+    }
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            public = (
+                not operation.get("security")
+                and "admin" not in path
+                and path
+                in (
+                    "/healthz",
+                    "/procedures",
+                    "/procedures/{code}",
+                )
+            )
+            statuses = [404, 422, 503] if public else [401, 403, 404, 422, 503]
+            if method in ("post", "patch", "put", "delete"):
+                statuses += [409, 413]
+                operation.setdefault("parameters", []).append(key)
+            responses = operation.setdefault("responses", {})
+            for status in sorted(set(statuses)):
+                responses[str(status)] = {
+                    "description": ERRORS[status],
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
+                    },
+                }
+    app.openapi_schema = schema
+    return schema
