@@ -25,7 +25,9 @@ from typing import Any
 
 import httpx
 
-from worker.dev import DEMO_FOLLOW_UP, DEMO_FORM, free_port
+from worker.dev import DEMO_FOLLOW_UP, DEMO_FORM, demo_materials, free_port
+
+MATERIALS = demo_materials()
 
 
 async def main() -> None:
@@ -75,7 +77,9 @@ async def main() -> None:
 
             while len(timings) < args.decisions:
                 submitted = await call(
-                    "zhangsan", "/cases", {"procedure": "YZ-YJS-KBQY", "form": DEMO_FORM}
+                    "zhangsan",
+                    "/cases",
+                    {"procedure": "YZ-YJS-KBQY", "form": DEMO_FORM, "materials": MATERIALS},
                 )
                 case = submitted["case_id"]
                 for _ in range(200):

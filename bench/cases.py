@@ -70,15 +70,21 @@ APPLICANT = Actor(id="bench-applicant", role=Role.applicant)
 FRONT = worker_of("YZ-ZWFW")
 
 
+FORM = {"company_name": "基准测试有限公司", "food_business": False}
+
+
 async def one_case(client: Client, store: Store, queue: str) -> str:
     case_id = f"BENCH-{uuid.uuid4().hex[:12]}"
+    snap = queries.get_procedure(store, CODE)
+    assert snap is not None
     handle = await start_case(
         client,
         store,
         case_id=case_id,
         code=CODE,
         applicant=APPLICANT,
-        form={"company_name": "基准测试有限公司", "food_business": False},
+        form=FORM,
+        materials=snap.required_keys(FORM),
         task_queue=queue,
     )
 

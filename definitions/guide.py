@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from definitions.models import Department, JoinPolicy, Material, Procedure, ServiceItem
 
@@ -133,6 +134,20 @@ def guide_materials(items: list[ServiceItem]) -> list[GuideMaterial]:
         )
         for m, users in merged.values()
     ]
+
+
+def required_materials(
+    procedure: Procedure, items: Mapping[str, ServiceItem], form: Mapping[str, Any]
+) -> list[Material]:
+    """The materials an application with this form must hand in (each key once): the
+    required ones of the items it needs (:meth:`Procedure.items_for`)."""
+    seen: dict[str, Material] = {}
+    for code in procedure.items_for(form):
+        item = items.get(code)
+        for m in item.materials if item else []:
+            if m.required:
+                seen.setdefault(m.key, m)
+    return list(seen.values())
 
 
 def _not_counted(items: list[ServiceItem], dept: Mapping[str, Department]) -> list[GuideStep]:

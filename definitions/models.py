@@ -11,6 +11,7 @@ All time limits are in working days (工作日, see definitions.calendar); 0 mea
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
@@ -25,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from definitions.conditions import Condition, ConditionError, parse_condition
+from definitions.conditions import Condition, ConditionError, evaluate, parse_condition
 
 # --------------------------------------------------------------------------- basic types
 
@@ -599,6 +600,19 @@ class Procedure(_Model):
     def is_merged(self) -> bool:
         """More than one item: joint handling (联合/集中办理) under 第四十二条."""
         return len(self.items) > 1
+
+    def items_for(self, form: Mapping[str, Any]) -> list[str]:
+        """Codes of the items an application with this form needs, in the procedure's order:
+        those with a task whose condition holds (or that has none). An item whose every task
+        the form rules out (e.g. the food licence of a company that sells no food) is not
+        applied for, so its materials are not asked for."""
+        wanted = {
+            t.item
+            for stage in self.stages
+            for t in stage.tasks
+            if t.condition is None or evaluate(t.condition, form)
+        }
+        return [code for code in self.items if code in wanted]
 
 
 # --------------------------------------------------------------------------- calendar

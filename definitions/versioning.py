@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
 
+from definitions.guide import required_materials
 from definitions.loader import Catalog
 from definitions.models import Department, Procedure, ServiceItem
 
@@ -41,6 +43,11 @@ class ProcedureSnapshot(BaseModel):
     def version(self) -> int:
         """The procedure version."""
         return self.procedure.version
+
+    def required_keys(self, form: Mapping[str, Any]) -> list[str]:
+        """Keys of the materials an application with this form must hand in."""
+        items = {i.code: i for i in self.items}
+        return [m.key for m in required_materials(self.procedure, items, form)]
 
     def item(self, code: str) -> ServiceItem:
         """An item of this snapshot (KeyError if the procedure does not merge it)."""

@@ -124,18 +124,22 @@ class Harness:
         channel: Channel = Channel.online,
         case_id: str | None = None,
         procedure: Procedure | None = None,
+        materials: list[str] | None = None,
         **extra: Any,
     ) -> str:
         cat = catalog()
         proc = procedure or cat.procedure(code)
         assert proc is not None
         case_id = case_id or f"YZ-{uuid.uuid4().hex[:10]}"
+        snap = snapshot(cat, proc)
+        form = form if form is not None else {"company_name": "云州示范科技有限公司"}
         data = CaseInput(
             case_id=case_id,
-            snapshot=snapshot(cat, proc),
+            snapshot=snap,
             applicant=APPLICANT,
-            form=form if form is not None else {"company_name": "云州示范科技有限公司"},
-            materials=[],
+            form=form,
+            # Everything the form needs, unless a test says what was handed in.
+            materials=snap.required_keys(form) if materials is None else materials,
             channel=channel,
             **extra,
         )

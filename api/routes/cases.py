@@ -121,9 +121,8 @@ async def submit(
             )
     except RPCError as exc:
         fail(rpc_outcome(exc), case_id)
-    missing = [
-        k for k, m in known.items() if m.required and not m.tolerance and k not in body.materials
-    ]
+    handed = set(body.materials)
+    missing = [k for k in snap.required_keys(form) if k not in handed]
     return Submitted(
         case_id=case_id, procedure=snap.code, version=snap.version, missing_materials=missing
     )

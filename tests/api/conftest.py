@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from definitions.versioning import snapshot
+from store import queries
 from store.db import Store
 from store.users import create_user, issue_token
 from store.writes import publish
@@ -72,11 +73,17 @@ class Api:
         assert response.status_code < 300, (response.status_code, response.text)
         return response.json() if response.content else None
 
-    async def submit(self, user: str = "applicant-1", **form: Any) -> str:
+    async def submit(
+        self, user: str = "applicant-1", materials: list[str] | None = None, **form: Any
+    ) -> str:
+        """Submit a business start-up; by default with every material its form needs."""
+        filled = {**STARTUP_FORM, **form}
+        snap = queries.get_procedure(self.harness.store, "YZ-YJS-KBQY")
+        assert snap is not None
         body = {
             "procedure": "YZ-YJS-KBQY",
-            "form": {**STARTUP_FORM, **form},
-            "materials": ["company_articles", "id_card_legal_rep"],
+            "form": filled,
+            "materials": snap.required_keys(filled) if materials is None else materials,
         }
         response = await self.call(
             user, "POST", "/cases", body, **{"Idempotency-Key": uuid.uuid4().hex}

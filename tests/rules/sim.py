@@ -59,15 +59,20 @@ class Sim:
         calendars: Calendars | None = None,
         submitted_at: dt.datetime | None = None,
         procedure: Procedure | None = None,
+        materials: list[str] | None = None,
     ) -> None:
         cat = catalog()
         proc = procedure or cat.procedure(code)
         assert proc is not None
+        snap = snapshot(cat, proc)
+        form = form if form is not None else {"company_name": "云州示范科技有限公司"}
         data = CaseInput(
             case_id="SIM-1",
-            snapshot=snapshot(cat, proc),
+            snapshot=snap,
             applicant=APPLICANT,
-            form=form if form is not None else {"company_name": "云州示范科技有限公司"},
+            form=form,
+            # Everything the form needs, unless a test says what was handed in.
+            materials=snap.required_keys(form) if materials is None else materials,
         )
         self.calendars = calendars or Calendars()
         self.spec = Spec(data.snapshot, data.calendar, data.rating_window_days)

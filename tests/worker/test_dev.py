@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from worker.dev import DEMO_FOLLOW_UP, DEMO_FORM, free_port
+from worker.dev import DEMO_FOLLOW_UP, DEMO_FORM, demo_materials, free_port
 
 ONETRIP = str(Path(sys.executable).parent / "onetrip")
 
@@ -89,7 +89,7 @@ async def test_dev_mode_end_to_end(tmp_path: Path) -> None:
                 "zhangsan",
                 "POST",
                 "/cases",
-                {"procedure": "YZ-YJS-KBQY", "form": DEMO_FORM, "materials": ["company_articles"]},
+                {"procedure": "YZ-YJS-KBQY", "form": DEMO_FORM, "materials": demo_materials()},
             )
             case = submitted["case_id"]
             for _ in range(100):

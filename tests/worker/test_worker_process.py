@@ -65,8 +65,15 @@ async def test_worker_process_runs_cases_and_stops_on_sigterm(tmp_path: Path) ->
             with pytest.raises(NotPublishedError, match="not published"):
                 await start_case(env.client, store, case_id="X-1", code="NOPE", applicant=APPLICANT)
             case_id = f"YZ-{uuid.uuid4().hex[:8]}"
+            snap = queries.get_procedure(store, "YZ-YJS-KBQY")
+            assert snap is not None
             handle = await start_case(
-                env.client, store, case_id=case_id, code="YZ-YJS-KBQY", applicant=APPLICANT
+                env.client,
+                store,
+                case_id=case_id,
+                code="YZ-YJS-KBQY",
+                applicant=APPLICANT,
+                materials=snap.required_keys({}),
             )
             again = await start_case(
                 env.client, store, case_id=case_id, code="YZ-YJS-KBQY", applicant=APPLICANT

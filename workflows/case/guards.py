@@ -10,6 +10,7 @@ Pure code.
 from __future__ import annotations
 
 from workflows.case.clocks import SUPPLEMENT
+from workflows.case.rules import missing_materials
 from workflows.case.spec import Spec
 from workflows.case.state import CaseData
 from workflows.contracts import (
@@ -165,6 +166,19 @@ def accept(s: CaseData, spec: Spec, data: AcceptInput) -> None:
         raise _invalid(
             f"补齐期限不得超过所属事项的承诺时限 {limit} 个工作日 / tolerance_days may not exceed"
             f" the items' committed limit of {limit} working days"
+        )
+
+
+def materials_complete(s: CaseData, spec: Spec, data: AcceptInput) -> None:
+    """An application is accepted with every required material in, or with the missing ones
+    tolerated (容缺); otherwise the desk returns it with the complete list (or refuses it)."""
+    absent = [k for k in missing_materials(s, spec) if k not in data.tolerated]
+    if absent:
+        names = {m.key: m.name for item in spec.items.values() for m in item.materials}
+        listed = "、".join(f"{names.get(k, k)}（{k}）" for k in absent)
+        raise _invalid(
+            f"必要材料未收齐：{listed}，请列入容缺或退回补正 / required materials not handed in:"
+            f" {', '.join(absent)}; tolerate them (容缺) or return the application"
         )
 
 

@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Any
 
 from definitions.conditions import evaluate, parse_condition
+from definitions.guide import required_materials
 from definitions.models import WarningThreshold
 from workflows.case import joins
 from workflows.case.clocks import (
@@ -92,6 +93,9 @@ def new_case(data: CaseInput, spec: Spec, submitted_at: dt.datetime) -> CaseData
             calendar_revision=data.calendar_revision,
         ),
         calendar_revision=data.calendar_revision,
+        # Known from the start: an acceptance may be validated before the first activation
+        # has run ``submit``.
+        handed=list(dict.fromkeys(data.materials)),
     )
 
 
@@ -189,6 +193,17 @@ def accept(s: CaseData, spec: Spec, data: AcceptInput, now: dt.datetime) -> None
     accept_application(s, spec, data.actor, now, now, list(data.tolerated), data.tolerance_days)
 
 
+def missing_materials(s: CaseData, spec: Spec) -> list[str]:
+    """Keys of the required materials of the items this application needs that have not
+    been handed in: recorded at acceptance (容缺, or a deemed acceptance that could not wait)."""
+    handed = set(s.handed)
+    return [
+        m.key
+        for m in required_materials(spec.procedure, spec.items, s.case.form)
+        if m.key not in handed
+    ]
+
+
 def accept_application(
     s: CaseData,
     spec: Spec,
@@ -214,6 +229,7 @@ def accept_application(
         now,
         accepted_at=accepted_at.isoformat(),
         tolerated=tolerated,
+        missing=missing_materials(s, spec),
     )
     _new_clock(
         s,
@@ -517,6 +533,7 @@ def supplement(s: CaseData, spec: Spec, data: SupplementInput, now: dt.datetime)
     """The applicant hands in everything asked for (or 容缺 materials); clocks resume."""
     case = s.case
     handed = list(dict.fromkeys(data.materials))
+    s.handed = list(dict.fromkeys([*s.handed, *handed]))
     _settle_owed(s, handed, now)
     if s.return_scope is None:
         s.emit(

@@ -55,6 +55,8 @@ class CaseData(BaseModel):
     """Who returned the case for supplement: the intake marker, or a task key."""
     owed: list[str] = []
     """容缺 materials still to be supplied."""
+    handed: list[str] = []
+    """Materials handed in so far (with the application and every supplement since)."""
     tolerance_days: int | None = None
     active: dict[str, dt.datetime] = {}
     """Suspension sources in force, and since when (see workflows.case.clocks)."""

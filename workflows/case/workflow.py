@@ -122,6 +122,11 @@ def _copy(row: BaseModel) -> BaseModel:
     return row.model_copy()
 
 
+MATERIALS_CHECKED = "materials-checked-at-acceptance"
+"""Patch: acceptance refuses an application with required materials missing and not tolerated
+(histories recorded before replay without the check)."""
+
+
 @workflow.defn(name=WORKFLOW_NAME)
 class CaseWorkflow:
     @workflow.init
@@ -383,12 +388,19 @@ class CaseWorkflow:
 
     @workflow.update
     async def accept(self, data: AcceptInput) -> ActionResult:
-        """受理 at the front desk, optionally 容缺."""
-        return await self._act(guards.accept, rules.accept, data)
+        """受理 at the front desk, optionally 容缺; required materials must be in or tolerated."""
+        return await self._act(self._accept_checks, rules.accept, data)
+
+    @staticmethod
+    def _accept_checks(s: CaseData, spec: Spec, data: AcceptInput) -> None:
+        guards.accept(s, spec, data)
+        if workflow.patched(MATERIALS_CHECKED):
+            guards.materials_complete(s, spec, data)
 
     @accept.validator
     def _validate_accept(self, data: AcceptInput) -> None:
         self._check(guards.accept, data)
+        self._check(guards.materials_complete, data)
 
     @workflow.update
     async def refuse(self, data: RefuseInput) -> ActionResult:

@@ -1,0 +1,39 @@
+"""The front desk accepts complete applications, tolerates (容缺) or returns the rest."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.api.conftest import STARTUP_FORM, Api
+
+
+async def test_incomplete_applications_need_a_tolerance_list(api: Api) -> None:
+    body = {"procedure": "YZ-YJS-KBQY", "form": STARTUP_FORM, "materials": ["company_articles"]}
+    answer = await api.call(
+        "applicant-1", "POST", "/cases", body, **{"Idempotency-Key": uuid.uuid4().hex}
+    )
+    missing = answer.json()["missing_materials"]
+    assert "lease_contract" in missing
+    assert "company_articles" not in missing
+    assert not [k for k in missing if k.startswith("food")]  # no food business: not asked
+    case = answer.json()["case_id"]
+    api.harness.handles[case] = api.harness.client.get_workflow_handle(case)
+    await api.harness.wait_recorded(case)
+
+    response = await api.call("desk-1", "POST", f"/cases/{case}/intake", {"decision": "accept"})
+    assert response.status_code == 422
+    assert "租赁合同" in response.json()["message"]["zh"] or "lease_contract" in response.text
+    assert "lease_contract" in response.json()["message"]["en"]
+    # The desk returns it with the complete list; the applicant hands everything in.
+    await api.ok(
+        "desk-1",
+        "POST",
+        f"/cases/{case}/intake",
+        {"decision": "return", "missing": missing, "reason": "材料不齐"},
+    )
+    await api.ok("applicant-1", "POST", f"/cases/{case}/supplement", {"materials": missing})
+    accepted = await api.ok("desk-1", "POST", f"/cases/{case}/intake", {"decision": "accept"})
+    assert accepted["state"] == "in_progress"
+    timeline = await api.ok("supervisor-1", "GET", f"/cases/{case}/timeline")
+    [event] = [e for e in timeline if e["type"] == "case.accepted"]
+    assert event["payload"]["missing"] == []

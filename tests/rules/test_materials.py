@@ -1,0 +1,55 @@
+"""Acceptance needs every required material of the items the form needs, or a 容缺 list."""
+
+from __future__ import annotations
+
+from tests.rules.sim import DESK, Sim, sh
+from workflows.case import guards, rules
+from workflows.contracts import AcceptInput, EventType
+
+AT = sh("2025-11-03 10:00")
+FORM = {"company_name": "云州示范科技有限公司", "food_business": False}
+
+
+def test_only_items_the_form_needs_ask_for_materials() -> None:
+    without = Sim(at=AT, form=FORM).spec.snapshot.required_keys(FORM)
+    with_food = Sim(at=AT, form=FORM).spec.snapshot.required_keys({**FORM, "food_business": True})
+    assert "food_safety_rules" not in without
+    assert "food_safety_rules" in with_food
+    assert set(without) < set(with_food)
+
+
+def test_missing_materials_are_tolerated_or_the_application_waits() -> None:
+    complete = Sim(at=AT, form=FORM).spec.snapshot.required_keys(FORM)
+    handed = [k for k in complete if k not in ("lease_contract", "company_articles")]
+    sim = Sim(at=AT, form=FORM, materials=handed)
+    refusal = sim.refused(guards.materials_complete, AcceptInput(actor=DESK))
+    assert refusal.kind == "invalid"
+    assert "公司章程（company_articles）、" in refusal.message
+    assert "not handed in: company_articles, lease_contract;" in refusal.message
+    # company_articles cannot be tolerated: listing only the tolerable one is not enough.
+    refusal = sim.refused(
+        guards.materials_complete,
+        AcceptInput(actor=DESK, tolerated=["lease_contract"], tolerance_days=1),
+    )
+    assert "not handed in: company_articles;" in refusal.message
+
+
+def test_the_acceptance_records_what_was_missing() -> None:
+    complete = Sim(at=AT, form=FORM).spec.snapshot.required_keys(FORM)
+    sim = Sim(at=AT, form=FORM, materials=[k for k in complete if k != "lease_contract"])
+    data = AcceptInput(actor=DESK, tolerated=["lease_contract"], tolerance_days=1)
+    guards.materials_complete(sim.s, sim.spec, data)
+    sim.act(guards.accept, rules.accept, data)
+    [accepted] = [e for e in sim.events if e.type is EventType.case_accepted]
+    assert (accepted.payload["missing"], accepted.payload["tolerated"]) == (
+        ["lease_contract"],
+        ["lease_contract"],
+    )
+
+
+def test_a_deemed_acceptance_records_what_was_missing_too() -> None:
+    sim = Sim(at=AT, form=FORM, materials=["company_articles"])
+    sim.until(sh("2025-11-05 10:00"))  # the desk stayed silent past its one working day
+    [deemed] = [e for e in sim.events if e.type is EventType.case_deemed_accepted]
+    assert "lease_contract" in deemed.payload["missing"]
+    assert "company_articles" not in deemed.payload["missing"]
