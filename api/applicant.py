@@ -278,7 +278,12 @@ def _detail(e: Event, ctx: _Context, tasks: Mapping[str, TaskRow]) -> str | None
             parts.append(f"原因：{p['reason']}")
         return "；".join(parts)
     if t is EventType.case_supplemented:
-        return ctx.names(p.get("materials")) or None
+        parts = [ctx.names(p.get("materials"))]
+        if p.get("partial"):
+            parts.append(f"仍缺：{ctx.names(p.get('missing'))}")
+        if _text(p.get("note")):
+            parts.append(f"说明：{p['note']}")
+        return "；".join(x for x in parts if x) or None
     if t is EventType.stage_started:
         stage = ctx.stages.get(str(p.get("stage")))
         return stage.name if stage else _text(p.get("stage"))
@@ -312,7 +317,11 @@ def _awaiting_supplement(events: Sequence[Event], state: CaseState) -> bool:
     for e in events:
         if e.type is EventType.case_returned:
             waiting = True
-        elif e.type is EventType.case_supplemented and not e.payload.get("tolerance"):
+        elif (
+            e.type is EventType.case_supplemented
+            and not e.payload.get("tolerance")
+            and not e.payload.get("partial")
+        ):
             waiting = False
         elif e.type is EventType.case_clock_resumed:
             # Supplemented, or the return became moot (its stage was decided without it).

@@ -141,7 +141,12 @@ class CasePage(BaseModel):
 
 
 class Supplement(_Body):
+    """Materials handed in: everything asked for, or a part of it (the time limit stays
+    stopped until the rest arrives)."""
+
     materials: list[Key] = Field(min_length=1, max_length=MAX_LIST)
+    note: Text | None = None
+    """Words to the department, e.g. which page was signed again."""
     on_site: bool = False
     """Refused when true: the front desk records on-site visits (POST /cases/{id}/visits)."""
 

@@ -311,6 +311,8 @@ class SupplementInput(_Action):
     materials: list[str] = Field(min_length=1)
     on_site: bool = False
     """Read by the first edition only: trips are now recorded by the office (VisitInput)."""
+    note: str | None = None
+    """The applicant's words to the department (e.g. which page was re-signed)."""
 
 
 class TaskInput(_Action):

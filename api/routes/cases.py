@@ -214,9 +214,9 @@ async def supplement(
     client: ClientDep,
     settings: SettingsDep,
 ) -> ActionResult:
-    """Hand in what was asked for (补正) or the 容缺 materials."""
+    """Hand in what was asked for (补正) or the 容缺 materials, at once or in parts."""
     await case_for(user, store, client, case_id)
-    data = SupplementInput(actor=user.actor(), materials=body.materials)
+    data = SupplementInput(actor=user.actor(), materials=body.materials, note=body.note)
     return await act(request, store, client, settings, case_id, CaseWorkflow.supplement, data)
 
 

@@ -127,3 +127,33 @@ async def test_staff_still_see_the_case_as_it_is(api: Api) -> None:
     detail = await api.ok("supervisor-1", "GET", f"/cases/{case}")
     assert (detail["audience"], detail["case"]["id"]) == ("staff", case)
     assert {c["key"] for c in detail["clocks"]} >= {"intake"}
+
+
+async def test_materials_handed_in_over_time_with_a_note(api: Api) -> None:
+    case = await api.submit()
+    asked = ["company_articles", "全体股东签字页"]
+    await api.ok(
+        "desk-1",
+        "POST",
+        f"/cases/{case}/intake",
+        {"decision": "return", "missing": asked, "reason": "章程缺签字"},
+    )
+    await api.ok(
+        "applicant-1",
+        "POST",
+        f"/cases/{case}/supplement",
+        {"materials": ["全体股东签字页"], "note": "已由全体股东签字"},
+    )
+    view = await api.ok("applicant-1", "GET", f"/cases/{case}")
+    assert view["awaiting_supplement"] is True
+    assert [m["name"] for m in view["missing"]] == ["公司章程"]
+    assert titles(view)[-1] == "已补交材料"
+    assert "仍缺：公司章程" in view["progress"][-1]["detail"]
+    assert "说明：已由全体股东签字" in view["progress"][-1]["detail"]
+    await api.ok(
+        "applicant-1", "POST", f"/cases/{case}/supplement", {"materials": ["company_articles"]}
+    )
+    view = await api.ok("applicant-1", "GET", f"/cases/{case}")
+    assert (view["awaiting_supplement"], view["missing"]) == (False, [])
+    [row] = await api.ok("desk-1", "GET", "/inbox")
+    assert row["case_id"] == case  # back in the desk's queue with a new intake period

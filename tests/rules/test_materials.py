@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.rules.sim import DESK, Sim, sh
+from tests.rules.sim import APPLICANT, DESK, Sim, sh
 from workflows.case import guards, rules
-from workflows.contracts import AcceptInput, EventType
+from workflows.contracts import AcceptInput, EventType, ReturnInput, SupplementInput
 
 AT = sh("2025-11-03 10:00")
 FORM = {"company_name": "云州示范科技有限公司", "food_business": False}
@@ -53,3 +53,40 @@ def test_a_deemed_acceptance_records_what_was_missing_too() -> None:
     [deemed] = [e for e in sim.events if e.type is EventType.case_deemed_accepted]
     assert "lease_contract" in deemed.payload["missing"]
     assert "company_articles" not in deemed.payload["missing"]
+
+
+def test_a_supplement_in_parts_resumes_the_clock_when_the_last_part_arrives() -> None:
+    sim = Sim(at=AT, form=FORM)
+    asked = ["company_articles", "lease_contract", "全体股东签字页"]
+    sim.act(
+        guards.return_for_supplement,
+        rules.return_for_supplement,
+        ReturnInput(actor=DESK, missing=asked, reason="材料不齐"),
+    )
+    intake = sim.s.clocks["intake"]
+    assert intake.running is False
+    sim.now = sh("2025-11-04 10:00")
+    part = SupplementInput(actor=APPLICANT, materials=["lease_contract"], note="租赁合同已盖章")
+    sim.act(guards.supplement, rules.supplement, part)
+    assert sim.s.case.missing == ["company_articles", "全体股东签字页"]
+    assert sim.s.clocks["intake"].running is False  # still waiting for the rest
+    [partial] = [e for e in sim.events if e.type is EventType.case_supplemented]
+    assert partial.payload == {
+        "materials": ["lease_contract"],
+        "partial": True,
+        "missing": ["company_articles", "全体股东签字页"],
+        "note": "租赁合同已盖章",
+    }
+    # Something not asked for alone is refused; the rest arrives later.
+    refusal = sim.refused(
+        guards.supplement, SupplementInput(actor=APPLICANT, materials=["lease_contract"])
+    )
+    assert refusal.kind == "invalid"
+    sim.now = sh("2025-11-05 10:00")
+    rest = SupplementInput(actor=APPLICANT, materials=["company_articles", "全体股东签字页"])
+    sim.act(guards.supplement, rules.supplement, rest)
+    assert sim.s.case.missing == []
+    assert sim.s.clocks["intake"].running is True
+    after = [e.type for e in sim.events]
+    last = len(after) - 1 - after[::-1].index(EventType.case_supplemented)
+    assert EventType.case_clock_resumed in after[last:]

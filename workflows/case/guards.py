@@ -205,9 +205,11 @@ def supplement(s: CaseData, spec: Spec, data: SupplementInput) -> None:
     _alive(s)
     _bounded("补正材料 materials", data.materials)
     if s.return_scope is not None:
-        missing = [k for k in s.case.missing if k not in data.materials]
-        if missing:
-            raise _invalid(f"仍缺少：{', '.join(missing)} / still missing: {', '.join(missing)}")
+        if s.case.missing and not any(k in s.case.missing for k in data.materials):
+            raise _invalid(
+                f"未交来所要求的材料：{', '.join(s.case.missing)} / none of the materials asked"
+                f" for: {', '.join(s.case.missing)}"
+            )
     elif s.owed:
         extra = [k for k in data.materials if k not in s.owed]
         if extra:

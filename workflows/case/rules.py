@@ -530,11 +530,13 @@ def _end_supplement(s: CaseData, reason: str, now: dt.datetime) -> bool:
 
 
 def supplement(s: CaseData, spec: Spec, data: SupplementInput, now: dt.datetime) -> None:
-    """The applicant hands in everything asked for (or 容缺 materials); clocks resume."""
+    """The applicant hands in what was asked for (or 容缺 materials), at once or in parts: the
+    clocks resume when everything asked for has arrived."""
     case = s.case
     handed = list(dict.fromkeys(data.materials))
     s.handed = list(dict.fromkeys([*s.handed, *handed]))
     _settle_owed(s, handed, now)
+    note: dict[str, Any] = {"note": data.note} if data.note else {}
     if s.return_scope is None:
         s.emit(
             EventType.case_supplemented,
@@ -543,11 +545,25 @@ def supplement(s: CaseData, spec: Spec, data: SupplementInput, now: dt.datetime)
             materials=handed,
             tolerance=True,
             owed=list(s.owed),
+            **note,
+        )
+        return
+    still = [k for k in case.missing if k not in handed]  # what earlier parts left
+    if still:
+        case.missing = still
+        s.emit(
+            EventType.case_supplemented,
+            data.actor,
+            now,
+            materials=handed,
+            partial=True,
+            missing=list(still),
+            **note,
         )
         return
     scope, s.return_scope = s.return_scope, None
     case.missing = list(s.owed)
-    s.emit(EventType.case_supplemented, data.actor, now, materials=handed)
+    s.emit(EventType.case_supplemented, data.actor, now, materials=handed, **note)
     if scope == INTAKE_TASK:
         _stop_source(s, INTAKE_SUPPLEMENT, now)
         # 第三十二条: acceptance dates from the day of the last supplement. The application is
