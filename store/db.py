@@ -101,6 +101,20 @@ class Store:
         self.engine.dispose()
 
 
+StoreOrSession = Store | Session
+"""A :class:`Store` (the call runs in its own transaction) or an open session (the caller's)."""
+
+
+@contextmanager
+def transaction(target: StoreOrSession) -> Iterator[Session]:
+    """A session: a new transaction for a :class:`Store`, or the given session as it is."""
+    if isinstance(target, Session):
+        yield target
+    else:
+        with target.session() as session:
+            yield session
+
+
 def alembic_config(url: str) -> Config:
     """An Alembic configuration built in code: no ``alembic.ini`` needed in the working dir."""
     config = Config()

@@ -370,3 +370,37 @@ class ApiToken(Base):
     label: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Notification(Base):
+    """The outbox: what an applicant is told, written with the event that causes it.
+
+    ``id`` is ``<case id>/<event seq>``, so recording an event twice makes one message. A
+    sender takes a due row by leasing it (``lease_until``), sends it, and marks it sent; a
+    failure is retried with backoff until ``failed``.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_due", "state", "next_attempt_at"),
+        Index("ix_notifications_case_id", "case_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(ID))
+    applicant_id: Mapped[str] = mapped_column(String(CODE))
+    kind: Mapped[str] = mapped_column(String(STATE))
+    """``accepted``, ``returned``, ``refused``, ``approved``, ``rejected``, ``delivered`` …"""
+    title_zh: Mapped[str] = mapped_column(Text)
+    title_en: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    """The message in zh-CN, with what the applicant must do (e.g. the materials to bring)."""
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(STATE))
+    """``pending``, ``sent`` or ``failed`` (after the last retry)."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from enum import Enum
 from typing import Any, Literal
 
@@ -21,12 +20,10 @@ from sqlalchemy.orm import Session
 
 from definitions.models import FormSchema
 from definitions.versioning import ProcedureSnapshot
-from store.db import Store
+from store import outbox
+from store.db import StoreOrSession, transaction
 from store.models import Base, ProcedureVersion, RequestKey
 from workflows.contracts import EventType, RecordInput, RecordResult
-
-StoreOrSession = Store | Session
-"""A :class:`Store` (the call runs in its own transaction) or an open session (the caller's)."""
 
 FEED_LOCK = 0x0E7E_0001
 """PostgreSQL advisory lock key taken by every :func:`record` transaction (see there)."""
@@ -57,16 +54,6 @@ class PublishConflict(ValueError):  # noqa: N818 (the name the callers use)
             f"procedure {code} version {version} is already published with content hash "
             f"{existing_hash}, not {new_hash}: a published version is immutable, bump the version"
         )
-
-
-@contextmanager
-def transaction(target: StoreOrSession) -> Iterator[Session]:
-    """A session: a new transaction for a :class:`Store`, or the given session as it is."""
-    if isinstance(target, Session):
-        yield target
-    else:
-        with target.session() as session:
-            yield session
 
 
 _STATEMENTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
@@ -179,6 +166,8 @@ def record(target: StoreOrSession, data: RecordInput) -> RecordResult:
             case["form"],
         )
         _upsert_newer(session, CASES, [case])
+        # The applicant's messages, in the same transaction as the events that cause them.
+        outbox.add(session, outbox.rows_for(data.events, data.case, snap, now))
         tasks = [_columns(t, []) | {"updated_at": now} for t in data.tasks]
         _upsert_newer(session, TASKS, tasks)
         _upsert_newer(session, CLOCKS, _clock_rows(data, now))

@@ -34,6 +34,7 @@ from store.db import Store, migrate
 from store.users import create_user, get_user, issue_token
 from store.writes import publish
 from worker.cases import start_case
+from worker.notify import keep_sending, sender_from
 from worker.settings import DEFAULT_CATALOG, Settings
 from worker.temporal import (
     calendars_from_settings,
@@ -292,6 +293,10 @@ async def run_dev(
         refresher = asyncio.create_task(
             keep_calendars_fresh(calendars, settings.calendar_refresh_seconds)
         )
+        sender = sender_from(settings.notify_webhook_url, settings.notify_webhook_secret)
+        notifier = asyncio.create_task(
+            keep_sending(store, sender, settings.notify_interval_seconds)
+        )
         app = create_app(settings, store=store, client=client)
         api = _Server(
             uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_config=None)
@@ -317,6 +322,7 @@ async def run_dev(
             api.should_exit = True
             await serving
             refresher.cancel()
+            notifier.cancel()
     finally:
         if server.returncode is None:
             server.terminate()

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     """How long the API waits for a case to answer an action before it answers 503 with
     Retry-After (the action still completes once)."""
     max_body_bytes: int = Field(1_048_576, ge=1024)
+    notify_webhook_url: str | None = None
+    """Where applicants' notifications go (an SMS or mail gateway); unset: logged and kept."""
+    notify_webhook_secret: str | None = None
+    """Shared secret signing each webhook body (HMAC-SHA256); required with the URL."""
+    notify_interval_seconds: float = Field(5.0, gt=0)
     """Largest request body the API reads (413 beyond)."""
     api_host: str = "127.0.0.1"
     api_port: int = 8000

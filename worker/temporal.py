@@ -23,6 +23,7 @@ from activities.record import RecordActivities
 from definitions.loader import load_paths
 from definitions.models import CalendarYear
 from store.db import Store
+from worker.notify import keep_sending, sender_from
 from worker.settings import Settings
 from workflows import search
 from workflows.case import CaseWorkflow
@@ -141,6 +142,8 @@ async def run_worker(settings: Settings) -> None:
     refresher = asyncio.create_task(
         keep_calendars_fresh(calendars, settings.calendar_refresh_seconds)
     )
+    sender = sender_from(settings.notify_webhook_url, settings.notify_webhook_secret)
+    notifier = asyncio.create_task(keep_sending(store, sender, settings.notify_interval_seconds))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -150,5 +153,6 @@ async def run_worker(settings: Settings) -> None:
         await stop.wait()
         log.info("worker stopping; waiting for in-flight activities")
     refresher.cancel()
+    notifier.cancel()
     store.dispose()
     log.info("worker stopped")

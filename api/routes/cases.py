@@ -20,9 +20,10 @@ from api.deps import Applicant, ClientDep, CurrentUser, SettingsDep, StoreDep
 from api.errors import ApiError
 from api.schemas import MAX_OFFSET, CaseDetail, Rating, SubmitCase, Submitted, Supplement, Withdraw
 from definitions.forms import FormError, validate_form
-from store import queries
+from store import outbox, queries
 from store.calendars import latest_revision
 from store.db import Store
+from store.outbox import NotificationRow
 from store.users import UserInfo
 from workflows.case import CaseWorkflow
 from workflows.client import rpc_outcome, start_case
@@ -202,6 +203,16 @@ async def get_case(
         queries.get_procedure, store, case.procedure_code, case.procedure_version
     )
     return applicant_case(case, detail.tasks, detail.clocks, events, snap)
+
+
+@router.get("/cases/{case_id}/notifications")
+async def notifications(
+    case_id: CaseId, user: CurrentUser, store: StoreDep, client: ClientDep
+) -> list[NotificationRow]:
+    """What the applicant was told about the case (accepted, returned with the list, decided,
+    delivered …), oldest first, with whether each was sent."""
+    await case_for(user, store, client, case_id)
+    return await run_in_threadpool(outbox.of_case, store, case_id)
 
 
 @router.post("/cases/{case_id}/supplement")

@@ -44,6 +44,7 @@ def endpoints(case: str) -> list[tuple[str, str, Any, set[str]]]:
         ("POST", "/cases", {"procedure": "YZ-YJS-KBQY", "form": {}}, {"applicant-1"}),
         ("GET", "/cases", None, {"applicant-1"}),
         ("GET", f"/cases/{case}", None, set(ROLES)),
+        ("GET", f"/cases/{case}/notifications", None, set(ROLES)),
         ("POST", f"/cases/{case}/supplement", {"materials": ["x"]}, {"applicant-1"}),
         ("POST", f"/cases/{case}/rating", {"score": 5}, {"applicant-1"}),
         ("GET", "/inbox", None, caseworkers),

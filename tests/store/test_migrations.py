@@ -27,6 +27,7 @@ TABLES = {
     "incidents",
     "calendar_years",
     "request_keys",
+    "notifications",
 }
 
 
