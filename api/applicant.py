@@ -272,6 +272,8 @@ def _detail(e: Event, ctx: _Context, tasks: Mapping[str, TaskRow]) -> str | None
     t = e.type
     if t is EventType.case_accepted and p.get("tolerated"):
         return f"容缺后补：{ctx.names(p.get('tolerated'))}"
+    if t is EventType.case_deemed_accepted and p.get("missing"):
+        return f"受理时尚缺：{ctx.names(p.get('missing'))}"
     if t is EventType.case_returned:
         parts = [f"请补交：{ctx.names(p.get('missing'))}"]
         if _text(p.get("reason")):

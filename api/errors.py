@@ -87,15 +87,17 @@ def _split(text: str) -> Message:
 
 
 def _fields(errors: list[Any]) -> list[dict[str, Any]]:
+    """Each entry as given (a field error ``{loc, msg, type}``, a definition finding ``{code,
+    message, file, line, column, path}``), every text in it cut short."""
     out = []
     for e in errors[:MAX_FIELDS]:
         if not isinstance(e, dict):
             out.append({"loc": [], "msg": short(e), "type": "value_error"})
             continue
-        loc = [short(p)[:100] if isinstance(p, str) else p for p in e.get("loc", [])]
-        field: dict[str, Any] = {**e, "loc": loc, "msg": short(e.get("msg"))}
-        field["type"] = e.get("type")
-        out.append(field)
+        entry = {k: short(v) if isinstance(v, str) else v for k, v in e.items()}
+        if isinstance(e.get("loc"), list | tuple):
+            entry["loc"] = [short(p)[:100] if isinstance(p, str) else p for p in e["loc"]]
+        out.append(entry)
     return out
 
 
@@ -199,20 +201,14 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     }
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
-            public = (
-                not operation.get("security")
-                and "admin" not in path
-                and path
-                in (
-                    "/healthz",
-                    "/procedures",
-                    "/procedures/{code}",
-                )
-            )
+            public = path in ("/healthz", "/procedures", "/procedures/{code}")
             statuses = [404, 422, 503] if public else [401, 403, 404, 422, 503]
             if method in ("post", "patch", "put", "delete"):
                 statuses += [409, 413]
-                operation.setdefault("parameters", []).append(key)
+                if method == "post" and path.startswith("/cases"):
+                    # The case actions and the submission act once per key; admin calls do not
+                    # take one.
+                    operation.setdefault("parameters", []).append(key)
             responses = operation.setdefault("responses", {})
             for status in sorted(set(statuses)):
                 responses[str(status)] = {

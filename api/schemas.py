@@ -178,6 +178,8 @@ class IntakeDecision(_Body):
     """For ``return``: everything missing, at once (一次性告知)."""
     tolerated: list[Key] = Field(default_factory=list, max_length=MAX_LIST)
     """For ``accept``: 容缺 materials to follow."""
+    received: list[Key] = Field(default_factory=list, max_length=MAX_LIST)
+    """For ``accept``: materials the applicant brought to the window (recorded as handed in)."""
     tolerance_days: int | None = Field(None, ge=1, le=60)
 
 

@@ -267,9 +267,15 @@ _BOMS = (
 """The encodings YAML allows, told apart by their byte order mark; UTF-8 without one."""
 
 
+_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+"""Line breaks as PyYAML counts them, so that every finding of a file agrees on its lines."""
+
+
 def _position(text: str, index: int) -> tuple[int, int]:
-    line = text.count("\n", 0, index) + 1
-    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+    line, start = 1, 0
+    for match in _BREAK.finditer(text, 0, index):
+        line, start = line + 1, match.end()
+    return line, index - start + 1
 
 
 def load_bytes(data: bytes, file: str, result: LoadResult | None = None) -> LoadResult:

@@ -283,8 +283,10 @@ def find_cases(
     limit: int = 50,
 ) -> tuple[list[tuple[CaseRow, dict[str, str]]], CaseKey | None]:
     """A page of cases with their headline, and the key to ask for the next page (None at
-    the end). Keyset paging: a page is as fast on the last page as on the first, and rows
-    written meanwhile neither repeat nor go missing."""
+    the end). Keyset paging: a page is as fast on the last page as on the first. By
+    submission the order never changes, so cases written meanwhile neither repeat nor go
+    missing; by deadline a case whose deadline moved between two pages (a supplement, a new
+    calendar) can appear twice or not at all."""
     query = _filtered(f)
     if sort == "submitted":
         if after is not None:

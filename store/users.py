@@ -134,6 +134,12 @@ def user_detail(target: StoreOrSession, user_id: str) -> UserDetail | None:
         )
 
 
+def _lock_admins(session: Session) -> None:
+    session.scalars(
+        select(User.id).where(User.role == Role.admin.value).order_by(User.id).with_for_update()
+    ).all()
+
+
 def _usable_admins(session: Session, *, without_user: str = "", without_token: int = 0) -> int:
     """Enabled administrators holding a live token, leaving one user or one token aside.
 
@@ -143,6 +149,7 @@ def _usable_admins(session: Session, *, without_user: str = "", without_token: i
     admins = session.scalars(
         select(User.id)
         .where(User.role == Role.admin.value, User.disabled.is_(False), User.id != without_user)
+        .order_by(User.id)
         .with_for_update()
     ).all()
     if not admins:
@@ -173,6 +180,9 @@ def update_user(
     Raises LastAdminError rather than leave nobody able to administer.
     """
     with transaction(target) as session:
+        # Administrators' rows first, always in id order, then the user: two administrators
+        # changing each other at once queue up instead of deadlocking.
+        _lock_admins(session)
         row = session.get(User, user_id, with_for_update=True)
         if row is None:
             return None
@@ -213,6 +223,7 @@ def revoke_token(target: StoreOrSession, token_id: int) -> bool:
     Raises LastAdminError for the last live token of the last enabled administrator.
     """
     with transaction(target) as session:
+        _lock_admins(session)
         owner = session.execute(
             select(User.role, User.disabled)
             .join(ApiToken, ApiToken.user_id == User.id)

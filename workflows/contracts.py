@@ -287,6 +287,9 @@ class AcceptInput(_Action):
     """Keys of materials accepted as missing (容缺)."""
     tolerance_days: int | None = Field(None, ge=1, le=60)
     """Working days from acceptance to supply them; at most the committed limit."""
+    received: list[str] = Field(default_factory=list)
+    """Materials the front desk took in at the window with the acceptance (the applicant
+    brought what the online application lacked)."""
 
 
 class ReturnInput(_Action):

@@ -232,7 +232,10 @@ async def intake(
     actor = user.actor()
     if body.decision == "accept":
         accept = AcceptInput(
-            actor=actor, tolerated=body.tolerated, tolerance_days=body.tolerance_days
+            actor=actor,
+            tolerated=body.tolerated,
+            tolerance_days=body.tolerance_days,
+            received=body.received,
         )
         return await act(request, store, client, settings, case_id, CaseWorkflow.accept, accept)
     if not body.reason:

@@ -120,7 +120,9 @@ def find_cases(
     warned: bool | None = None,
     overdue: bool | None = None,
     escalated: bool | None = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")
+    ] = None,
     sort: CaseSort = "submitted",
     cursor: Annotated[str | None, Query(max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

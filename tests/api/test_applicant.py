@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from api.applicant import applicant_case
 from tests.api.conftest import Api
+from tests.store.factories import case_row, event, procedure_snapshot
+from workflows.contracts import CaseState, EventType, Role
 
 TASK = "company_registration"
 DESK = "云州市政务服务中心"
@@ -157,3 +160,20 @@ async def test_materials_handed_in_over_time_with_a_note(api: Api) -> None:
     assert (view["awaiting_supplement"], view["missing"]) == (False, [])
     [row] = await api.ok("desk-1", "GET", "/inbox")
     assert row["case_id"] == case  # back in the desk's queue with a new intake period
+
+
+def test_a_deemed_acceptance_tells_what_was_missing() -> None:
+    snap = procedure_snapshot()
+    case = case_row("OT-1", state=CaseState.in_progress, content_hash=snap.content_hash)
+    deemed = event(
+        "OT-1",
+        2,
+        type=EventType.case_deemed_accepted,
+        actor_id="system",
+        actor_role=Role.system,
+        payload={"tolerated": [], "missing": ["lease_contract"]},
+    )
+    view = applicant_case(case, [], [], [event("OT-1", 1), deemed], snap)
+    [entry] = [p for p in view.progress if p.type == "case.deemed_accepted"]
+    assert entry.detail is not None
+    assert "受理时尚缺" in entry.detail

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from store import queries
 from tests.api.conftest import STARTUP_FORM, Api
 
 
@@ -34,6 +35,22 @@ async def test_incomplete_applications_need_a_tolerance_list(api: Api) -> None:
     await api.ok("applicant-1", "POST", f"/cases/{case}/supplement", {"materials": missing})
     accepted = await api.ok("desk-1", "POST", f"/cases/{case}/intake", {"decision": "accept"})
     assert accepted["state"] == "in_progress"
+    timeline = await api.ok("supervisor-1", "GET", f"/cases/{case}/timeline")
+    [event] = [e for e in timeline if e["type"] == "case.accepted"]
+    assert event["payload"]["missing"] == []
+
+
+async def test_materials_brought_to_the_window_are_recorded_with_the_acceptance(api: Api) -> None:
+    snap = queries.get_procedure(api.harness.store, "YZ-YJS-KBQY")
+    assert snap is not None
+    complete = snap.required_keys(STARTUP_FORM)
+    case = await api.submit(materials=[k for k in complete if k != "lease_contract"])
+    decision = {"decision": "accept", "received": ["no_such_material"]}
+    response = await api.call("desk-1", "POST", f"/cases/{case}/intake", decision)
+    assert response.status_code == 422
+    assert "no_such_material" in response.json()["message"]["en"]
+    decision = {"decision": "accept", "received": ["lease_contract"]}
+    await api.ok("desk-1", "POST", f"/cases/{case}/intake", decision)
     timeline = await api.ok("supervisor-1", "GET", f"/cases/{case}/timeline")
     [event] = [e for e in timeline if e["type"] == "case.accepted"]
     assert event["payload"]["missing"] == []

@@ -80,6 +80,8 @@ async def test_bad_queries_name_the_parameter(api: Api) -> None:
         ("warned=perhaps", "warned"),
         ("q=" + "长" * 101, "q"),
         ("department=YZ SCJG", "department"),
+        ("q=%00", "q"),
+        ("q=a%1fb", "q"),
     ]:
         response = await api.call("supervisor-1", "GET", f"/supervision/cases?{query}")
         assert response.status_code == 422, query

@@ -45,3 +45,9 @@ def test_the_encodings_yaml_allows_load(encoding: str) -> None:
     assert result.diagnostics == []
     [loaded] = result.loaded
     assert loaded.definition.name == "测试局"  # type: ignore[union-attr]
+
+
+def test_lines_are_counted_as_yaml_counts_them() -> None:
+    text = DEPARTMENT.replace("\n", "\r").replace("测试局", "测试\0局")
+    [finding] = load_bytes(text.encode(), "x.yaml").diagnostics
+    assert (finding.code, finding.line, finding.column) == ("yaml-character", 3, 9)

@@ -172,7 +172,15 @@ def accept(s: CaseData, spec: Spec, data: AcceptInput) -> None:
 def materials_complete(s: CaseData, spec: Spec, data: AcceptInput) -> None:
     """An application is accepted with every required material in, or with the missing ones
     tolerated (容缺); otherwise the desk returns it with the complete list (or refuses it)."""
-    absent = [k for k in missing_materials(s, spec) if k not in data.tolerated]
+    _bounded("窗口收取材料 received", data.received)
+    known = {m.key for item in spec.items.values() for m in item.materials}
+    unknown = [k for k in data.received if k not in known]
+    if unknown:
+        raise _invalid(
+            f"本流程没有这些材料：{', '.join(unknown)} / not materials of this procedure:"
+            f" {', '.join(unknown)}"
+        )
+    absent = [k for k in missing_materials(s, spec, data.received) if k not in data.tolerated]
     if absent:
         names = {m.key: m.name for item in spec.items.values() for m in item.materials}
         listed = "、".join(f"{names.get(k, k)}（{k}）" for k in absent)
@@ -200,11 +208,17 @@ def return_for_supplement(s: CaseData, spec: Spec, data: ReturnInput) -> None:
         raise _conflict("办件已在等待补正 / the case is already waiting for a supplement")
 
 
-def supplement(s: CaseData, spec: Spec, data: SupplementInput) -> None:
+def supplement(s: CaseData, spec: Spec, data: SupplementInput, in_parts: bool = True) -> None:
+    """``in_parts=False``: the rule before supplements could come in parts (every material
+    asked for at once), which histories recorded before it replay with."""
     _applicant(s, data.actor, "补正")
     _alive(s)
     _bounded("补正材料 materials", data.materials)
-    if s.return_scope is not None:
+    if s.return_scope is not None and not in_parts:
+        missing = [k for k in s.case.missing if k not in data.materials]
+        if missing:
+            raise _invalid(f"仍缺少：{', '.join(missing)} / still missing: {', '.join(missing)}")
+    elif s.return_scope is not None:
         if s.case.missing and not any(k in s.case.missing for k in data.materials):
             raise _invalid(
                 f"未交来所要求的材料：{', '.join(s.case.missing)} / none of the materials asked"

@@ -190,13 +190,15 @@ def _new_clock(
 
 def accept(s: CaseData, spec: Spec, data: AcceptInput, now: dt.datetime) -> None:
     """受理, optionally 容缺: the case clock starts and the first stage opens."""
+    s.handed = list(dict.fromkeys([*s.handed, *data.received]))
     accept_application(s, spec, data.actor, now, now, list(data.tolerated), data.tolerance_days)
 
 
-def missing_materials(s: CaseData, spec: Spec) -> list[str]:
+def missing_materials(s: CaseData, spec: Spec, received: list[str] | None = None) -> list[str]:
     """Keys of the required materials of the items this application needs that have not
-    been handed in: recorded at acceptance (容缺, or a deemed acceptance that could not wait)."""
-    handed = set(s.handed)
+    been handed in (nor ``received`` at the window now): recorded at acceptance (容缺, or a
+    deemed acceptance that could not wait)."""
+    handed = {*s.handed, *(received or [])}
     return [
         m.key
         for m in required_materials(spec.procedure, spec.items, s.case.form)

@@ -127,6 +127,11 @@ MATERIALS_CHECKED = "materials-checked-at-acceptance"
 (histories recorded before replay without the check)."""
 
 
+SUPPLEMENTS_IN_PARTS = "supplements-in-parts"
+"""Patch: a supplement may bring a part of what was asked for (histories recorded before
+replay with the rule that everything comes at once)."""
+
+
 @workflow.defn(name=WORKFLOW_NAME)
 class CaseWorkflow:
     @workflow.init
@@ -424,8 +429,13 @@ class CaseWorkflow:
 
     @workflow.update
     async def supplement(self, data: SupplementInput) -> ActionResult:
-        """The applicant hands in what was asked for; the clocks resume."""
-        return await self._act(guards.supplement, rules.supplement, data)
+        """The applicant hands in what was asked for, at once or in parts; the clocks resume
+        when everything has arrived."""
+        return await self._act(self._supplement_checks, rules.supplement, data)
+
+    @staticmethod
+    def _supplement_checks(s: CaseData, spec: Spec, data: SupplementInput) -> None:
+        guards.supplement(s, spec, data, in_parts=workflow.patched(SUPPLEMENTS_IN_PARTS))
 
     @supplement.validator
     def _validate_supplement(self, data: SupplementInput) -> None:

@@ -36,7 +36,9 @@ def upgrade() -> None:
 
 def _backfill() -> None:
     # Computed as the store's writer does (store.writes.search_columns), from each case's
-    # procedure version; the import is local so that this file reads the code of its time.
+    # procedure version, with the code installed when the migration runs.
+    from pydantic import ValidationError
+
     from definitions.versioning import ProcedureSnapshot
     from store.writes import search_columns
 
@@ -44,12 +46,20 @@ def _backfill() -> None:
     forms: dict[tuple[str, int], Any] = {}
     for code, version, body in bind.execute(sa.text("SELECT code, version, body FROM procedures")):
         data = json.loads(body) if isinstance(body, str) else body
-        forms[(code, version)] = ProcedureSnapshot.model_validate(data).procedure.form
+        try:
+            forms[(code, version)] = ProcedureSnapshot.model_validate(data).procedure.form
+        except ValidationError:
+            forms[(code, version)] = None  # unreadable today: number and applicant only
     cases = sa.table(
         "cases",
         sa.column("id", sa.String),
         sa.column("headline", JSON),
         sa.column("search", sa.Text),
+    )
+    fill = (
+        cases.update()
+        .where(cases.c.id == sa.bindparam("case_id"))
+        .values(headline=sa.bindparam("new_headline"), search=sa.bindparam("new_search"))
     )
     last = ""
     while True:
@@ -62,14 +72,14 @@ def _backfill() -> None:
         ).all()
         if not rows:
             return
+        values = []
         for case_id, code, version, applicant, form in rows:
-            schema = forms.get((code, version))
             filled = json.loads(form) if isinstance(form, str) else form or {}
-            headline, search = search_columns(schema, case_id, applicant, filled)
-            bind.execute(
-                cases.update().where(cases.c.id == case_id),
-                {"headline": headline, "search": search},
+            headline, search = search_columns(
+                forms.get((code, version)), case_id, applicant, filled
             )
+            values.append({"case_id": case_id, "new_headline": headline, "new_search": search})
+        bind.execute(fill, values)
         last = rows[-1][0]
 
 
