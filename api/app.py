@@ -130,13 +130,7 @@ def create_app(
     @app.exception_handler(PoolTimeout)
     async def store_down(request: Request, exc: Exception) -> JSONResponse:
         log.warning("store unavailable", error=errors.short(exc))
-        return errors.respond(
-            request,
-            503,
-            "存储暂时不可用，请稍后重试 / the store is unavailable, retry later",
-            "store_unavailable",
-            {"Retry-After": "5"},
-        )
+        return errors.outage(request, "存储 / the store", "store_unavailable")
 
     @app.exception_handler(RPCError)
     @app.exception_handler(RuntimeError)
@@ -144,13 +138,7 @@ def create_app(
         if isinstance(exc, RuntimeError) and "client connect" not in str(exc):
             raise exc  # a bug, not an outage: the default 500 and its log line
         log.warning("temporal unavailable", error=errors.short(exc))
-        return errors.respond(
-            request,
-            503,
-            "流程引擎暂时不可用，请稍后重试 / the engine is unavailable, retry later",
-            "engine_unavailable",
-            {"Retry-After": "5"},
-        )
+        return errors.outage(request, "流程引擎 / the engine", "engine_unavailable")
 
     @app.middleware("http")
     async def request_id(

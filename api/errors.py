@@ -142,6 +142,18 @@ def respond(
     )
 
 
+def outage(request: Request, what: str, code: str, retry_after: int = 5) -> JSONResponse:
+    """503 for a service OneTrip depends on; ``what`` is ``"中文 / English"``."""
+    zh, _, en = what.partition(" / ")
+    return respond(
+        request,
+        503,
+        f"{zh}暂时不可用，请稍后重试 / {en} is unavailable, retry later",
+        code,
+        {"Retry-After": str(retry_after)},
+    )
+
+
 def install(app: FastAPI) -> None:
     """Answer every error with the one body, and document it in the OpenAPI."""
 

@@ -4,7 +4,8 @@
 another: the committed limits add up, every item's on-site trips add up, and every item asks
 for its own copy of each material. "After" is the merged procedure: the time is the critical
 path through its parallel stages, the trips are those of the single front desk and the single
-delivery, and a material shared by key is handed in once.
+delivery, a material shared by key is handed in once, and a document another item of the
+bundle issues (``produces``) is not handed in at all.
 """
 
 from __future__ import annotations
@@ -141,8 +142,11 @@ def analyze(procedure: Procedure, items: Mapping[str, ServiceItem]) -> Reenginee
         applications=len(merged),
     )
     unique: dict[str, int] = {}
+    produced = {key: item.code for item in merged for key in item.produces}
     for item in merged:
         for m in item.materials:
+            if produced.get(m.key, item.code) != item.code:
+                continue  # issued by another item of the bundle: obtained, not handed in
             unique[m.key] = max(unique.get(m.key, 0), m.copies)
     path = critical_path(procedure, items)
     after = Figures(

@@ -141,11 +141,13 @@ def required_materials(
 ) -> list[Material]:
     """The materials an application with this form must hand in (each key once): the
     required ones of the items it needs (:meth:`Procedure.items_for`)."""
+    needed = [items[code] for code in procedure.items_for(form) if code in items]
+    produced = {key: item.code for item in needed for key in item.produces}
     seen: dict[str, Material] = {}
-    for code in procedure.items_for(form):
-        item = items.get(code)
-        for m in item.materials if item else []:
-            if m.required:
+    for item in needed:
+        for m in item.materials:
+            # A document another item of the bundle issues is obtained, not asked for.
+            if m.required and produced.get(m.key, item.code) == item.code:
                 seen.setdefault(m.key, m)
     return list(seen.values())
 
@@ -233,7 +235,11 @@ def procedure_guide(
         intake=intake,
         delivery=f"{method}，决定后 {procedure.delivery.days} 个工作日内全部结果一次送达",
         results=[i.result.name for i in merged],
-        materials=guide_materials(merged),
+        materials=[
+            m
+            for m in guide_materials(merged)
+            if m.key not in {k for i in merged for k in i.produces}
+        ],
         steps=steps,
         not_counted=_not_counted(merged, departments),
         form_fields=[f.label for f in procedure.form.fields],

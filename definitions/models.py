@@ -341,6 +341,10 @@ class ServiceItem(_Model):
     trips: int = Field(ge=0, le=10)
     """到办事现场次数: on-site visits the applicant must make for this item alone."""
     result: ResultDocument
+    produces: list[Key] = Field(default_factory=list, json_schema_extra={"added": 2})
+    """Material keys this item's result is (e.g. ``business_licence`` for company
+    registration): a merged procedure that has this item obtains them itself and does not
+    ask the applicant for them."""
     delivery: list[DeliveryMethod] = Field(min_length=1)
     steps: list[Step] = Field(min_length=1)
 

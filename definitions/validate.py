@@ -120,6 +120,31 @@ def _duplicates(loaded: Sequence[Loaded]) -> list[Diagnostic]:
     return out
 
 
+def _own_output(proc: Procedure, items: dict[str, ServiceItem], src: Source) -> list[Diagnostic]:
+    """A bundle asking the applicant for a document one of its own items issues (found by
+    the document's name), without that item saying it ``produces`` it."""
+    out: list[Diagnostic] = []
+    issued = {item.result.name: item for item in items.values()}
+    for i, code in enumerate(proc.items):
+        item = items.get(code)
+        for m in item.materials if item else []:
+            producer = issued.get(m.name)
+            if producer is None or producer.code == code or m.key in producer.produces:
+                continue
+            out.append(
+                src.diagnostic(
+                    W,
+                    "demands-own-output",
+                    f"“{m.name}”由本流程的事项 {producer.code} 出具，却仍向申请人收取：请在该事项"
+                    f"写 produces: [{m.key}] / '{m.key}' is issued by this procedure's own item"
+                    f" {producer.code} yet demanded from the applicant: give that item"
+                    f" produces: [{m.key}]",
+                    ["items", i],
+                )
+            )
+    return out
+
+
 def _item(item: ServiceItem, src: Source, catalog: Catalog) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     if catalog.department(item.department) is None:
@@ -350,6 +375,8 @@ def _procedure(proc: Procedure, src: Source, catalog: Catalog) -> list[Diagnosti
                 ["supervision", "warning", "days_before"],
             )
         )
+
+    out += _own_output(proc, items, src)
 
     trips = computed_trips(proc)
     if trips > proc.trips:

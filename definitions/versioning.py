@@ -72,7 +72,11 @@ def _drop_added(model: BaseModel, data: Any) -> Any:
         key = info.alias or name
         value = getattr(model, name)
         extra = info.json_schema_extra
-        if isinstance(extra, dict) and "added" in extra and value == info.default:
+        if (
+            isinstance(extra, dict)
+            and "added" in extra
+            and value == info.get_default(call_default_factory=True)
+        ):
             data.pop(key, None)
         elif isinstance(value, BaseModel):
             data[key] = _drop_added(value, data.get(key))
