@@ -118,7 +118,12 @@ def test_existing_cases_get_their_headline_and_search_text(backend_url: str) -> 
         snap = procedure_snapshot()
         publish(store, snap)
         form = {"company_name": "云州示范科技有限公司", "legal_representative": "张三"}
-        record(store, record_input("C-9", content_hash=snap.content_hash, form=form))
+        record(
+            store,
+            record_input(
+                "C-9", content_hash=snap.content_hash, procedure_version=snap.version, form=form
+            ),
+        )
         with store.engine.begin() as connection:
             connection.execute(text("UPDATE cases SET headline = NULL, search = ''"))
         downgrade(backend_url, revision="0003")

@@ -26,18 +26,19 @@ DAY = dt.timedelta(days=1)
 def test_procedures_latest_specific_and_listing(store: Store) -> None:
     assert queries.get_procedure(store, "YZ-YJS-KBQY") is None
     v1 = procedure_snapshot()
-    procedure_v2 = v1.procedure.model_copy(update={"version": 2})
-    v2 = v1.model_copy(update={"procedure": procedure_v2, "content_hash": "sha256:v2"})
+    n = v1.version
+    procedure_v2 = v1.procedure.model_copy(update={"version": n + 1})
+    v2 = v1.model_copy(update={"procedure": procedure_v2, "content_hash": "sha256:next"})
     publish(store, v1)
     publish(store, v2)
 
     assert queries.get_procedure(store, v1.code) == v2
-    assert queries.get_procedure(store, v1.code, 1) == v1
-    assert queries.get_procedure(store, v1.code, 3) is None
+    assert queries.get_procedure(store, v1.code, n) == v1
+    assert queries.get_procedure(store, v1.code, n + 2) is None
     listing = queries.list_procedures(store)
     assert [(p.code, p.version, p.content_hash) for p in listing] == [
-        (v1.code, 1, v1.content_hash),
-        (v1.code, 2, "sha256:v2"),
+        (v1.code, n, v1.content_hash),
+        (v1.code, n + 1, "sha256:next"),
     ]
     assert listing[0].name == v1.procedure.name
     assert listing[0].published_at.tzinfo is not None

@@ -46,7 +46,7 @@ async def test_worker_process_runs_cases_and_stops_on_sigterm(tmp_path: Path) ->
     )
     out, err = await asyncio.wait_for(publish.communicate(), 60)
     assert publish.returncode == 0, err.decode()
-    assert "YZ-YJS-KBQY v1" in out.decode()
+    assert "YZ-YJS-KBQY v2" in out.decode()
 
     async with await WorkflowEnvironment.start_local(
         dev_server_existing_path=_binary("temporal"),
