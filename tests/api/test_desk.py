@@ -25,6 +25,11 @@ async def test_incomplete_applications_need_a_tolerance_list(api: Api) -> None:
     assert response.status_code == 422
     assert "租赁合同" in response.json()["message"]["zh"] or "lease_contract" in response.text
     assert "lease_contract" in response.json()["message"]["en"]
+    # 一次性告知: a return naming only part of what is missing is refused with the rest.
+    partial = {"decision": "return", "missing": missing[:1], "reason": "材料不齐"}
+    response = await api.call("desk-1", "POST", f"/cases/{case}/intake", partial)
+    assert response.status_code == 422
+    assert missing[1] in response.json()["message"]["en"]
     # The desk returns it with the complete list; the applicant hands everything in.
     await api.ok(
         "desk-1",

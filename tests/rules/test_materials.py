@@ -90,3 +90,13 @@ def test_a_supplement_in_parts_resumes_the_clock_when_the_last_part_arrives() ->
     after = [e.type for e in sim.events]
     last = len(after) - 1 - after[::-1].index(EventType.case_supplemented)
     assert EventType.case_clock_resumed in after[last:]
+
+
+def test_a_return_at_intake_names_everything_missing_at_once() -> None:
+    sim = Sim(at=AT, form=FORM, materials=["company_articles"])
+    some = ReturnInput(actor=DESK, missing=["lease_contract"], reason="材料不齐")
+    refusal = sim.refused(guards.return_lists_everything, some)
+    assert "also missing: company_application" in refusal.message
+    everything = sim.spec.snapshot.required_keys(FORM)
+    complete = ReturnInput(actor=DESK, missing=[*everything, "全体股东签字页"], reason="材料不齐")
+    guards.return_lists_everything(sim.s, sim.spec, complete)

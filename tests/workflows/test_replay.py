@@ -19,7 +19,11 @@ from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from tests.fixtures_temporal import HISTORIES
 from workflows.case import CaseWorkflow
-from workflows.case.workflow import MATERIALS_CHECKED, SUPPLEMENTS_IN_PARTS
+from workflows.case.workflow import (
+    MATERIALS_CHECKED,
+    RETURNS_COMPLETE,
+    SUPPLEMENTS_IN_PARTS,
+)
 from workflows.case_v1 import CaseWorkflowV1
 from workflows.contracts import LEGACY_WORKFLOW_NAME, CaseInput, CaseRow
 
@@ -48,7 +52,7 @@ async def test_second_edition_histories_replay() -> None:
     assert await replay(HISTORIES / "v2", [CaseWorkflow]) >= 20, "record them: make histories"
 
 
-@pytest.mark.parametrize("patch", [MATERIALS_CHECKED, SUPPLEMENTS_IN_PARTS])
+@pytest.mark.parametrize("patch", [MATERIALS_CHECKED, SUPPLEMENTS_IN_PARTS, RETURNS_COMPLETE])
 def test_histories_cover_both_sides_of_each_patch(patch: str) -> None:
     """Each patch is replayed from a history recorded before it and one recorded after."""
     texts = [p.read_text() for p in sorted((HISTORIES / "v2").glob("*.json"))]

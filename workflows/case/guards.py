@@ -232,6 +232,21 @@ def supplement(s: CaseData, spec: Spec, data: SupplementInput, in_parts: bool = 
         raise _conflict("当前无需补正 / nothing to supplement now")
 
 
+def return_lists_everything(s: CaseData, spec: Spec, data: ReturnInput) -> None:
+    """一次性告知: a return at intake names every required material not yet handed in, so
+    the applicant comes back once; a department's return may ask for anything it needs."""
+    if data.task_key is not None:
+        return
+    absent = [k for k in missing_materials(s, spec) if k not in data.missing]
+    if absent:
+        names = {m.key: m.name for item in spec.items.values() for m in item.materials}
+        listed = "、".join(f"{names.get(k, k)}（{k}）" for k in absent)
+        raise _invalid(
+            f"须一次性告知所缺全部材料，还缺：{listed} / a return must name everything missing"
+            f" at once (一次性告知); also missing: {', '.join(absent)}"
+        )
+
+
 def claim(s: CaseData, spec: Spec, data: TaskInput) -> None:
     task = _task(s, data.task_key, data.actor)
     _alive(s)

@@ -132,6 +132,10 @@ SUPPLEMENTS_IN_PARTS = "supplements-in-parts"
 replay with the rule that everything comes at once)."""
 
 
+RETURNS_COMPLETE = "intake-returns-list-everything"
+"""Patch: a return at intake must name every required material not handed in (一次性告知)."""
+
+
 @workflow.defn(name=WORKFLOW_NAME)
 class CaseWorkflow:
     @workflow.init
@@ -420,12 +424,19 @@ class CaseWorkflow:
     async def return_for_supplement(self, data: ReturnInput) -> ActionResult:
         """补正: list everything missing at once; the clocks stop until supplemented."""
         return await self._act(
-            guards.return_for_supplement, rules.return_for_supplement, data, data.task_key
+            self._return_checks, rules.return_for_supplement, data, data.task_key
         )
+
+    @staticmethod
+    def _return_checks(s: CaseData, spec: Spec, data: ReturnInput) -> None:
+        guards.return_for_supplement(s, spec, data)
+        if data.task_key is None and workflow.patched(RETURNS_COMPLETE):
+            guards.return_lists_everything(s, spec, data)
 
     @return_for_supplement.validator
     def _validate_return(self, data: ReturnInput) -> None:
         self._check(guards.return_for_supplement, data)
+        self._check(guards.return_lists_everything, data)
 
     @workflow.update
     async def supplement(self, data: SupplementInput) -> ActionResult:
