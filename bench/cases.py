@@ -32,10 +32,9 @@ from temporalio.worker import Worker
 from activities.clock import Calendars
 from bench.floor import FloorInput, FloorWorkflow, noop
 from definitions.validate import validate_paths
-from definitions.versioning import snapshot
 from store import queries
 from store.db import Store, migrate
-from store.writes import publish
+from store.writes import publish_catalog
 from worker.cases import start_case
 from worker.settings import DEFAULT_CATALOG
 from worker.temporal import build_worker, register_search_attributes
@@ -200,7 +199,7 @@ async def main() -> None:
     report = validate_paths([DEFAULT_CATALOG])
     proc = report.catalog.procedure(CODE)
     assert proc is not None
-    publish(store, snapshot(report.catalog, proc))
+    publish_catalog(store, report.catalog, [proc])
 
     extra = ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
     if args.db_file:

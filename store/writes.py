@@ -18,8 +18,9 @@ from sqlalchemy import Table, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from definitions.models import FormSchema
-from definitions.versioning import ProcedureSnapshot
+from definitions.loader import Catalog
+from definitions.models import FormSchema, Procedure
+from definitions.versioning import ProcedureSnapshot, snapshot
 from store import outbox
 from store.db import StoreOrSession, transaction
 from store.models import Base, ProcedureVersion, RequestKey
@@ -286,7 +287,26 @@ def remember_request(target: StoreOrSession, key_id: str, body_hash: str) -> str
     return str(first)
 
 
-def publish(target: StoreOrSession, snapshot: ProcedureSnapshot) -> Literal["created", "unchanged"]:
+Outcome = Literal["created", "unchanged"]
+
+
+def publish_catalog(
+    target: StoreOrSession, catalog: Catalog, procedures: Sequence[Procedure] | None = None
+) -> list[tuple[ProcedureSnapshot, Outcome]]:
+    """Publish procedures of a validated catalog (default: the latest version of each) with
+    the items and departments they use — all of them or, on a conflict, none.
+
+    Raises:
+        PublishConflict: a (code, version) was published before with other content; nothing
+            of this call is stored then.
+    """
+    chosen = catalog.latest_procedures() if procedures is None else list(procedures)
+    snapshots = [snapshot(catalog, p) for p in chosen]
+    with transaction(target) as session:
+        return [(snap, publish(session, snap)) for snap in snapshots]
+
+
+def publish(target: StoreOrSession, snapshot: ProcedureSnapshot) -> Outcome:
     """Store a procedure version; publishing the same content again is a no-op.
 
     Returns:

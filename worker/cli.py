@@ -264,10 +264,10 @@ def publish_command(
 ) -> None:
     """发布流程版本到数据库（已发布的版本不可更改）/ publish procedure versions to the store."""
     from store.db import Store, migrate
-    from store.writes import PublishConflict, publish
+    from store.writes import PublishConflict, publish_catalog
 
     report = _load(paths)
-    procs = report.catalog.latest_procedures() if code is None else []
+    procs = []
     for wanted in code or []:
         proc = report.catalog.procedure(wanted)
         if proc is None:
@@ -277,22 +277,16 @@ def publish_command(
     settings = get_settings()
     migrate(settings.database_url)
     store = Store(settings.database_url)
-    failed = False
     try:
-        for proc in procs:
-            snap = snapshot(report.catalog, proc)
-            try:
-                outcome = publish(store, snap)
-            except PublishConflict as exc:
-                err.print(str(exc), markup=False)
-                failed = True
-                continue
-            label = "已发布 published" if outcome == "created" else "未变 unchanged"
-            out.print(f"{label}: {snap.code} v{snap.version} {snap.content_hash}", markup=False)
+        published = publish_catalog(store, report.catalog, procs if code else None)
+    except PublishConflict as exc:
+        err.print(f"{exc}\n未发布任何流程 / nothing was published", markup=False)
+        raise typer.Exit(1) from None
     finally:
         store.dispose()
-    if failed:
-        raise typer.Exit(1)
+    for snap, outcome in published:
+        label = "已发布 published" if outcome == "created" else "未变 unchanged"
+        out.print(f"{label}: {snap.code} v{snap.version} {snap.content_hash}", markup=False)
 
 
 # --------------------------------------------------------------------------- store and worker

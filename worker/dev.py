@@ -32,7 +32,7 @@ from definitions.versioning import snapshot
 from store import queries
 from store.db import Store, migrate
 from store.users import create_user, get_user, issue_token
-from store.writes import publish
+from store.writes import publish_catalog
 from worker.cases import start_case
 from worker.notify import keep_sending, sender_from
 from worker.settings import DEFAULT_CATALOG, Settings
@@ -276,8 +276,7 @@ async def run_dev(
         for d in report.errors:
             print(d.render(), file=sys.stderr)
         raise SystemExit(1)
-    for proc in report.catalog.latest_procedures():
-        publish(store, snapshot(report.catalog, proc))
+    publish_catalog(store, report.catalog)
     tokens = _demo_users(store, state, sorted(report.catalog.departments))
 
     server = await _start_server(settings, state, temporal_port, ui_port)

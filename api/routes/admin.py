@@ -14,7 +14,6 @@ from api.schemas import IssuedToken, NewToken, NewUser, UserUpdate
 from definitions.loader import Catalog, LoadResult, load_bytes, load_paths
 from definitions.models import CalendarYear, Definition, Procedure
 from definitions.validate import validate_catalog
-from definitions.versioning import snapshot
 from store import queries
 from store.calendars import PublishedYear, current_years
 from store.db import Store
@@ -31,7 +30,7 @@ from store.users import (
     update_user,
     user_detail,
 )
-from store.writes import PublishConflict, publish
+from store.writes import PublishConflict, publish_catalog
 from worker.calendars import recalculate, record_year
 from worker.settings import Settings
 from worker.temporal import load_calendars
@@ -111,22 +110,20 @@ async def publish_yaml(
             "没有可发布的流程或日历（kind: Procedure / CalendarYear）/ no Procedure or"
             " CalendarYear document to publish",
         )
-    out: list[dict[str, Any]] = []
-    for proc in procs:
-        snap = snapshot(catalog, proc)
-        try:
-            outcome = await run_in_threadpool(publish, store, snap)
-        except PublishConflict as exc:
-            raise ApiError(status.HTTP_409_CONFLICT, "version_conflict", str(exc)) from None
-        out.append(
-            {
-                "kind": "Procedure",
-                "code": snap.code,
-                "version": snap.version,
-                "content_hash": snap.content_hash,
-                "outcome": outcome,
-            }
-        )
+    try:
+        published = await run_in_threadpool(publish_catalog, store, catalog, procs) if procs else []
+    except PublishConflict as exc:
+        raise ApiError(status.HTTP_409_CONFLICT, "version_conflict", str(exc)) from None
+    out: list[dict[str, Any]] = [
+        {
+            "kind": "Procedure",
+            "code": snap.code,
+            "version": snap.version,
+            "content_hash": snap.content_hash,
+            "outcome": outcome,
+        }
+        for snap, outcome in published
+    ]
     return out + await _publish_years(years, user, store, client, settings, background)
 
 

@@ -14,11 +14,10 @@ import pytest
 from fastapi import FastAPI
 
 from api.app import create_app
-from definitions.versioning import snapshot
 from store import queries
 from store.db import Store
 from store.users import create_user, issue_token
-from store.writes import publish
+from store.writes import publish_catalog
 from tests.fixtures_temporal import Harness, catalog
 from worker.settings import Settings
 from workflows.contracts import Role
@@ -97,8 +96,7 @@ class Api:
 
 def seed(store: Store) -> dict[str, str]:
     cat = catalog()
-    for proc in cat.latest_procedures():
-        publish(store, snapshot(cat, proc))
+    publish_catalog(store, cat)
     tokens = {}
     for user_id, (role, department) in USERS.items():
         create_user(store, id=user_id, name=user_id, role=role, department=department)

@@ -8,9 +8,12 @@ from concurrent.futures import ThreadPoolExecutor, wait
 import pytest
 from sqlalchemy.exc import IntegrityError, StatementError
 
+from definitions.validate import validate_paths
+from definitions.versioning import snapshot
 from store import queries
 from store.db import Store
-from store.writes import PublishConflict, publish, record
+from store.writes import PublishConflict, publish, publish_catalog, record
+from tests.conftest import CATALOG
 from tests.store.factories import T0, event, procedure_snapshot, record_input, task_row
 from workflows.contracts import CaseState, RecordInput, TaskRow, TaskState
 
@@ -186,3 +189,18 @@ def test_record_transactions_commit_in_event_id_order(store: Store) -> None:
     rows, _ = queries.events_after(store, 0)
     assert [(e.case_id, e.seq) for _, e in rows] == [("C-1", 1), ("C-1", 2), ("C-2", 1), ("C-2", 2)]
     assert [i for i, _ in rows] == sorted(i for i, _ in rows)
+
+
+def test_a_catalog_is_published_whole_or_not_at_all(store: Store) -> None:
+    catalog = validate_paths([CATALOG]).catalog
+    startup = catalog.procedure("YZ-YJS-KBQY")
+    newborn = catalog.procedure("YZ-YJS-XSECS")
+    assert startup is not None
+    assert newborn is not None
+    other = snapshot(catalog, newborn).model_copy(update={"content_hash": "sha256:other"})
+    publish(store, other)  # the same version with other content, published before
+    with pytest.raises(PublishConflict):
+        publish_catalog(store, catalog, [startup, newborn])
+    assert queries.get_procedure(store, "YZ-YJS-KBQY") is None  # nothing half-published
+    published = publish_catalog(store, catalog, [startup])
+    assert [(s.code, outcome) for s, outcome in published] == [("YZ-YJS-KBQY", "created")]
