@@ -169,6 +169,12 @@ def accept(s: CaseData, spec: Spec, data: AcceptInput) -> None:
         )
 
 
+def _named(spec: Spec, keys: list[str]) -> str:
+    """``名称（key）、…`` for the desk, from the items' materials."""
+    names = {m.key: m.name for item in spec.items.values() for m in item.materials}
+    return "、".join(f"{names.get(k, k)}（{k}）" for k in keys)
+
+
 def materials_complete(s: CaseData, spec: Spec, data: AcceptInput) -> None:
     """An application is accepted with every required material in, or with the missing ones
     tolerated (容缺); otherwise the desk returns it with the complete list (or refuses it)."""
@@ -182,10 +188,8 @@ def materials_complete(s: CaseData, spec: Spec, data: AcceptInput) -> None:
         )
     absent = [k for k in missing_materials(s, spec, data.received) if k not in data.tolerated]
     if absent:
-        names = {m.key: m.name for item in spec.items.values() for m in item.materials}
-        listed = "、".join(f"{names.get(k, k)}（{k}）" for k in absent)
         raise _invalid(
-            f"必要材料未收齐：{listed}，请列入容缺或退回补正 / required materials not handed in:"
+            f"必要材料未收齐：{_named(spec, absent)}，请列入容缺或退回补正 / required materials not handed in:"
             f" {', '.join(absent)}; tolerate them (容缺) or return the application"
         )
 
@@ -239,10 +243,8 @@ def return_lists_everything(s: CaseData, spec: Spec, data: ReturnInput) -> None:
         return
     absent = [k for k in missing_materials(s, spec) if k not in data.missing]
     if absent:
-        names = {m.key: m.name for item in spec.items.values() for m in item.materials}
-        listed = "、".join(f"{names.get(k, k)}（{k}）" for k in absent)
         raise _invalid(
-            f"须一次性告知所缺全部材料，还缺：{listed} / a return must name everything missing"
+            f"须一次性告知所缺全部材料，还缺：{_named(spec, absent)} / a return must name everything missing"
             f" at once (一次性告知); also missing: {', '.join(absent)}"
         )
 
