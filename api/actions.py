@@ -24,9 +24,10 @@ from pydantic import BaseModel
 from temporalio.client import Client
 
 from api.errors import ApiError
+from api.public import ActionAnswer
+from core.settings import Settings
 from store.db import Store
 from store.writes import remember_request
-from worker.settings import Settings
 from workflows.client import (
     Closed,
     Done,
@@ -38,7 +39,6 @@ from workflows.client import (
     send,
     update_id,
 )
-from workflows.contracts import ActionResult
 
 STATUS_OF = {
     "conflict": status.HTTP_409_CONFLICT,
@@ -103,10 +103,10 @@ def unavailable(message: str, retry_after: int = 5, code: str = "unavailable") -
     )
 
 
-def answer(outcome: Outcome, case_id: str) -> ActionResult:
+def answer(outcome: Outcome, case_id: str) -> ActionAnswer:
     """The HTTP answer of an outcome: the result, or the matching error."""
     if isinstance(outcome, Done):
-        return outcome.result
+        return ActionAnswer.of(outcome.result)
     fail(outcome, case_id)
 
 
@@ -136,7 +136,7 @@ async def act(
     case_id: str,
     update: Callable[..., Any],
     data: Any,
-) -> ActionResult:
+) -> ActionAnswer:
     """Execute an update named by the request's key, waiting a bounded time for its answer."""
     key = client_key(request)
     action = update.__name__

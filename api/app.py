@@ -24,9 +24,9 @@ from temporalio.service import RPCError
 
 from api import errors
 from api.routes import admin, cases, caseworker, public, supervisor
+from core.settings import Settings, get_settings
 from store.db import Store
 from store.users import ensure_admin
-from worker.settings import Settings, get_settings
 from workflows.client import connect
 
 log = structlog.get_logger("api")

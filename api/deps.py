@@ -11,10 +11,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from temporalio.client import Client
 
 from activities.clock import Calendars
+from core.settings import Settings
+from definitions.loader import calendar_years
 from store.db import Store
 from store.users import UserInfo, user_for_token
-from worker.settings import Settings
-from worker.temporal import load_calendars
 from workflows.contracts import Role
 
 
@@ -39,7 +39,7 @@ def get_calendars(request: Request) -> Calendars:
     state = request.app.state
     calendars: Calendars | None = getattr(state, "calendars", None)
     if calendars is None:
-        calendars = Calendars(load_calendars(state.settings), state.store)
+        calendars = Calendars(calendar_years(state.settings.catalog), state.store)
         calendars.refresh()
         state.calendars = calendars
     else:

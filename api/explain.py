@@ -67,20 +67,18 @@ def tasks(
             calendar = loaded.get(str(derivation.get("calendar") or "national"))
             left = days_left(calendar, t.deadline_date, today)
         views.append(
-            TaskView.model_validate(
-                {
-                    **t.model_dump(),
-                    "derivation": found.get(f"{t.case_id}/{t.clock_key}"),
-                    "procedure": case.procedure if case else None,
-                    "procedure_name": case.procedure_name if case else None,
-                    "stage_name": case.stage_names.get(t.stage_key) if case else None,
-                    "applicant": case.applicant if case else None,
-                    "applicant_name": case.applicant_name if case else None,
-                    "headline": case.headline if case else {},
-                    "urgency": level,
-                    "urgency_label": URGENCY_LABELS[level],
-                    "days_left": left,
-                }
+            TaskView.of(
+                t,
+                derivation=found.get(f"{t.case_id}/{t.clock_key}"),
+                procedure=case.procedure if case else None,
+                procedure_name=case.procedure_name if case else None,
+                stage_name=case.stage_names.get(t.stage_key) if case else None,
+                applicant=case.applicant if case else None,
+                applicant_name=case.applicant_name if case else None,
+                headline=case.headline if case else {},
+                urgency=level,
+                urgency_label=URGENCY_LABELS[level],
+                days_left=left,
             )
         )
     return views
@@ -89,7 +87,4 @@ def tasks(
 def cases(store: Store, rows: list[CaseRow]) -> list[CaseSummary]:
     """Cases with the derivation of their committed limit's deadline."""
     found = queries.derivations(store, (f"{c.id}/case" for c in rows))
-    return [
-        CaseSummary.model_validate({**c.model_dump(), "derivation": found.get(f"{c.id}/case")})
-        for c in rows
-    ]
+    return [CaseSummary.of(c, derivation=found.get(f"{c.id}/case")) for c in rows]

@@ -1,4 +1,4 @@
-"""Request and response bodies of the API (the workflow contracts are reused for results).
+"""Request and response bodies of the API (answers about cases are built from api.public).
 
 Every text a client sends is bounded and checked here, at the edge: a NUL character (which
 PostgreSQL refuses) or an unpaired surrogate (which cannot be stored as UTF-8) is answered
@@ -12,16 +12,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
 
+from api.public import CasePublic, ClockPublic, FeedEvent, IncidentPublic, TaskPublic
 from definitions.forms import storable
 from workflows.contracts import (
     MATERIAL_KEY_LENGTH,
     MAX_LIST,
     TEXT_LENGTH,
-    CaseRow,
-    ClockRow,
-    IncidentRow,
     Role,
-    TaskRow,
 )
 
 Text = Annotated[str, Field(max_length=TEXT_LENGTH), AfterValidator(storable)]
@@ -90,9 +87,9 @@ class CaseDetail(BaseModel):
     """A case as staff see it."""
 
     audience: Literal["staff"] = "staff"
-    case: CaseRow
-    tasks: list[TaskRow]
-    clocks: list[ClockRow] = Field(default_factory=list)
+    case: CasePublic
+    tasks: list[TaskPublic]
+    clocks: list[ClockPublic] = Field(default_factory=list)
     """Every deadline of the case, each with its working-day derivation."""
 
 
@@ -106,7 +103,7 @@ class Urgency(StrEnum):
     """A supervisor's urge (督办) was missed too."""
 
 
-class TaskView(TaskRow):
+class TaskView(TaskPublic):
     """A task as lists show it: the derivation of its deadline, and its case's context."""
 
     derivation: dict[str, Any] | None = None
@@ -124,7 +121,7 @@ class TaskView(TaskRow):
     """Working days to the deadline day: 0 due today, negative past it."""
 
 
-class CaseSummary(CaseRow):
+class CaseSummary(CasePublic):
     """A case as lists show it, with the working-day derivation of its deadline."""
 
     derivation: dict[str, Any] | None = None
@@ -240,7 +237,7 @@ class NewToken(_Body):
 class Attention(BaseModel):
     """A case that needs a supervisor: an incident, and where the case stands."""
 
-    incident: IncidentRow
+    incident: IncidentPublic
     procedure_code: str
     state: str
 
@@ -252,6 +249,6 @@ class IssuedToken(BaseModel):
 
 
 class EventPage(BaseModel):
-    events: list[dict[str, Any]]
+    events: list[FeedEvent]
     next: int
     """Pass as ``after`` to get the following events."""

@@ -25,7 +25,8 @@ from typing import Any
 
 import httpx
 
-from worker.dev import DEMO_FOLLOW_UP, DEMO_FORM, demo_materials, free_port
+from cli.demo import DEMO_FOLLOW_UP, DEMO_FORM, demo_materials
+from cli.dev import free_port
 
 MATERIALS = demo_materials()
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
+import functools
 import shutil
 import statistics
 import sys
@@ -31,15 +33,17 @@ from temporalio.worker import Worker
 
 from activities.clock import Calendars
 from bench.floor import FloorInput, FloorWorkflow, noop
+from cli.demo import DEMO_FOLLOW_UP, DEMO_FORM, DEMO_PROCEDURE
+from core.settings import DEFAULT_CATALOG
 from definitions.validate import validate_paths
+from services.cases import start_case
 from store import queries
 from store.db import Store, migrate
 from store.writes import publish_catalog
-from worker.cases import start_case
-from worker.settings import DEFAULT_CATALOG
 from worker.temporal import build_worker, register_search_attributes
 from workflows import search
 from workflows.case import CaseWorkflow
+from workflows.client import Done, send
 from workflows.contracts import (
     AcceptInput,
     Actor,
@@ -50,15 +54,11 @@ from workflows.contracts import (
     TaskInput,
 )
 
-CODE = "YZ-YJS-KBQY"
-FOLLOW_UP = {
-    "seal_filing": "YZ-GA",
-    "tax_package": "YZ-SW",
-    "social_insurance": "YZ-RS",
-    "medical_insurance": "YZ-YB",
-    "housing_fund": "YZ-GJJ",
-    "bank_account": "YZ-RMYH",
-}
+CODE = DEMO_PROCEDURE
+FOLLOW_UP = {task: user.upper() for task, user in DEMO_FOLLOW_UP.items()}
+"""The six follow-up tasks and their departments (the demo users are named after them)."""
+WAIT = dt.timedelta(minutes=5)
+"""How long one action may take under the bench's load before the run fails."""
 
 
 def worker_of(department: str) -> Actor:
@@ -69,7 +69,7 @@ APPLICANT = Actor(id="bench-applicant", role=Role.applicant)
 FRONT = worker_of("YZ-ZWFW")
 
 
-FORM = {"company_name": "基准测试有限公司", "food_business": False}
+FORM = DEMO_FORM
 
 
 async def one_case(client: Client, store: Store, queue: str) -> str:
@@ -87,8 +87,11 @@ async def one_case(client: Client, store: Store, queue: str) -> str:
         task_queue=queue,
     )
 
-    async def act(update: Callable[..., Awaitable[Any]], data: Any) -> None:
-        await handle.execute_update(update, data, id=uuid.uuid4().hex)
+    async def act(update: Any, data: Any) -> None:
+        name = update.__name__
+        outcome = await send(client, case_id, name, data, uid=uuid.uuid4().hex, wait=WAIT)
+        if not isinstance(outcome, Done):
+            raise RuntimeError(f"{case_id}: {name} → {outcome}")
 
     await act(CaseWorkflow.accept, AcceptInput(actor=FRONT))
     scjg = worker_of("YZ-SCJG")
@@ -227,7 +230,7 @@ async def main() -> None:
         async with floor_worker, case_worker, bare_worker:
             # Warm every path up before measuring.
             for local in (False, True):
-                await run_many(5, 5, lambda local=local: one_floor(client, "bench-floor", local))  # type: ignore[misc]
+                await run_many(5, 5, functools.partial(one_floor, client, "bench-floor", local))
             await run_many(5, 5, lambda: one_case(client, store, "bench-cases"))
             results: dict[str, tuple[float, list[str]]] = {}
             floors = (
@@ -242,7 +245,7 @@ async def main() -> None:
                 results[label] = await run_many(
                     args.cases,
                     args.concurrency,
-                    lambda local=local: one_floor(client, "bench-floor", local),  # type: ignore[misc]
+                    functools.partial(one_floor, client, "bench-floor", local),
                 )
             results["onetrip"] = await run_many(
                 args.cases, args.concurrency, lambda: one_case(client, store, "bench-cases")

@@ -253,6 +253,13 @@ def load_paths(paths: Iterable[Path | str]) -> LoadResult:
     return result
 
 
+def calendar_years(paths: Iterable[Path | str]) -> list[CalendarYear]:
+    """The calendar years defined under ``paths`` (invalid documents are left to `validate`)."""
+    return [
+        e.definition for e in load_paths(paths).loaded if isinstance(e.definition, CalendarYear)
+    ]
+
+
 _NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 """Characters YAML does not allow in a document (C0/C1 controls, NUL, DEL, surrogates)."""
 MAX_CHARACTER_FINDINGS = 10

@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -36,7 +35,7 @@ from store import queries
 from store.db import Store
 from tests.conftest import CATALOG
 from worker.temporal import build_worker, register_search_attributes
-from workflows.case import CaseWorkflow
+from workflows import client as cases
 from workflows.contracts import (
     ActionResult,
     Actor,
@@ -143,9 +142,7 @@ class Harness:
             channel=channel,
             **extra,
         )
-        handle = await self.client.start_workflow(
-            CaseWorkflow.run, data, id=case_id, task_queue=self.task_queue
-        )
+        handle = await cases.start(self.client, data, task_queue=self.task_queue)
         self.handles[case_id] = handle
         await self.wait_recorded(case_id)
         return case_id
@@ -159,25 +156,27 @@ class Harness:
             await asyncio.sleep(0.02)
         raise AssertionError(f"case {case_id} never reached the store")
 
-    async def act(self, case_id: str, update: Callable[..., Any], data: Any) -> ActionResult:
-        """Send an update; a case that does not answer within a minute fails the test."""
-        handle = self.handles[case_id]
+    async def send(self, case_id: str, update: Callable[..., Any], data: Any) -> cases.Outcome:
+        """Send an update the way the API does; a case that does not answer within a minute
+        comes back Pending."""
         request_id = data.request_id or uuid.uuid4().hex
         data = data.model_copy(update={"request_id": request_id})
-        result: ActionResult = await asyncio.wait_for(
-            handle.execute_update(update, data, id=request_id), ACT_TIMEOUT
+        wait = dt.timedelta(seconds=ACT_TIMEOUT)
+        return await cases.send(
+            self.client, case_id, update.__name__, data, uid=request_id, wait=wait
         )
-        return result
 
-    async def refused(
-        self, case_id: str, update: Callable[..., Any], data: Any
-    ) -> ApplicationError:
-        """Send an update that must be rejected; return the reason (type and message)."""
-        with pytest.raises(WorkflowUpdateFailedError) as err:
-            await self.act(case_id, update, data)
-        cause = err.value.cause
-        assert isinstance(cause, ApplicationError), cause
-        return cause
+    async def act(self, case_id: str, update: Callable[..., Any], data: Any) -> ActionResult:
+        """Send an update that must be applied; anything else fails the test."""
+        outcome = await self.send(case_id, update, data)
+        assert isinstance(outcome, cases.Done), outcome
+        return outcome.result
+
+    async def refused(self, case_id: str, update: Callable[..., Any], data: Any) -> cases.Refused:
+        """Send an update that must be rejected; return the reason (kind and message)."""
+        outcome = await self.send(case_id, update, data)
+        assert isinstance(outcome, cases.Refused), outcome
+        return outcome
 
     async def now(self) -> dt.datetime:
         return await self.env.get_current_time()

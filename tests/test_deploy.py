@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from worker.settings import Settings
+from core.settings import Settings
 from workflows import search
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +42,7 @@ CONDITIONS = {"service_started", "service_healthy", "service_completed_successfu
 ALLOWED_WITHOUT_FIELD = {"ONETRIP_API_HOST", "ONETRIP_API_PORT", "ONETRIP_ADMIN_TOKEN"}
 """ONETRIP_* names the compose file may use even where `Settings` does not declare them: the
 API's bind address, port and bootstrap token. Every other name must be a field of
-`worker.settings.Settings`."""
+`core.settings.Settings`."""
 
 ONETRIP_NAME = re.compile(r"\bONETRIP_[A-Z0-9_]+\b")
 INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
@@ -298,7 +298,7 @@ def test_onetrip_variables_are_settings_fields() -> None:
     fields = {f"ONETRIP_{name.upper()}" for name in Settings.model_fields}
     used = set(ONETRIP_NAME.findall(COMPOSE.read_text(encoding="utf-8")))
     unknown = used - fields - ALLOWED_WITHOUT_FIELD
-    assert not unknown, f"not fields of worker.settings.Settings: {sorted(unknown)}"
+    assert not unknown, f"not fields of core.settings.Settings: {sorted(unknown)}"
 
 
 def test_secrets_come_from_the_environment(services: dict[str, dict[str, Any]]) -> None:

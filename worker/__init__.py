@@ -1,1 +1,1 @@
-"""Processes and wiring: settings, logging, the ``onetrip`` command line."""
+"""The Temporal worker process: workflows and activities registered, outbox delivery, calendar refresh."""

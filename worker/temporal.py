@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -20,11 +22,10 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.clock import Calendars, ClockActivities
 from activities.record import RecordActivities
-from definitions.loader import load_paths
-from definitions.models import CalendarYear
+from core.settings import Settings
+from definitions.loader import calendar_years
 from store.db import Store
 from worker.notify import keep_sending, sender_from
-from worker.settings import Settings
 from workflows import search
 from workflows.case import CaseWorkflow
 from workflows.case_v1 import CaseWorkflowV1
@@ -37,8 +38,10 @@ WORKFLOWS = [CaseWorkflow, CaseWorkflowV1]
 """Both editions: new cases start on the second; the first runs its cases to their end."""
 
 
-async def register_search_attributes(client: Client, namespace: str = "default") -> list[str]:
-    """Add OneTrip's search attributes that the namespace lacks; returns the names added."""
+async def register_search_attributes(client: Client) -> list[str]:
+    """Add OneTrip's search attributes that the client's namespace lacks; returns the names
+    added."""
+    namespace = client.namespace
     try:
         existing = await client.operator_service.list_search_attributes(
             ListSearchAttributesRequest(namespace=namespace)
@@ -59,12 +62,6 @@ async def register_search_attributes(client: Client, namespace: str = "default")
             AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
         )
     return sorted(missing)
-
-
-def load_calendars(settings: Settings) -> list[CalendarYear]:
-    """Calendar overrides from the catalog (invalid documents are left to `validate`)."""
-    result = load_paths(settings.catalog)
-    return [e.definition for e in result.loaded if isinstance(e.definition, CalendarYear)]
 
 
 def build_worker(
@@ -100,7 +97,7 @@ def build_worker(
 
 def calendars_from_settings(store: Store, settings: Settings) -> Calendars:
     """The catalog's calendar years, overlaid by those published to the store."""
-    calendars = Calendars(load_calendars(settings), store)
+    calendars = Calendars(calendar_years(settings.catalog), store)
     calendars.refresh()
     return calendars
 
@@ -130,29 +127,46 @@ def worker_from_settings(
     )
 
 
-async def run_worker(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM, then let in-flight activities finish (graceful shutdown)."""
-    store = Store(settings.database_url)
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
-    added = await register_search_attributes(client, settings.temporal_namespace)
+@contextlib.asynccontextmanager
+async def serving(client: Client, store: Store, settings: Settings) -> AsyncIterator[Worker]:
+    """A running case worker with what a worker process keeps doing beside it: refreshing the
+    calendar years and sending the applicants' notifications. Leaving it lets in-flight
+    activities finish (graceful shutdown) and stops the background loops."""
+    added = await register_search_attributes(client)
     if added:
         log.info("search attributes registered", names=added)
     calendars = calendars_from_settings(store, settings)
     worker = worker_from_settings(client, store, settings, calendars)
-    refresher = asyncio.create_task(
-        keep_calendars_fresh(calendars, settings.calendar_refresh_seconds)
-    )
     sender = sender_from(settings.notify_webhook_url, settings.notify_webhook_secret)
-    notifier = asyncio.create_task(keep_sending(store, sender, settings.notify_interval_seconds))
+    loops = [
+        asyncio.create_task(keep_calendars_fresh(calendars, settings.calendar_refresh_seconds)),
+        asyncio.create_task(keep_sending(store, sender, settings.notify_interval_seconds)),
+    ]
+    try:
+        async with worker:
+            yield worker
+    finally:
+        for loop in loops:
+            loop.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM, then let in-flight activities finish (graceful shutdown)."""
+    store = Store(settings.database_url)
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker started", task_queue=settings.task_queue, address=settings.temporal_address)
-    async with worker:
+    async with serving(client, store, settings):
+        log.info(
+            "worker started",
+            task_queue=settings.task_queue,
+            address=client.service_client.config.target_host,
+            namespace=client.namespace,
+        )
         await stop.wait()
         log.info("worker stopping; waiting for in-flight activities")
-    refresher.cancel()
-    notifier.cancel()
     store.dispose()
     log.info("worker stopped")

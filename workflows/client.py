@@ -1,6 +1,8 @@
 """The client side of cases, shared by the API, the CLI, the benches and the tests.
 
-- :func:`connect`: a Temporal client with the pydantic data converter.
+- :func:`connect`: a Temporal client with the pydantic data converter, configured the way
+  Temporal's own tools are (``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``,
+  ``TEMPORAL_TLS_*``, ``TEMPORAL_PROFILE`` and the ``temporal.toml`` profile file).
 - :func:`start_case`: start (or find) a case from a published snapshot; the case number is the
   workflow id, so a retried submission finds the running case.
 - :func:`update_id`: the Temporal update id of a request, from who sent it, what, to which case
@@ -25,6 +27,7 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -35,14 +38,35 @@ from workflows.contracts import TASK_QUEUE, ActionResult, Actor, CaseInput, Case
 REFUSAL_KINDS = frozenset({"conflict", "forbidden", "invalid", "not_found"})
 
 
-async def connect(address: str, namespace: str = "default", *, lazy: bool = False) -> Client:
+DEFAULT_ADDRESS = "localhost:7233"
+
+
+async def connect(
+    address: str | None = None,
+    namespace: str | None = None,
+    *,
+    lazy: bool = False,
+    environment: bool = True,
+) -> Client:
     """A client using the pydantic data converter (dates, enums, models).
+
+    The connection comes from Temporal's environment configuration (the same variables and
+    profile file as the ``temporal`` CLI: address, namespace, API key, TLS certificates,
+    gRPC metadata); ``address`` and ``namespace``, when given, win over it. An API key
+    turns TLS on, as Temporal Cloud needs. ``environment=False`` ignores that configuration
+    (the embedded dev server is plain local gRPC whatever the shell holds).
 
     ``lazy``: connect on first use, so a process can start while Temporal is still down.
     """
-    return await Client.connect(
-        address, namespace=namespace, data_converter=pydantic_data_converter, lazy=lazy
-    )
+    config: dict[str, Any] = {}
+    if environment:
+        config = dict(ClientConfig.load_client_connect_config())
+    if address:
+        config["target_host"] = address
+    if namespace:
+        config["namespace"] = namespace
+    config.setdefault("target_host", DEFAULT_ADDRESS)
+    return await Client.connect(**config, data_converter=pydantic_data_converter, lazy=lazy)
 
 
 async def start_case(
@@ -71,10 +95,18 @@ async def start_case(
         submitted_at=submitted_at,
         calendar_revision=calendar_revision,
     )
+    return await start(client, data, task_queue=task_queue)
+
+
+async def start(
+    client: Client, data: CaseInput, *, task_queue: str = TASK_QUEUE
+) -> WorkflowHandle[CaseWorkflow, CaseRow]:
+    """Start (or find) the case that ``data`` describes: its number is the workflow id, and a
+    number is never reused, so a retried submission finds the case it started."""
     return await client.start_workflow(
         CaseWorkflow.run,
         data,
-        id=case_id,
+        id=data.case_id,
         task_queue=task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

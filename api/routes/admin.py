@@ -10,10 +10,13 @@ from temporalio.client import Client
 
 from api.deps import Admin, ClientDep, SettingsDep, StoreDep
 from api.errors import ApiError
+from api.public import EventPublic
 from api.schemas import IssuedToken, NewToken, NewUser, UserUpdate
-from definitions.loader import Catalog, LoadResult, load_bytes, load_paths
+from core.settings import Settings
+from definitions.loader import Catalog, LoadResult, calendar_years, load_bytes, load_paths
 from definitions.models import CalendarYear, Definition, Procedure
 from definitions.validate import validate_catalog
+from services.calendars import recalculate, record_year
 from store import queries
 from store.calendars import PublishedYear, current_years
 from store.db import Store
@@ -31,10 +34,7 @@ from store.users import (
     user_detail,
 )
 from store.writes import PublishConflict, publish_catalog
-from worker.calendars import recalculate, record_year
-from worker.settings import Settings
-from worker.temporal import load_calendars
-from workflows.contracts import Event, Role
+from workflows.contracts import Role
 
 router = APIRouter(prefix="/admin", tags=["admins"])
 
@@ -76,7 +76,7 @@ async def _publish_years(
     background: BackgroundTasks,
 ) -> list[dict[str, Any]]:
     """Store each year now; the open cases recompute after the answer (see the moved list)."""
-    base = await run_in_threadpool(load_calendars, settings)
+    base = await run_in_threadpool(calendar_years, settings.catalog)
     out = []
     for year in years:
         publication = await record_year(store, year, base=base, published_by=user.id)
@@ -162,9 +162,9 @@ def calendars(user: Admin, store: StoreDep) -> list[PublishedYear]:
 @router.get("/calendars/{revision}/moved")
 def moved(
     revision: Annotated[int, Path(ge=1, le=2**31 - 1)], user: Admin, store: StoreDep
-) -> list[Event]:
-    """Every deadline that calendar revision moved, by case."""
-    return queries.moved_by_revision(store, revision)
+) -> list[EventPublic]:
+    """Every deadline that calendar revision moved, by case (``deadline.moved`` events)."""
+    return [EventPublic.of(e) for e in queries.moved_by_revision(store, revision)]
 
 
 def _identity(d: Definition) -> tuple[str, str, int]:

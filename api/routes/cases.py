@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import uuid
+from dataclasses import dataclass, replace
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
@@ -18,6 +19,7 @@ from api.actions import act, client_key, fail, fingerprint, same_request, unavai
 from api.applicant import ApplicantCase, applicant_case
 from api.deps import Applicant, ClientDep, CurrentUser, SettingsDep, StoreDep
 from api.errors import ApiError
+from api.public import ActionAnswer, CasePublic, ClockPublic, TaskPublic
 from api.schemas import MAX_OFFSET, CaseDetail, Rating, SubmitCase, Submitted, Supplement, Withdraw
 from definitions.forms import FormError, validate_form
 from store import outbox, queries
@@ -28,11 +30,12 @@ from store.users import UserInfo
 from workflows.case import CaseWorkflow
 from workflows.client import rpc_outcome, start_case
 from workflows.contracts import (
-    ActionResult,
     CaseRow,
+    ClockRow,
     RateInput,
     Role,
     SupplementInput,
+    TaskRow,
     WithdrawInput,
 )
 
@@ -135,18 +138,37 @@ def my_cases(
     store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-) -> list[CaseRow]:
+) -> list[CasePublic]:
     """The applicant's own cases, newest first."""
-    return queries.applicant_cases(store, user.id, limit=limit, offset=offset)
+    return [
+        CasePublic.of(c)
+        for c in queries.applicant_cases(store, user.id, limit=limit, offset=offset)
+    ]
 
 
-async def load_case(store: Store, client: ClientDep, case_id: str) -> CaseDetail:
+@dataclass(frozen=True)
+class Loaded:
+    """A case as the engine holds it, before it is shaped into an answer for someone."""
+
+    case: CaseRow
+    tasks: list[TaskRow]
+    clocks: list[ClockRow]
+
+    def staff(self) -> CaseDetail:
+        return CaseDetail(
+            case=CasePublic.of(self.case),
+            tasks=[TaskPublic.of(t) for t in self.tasks],
+            clocks=[ClockPublic.of(c) for c in self.clocks],
+        )
+
+
+async def load_case(store: Store, client: ClientDep, case_id: str) -> Loaded:
     """From the store; from the workflow if its first write is still on its way."""
     row = await run_in_threadpool(queries.get_case, store, case_id)
     if row is not None:
         tasks = await run_in_threadpool(queries.case_tasks, store, case_id)
         clocks = await run_in_threadpool(queries.case_clocks, store, case_id)
-        return CaseDetail(case=row, tasks=tasks, clocks=clocks)
+        return Loaded(row, tasks, clocks)
     handle: WorkflowHandle[CaseWorkflow, CaseRow] = client.get_workflow_handle_for(
         CaseWorkflow.run, case_id
     )
@@ -156,35 +178,35 @@ async def load_case(store: Store, client: ClientDep, case_id: str) -> CaseDetail
         fail(rpc_outcome(exc), case_id)
     except WorkflowQueryFailedError:
         raise unavailable("办件暂时无法读取 / the case cannot be read now") from None
-    return CaseDetail(case=view.case, tasks=view.tasks, clocks=view.clocks)
+    return Loaded(view.case, view.tasks, view.clocks)
 
 
-def redact(user: UserInfo, detail: CaseDetail) -> CaseDetail:
+def redact(user: UserInfo, loaded: Loaded) -> Loaded:
     """A caseworker sees other departments' tasks of the case, not who handles them."""
     if user.role is not Role.caseworker:
-        return detail
+        return loaded
     tasks = [
         t if t.department == user.department else t.model_copy(update={"assignee": None})
-        for t in detail.tasks
+        for t in loaded.tasks
     ]
-    return detail.model_copy(update={"tasks": tasks})
+    return replace(loaded, tasks=tasks)
 
 
-def in_scope(user: UserInfo, detail: CaseDetail) -> bool:
+def in_scope(user: UserInfo, loaded: Loaded) -> bool:
     """Applicants see their own cases; caseworkers those their department touches."""
     if user.role in (Role.supervisor, Role.admin):
         return True
     if user.role is Role.applicant:
-        return detail.case.applicant_id == user.id
-    return user.department in detail.case.departments
+        return loaded.case.applicant_id == user.id
+    return user.department in loaded.case.departments
 
 
-async def case_for(user: UserInfo, store: Store, client: ClientDep, case_id: str) -> CaseDetail:
+async def case_for(user: UserInfo, store: Store, client: ClientDep, case_id: str) -> Loaded:
     """The case if the user may see it; 404 otherwise (never reveal another's case)."""
-    detail = await load_case(store, client, case_id)
-    if not in_scope(user, detail):
+    loaded = await load_case(store, client, case_id)
+    if not in_scope(user, loaded):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"办件不存在 / no case {case_id}")
-    return redact(user, detail)
+    return redact(user, loaded)
 
 
 @router.get("/cases/{case_id}")
@@ -194,15 +216,15 @@ async def get_case(
     """The case. Its applicant sees where it is, why it stopped or was turned down, what is
     missing (with the guide's details) and its progress (办件进度), never who handles it;
     staff see the case, its tasks and every deadline with its derivation."""
-    detail = await case_for(user, store, client, case_id)
+    loaded = await case_for(user, store, client, case_id)
     if user.role is not Role.applicant:
-        return detail
-    case = detail.case
+        return loaded.staff()
+    case = loaded.case
     events = await run_in_threadpool(queries.timeline, store, case_id)
     snap = await run_in_threadpool(
         queries.get_procedure, store, case.procedure_code, case.procedure_version
     )
-    return applicant_case(case, detail.tasks, detail.clocks, events, snap)
+    return applicant_case(case, loaded.tasks, loaded.clocks, events, snap)
 
 
 @router.get("/cases/{case_id}/notifications")
@@ -224,7 +246,7 @@ async def supplement(
     store: StoreDep,
     client: ClientDep,
     settings: SettingsDep,
-) -> ActionResult:
+) -> ActionAnswer:
     """Hand in what was asked for (补正) or the 容缺 materials, at once or in parts."""
     await case_for(user, store, client, case_id)
     data = SupplementInput(actor=user.actor(), materials=body.materials, note=body.note)
@@ -240,7 +262,7 @@ async def withdraw(
     store: StoreDep,
     client: ClientDep,
     settings: SettingsDep,
-) -> ActionResult:
+) -> ActionAnswer:
     """Withdraw the application before a decision."""
     await case_for(user, store, client, case_id)
     data = WithdrawInput(actor=user.actor(), reason=body.reason)
@@ -256,7 +278,7 @@ async def rate(
     store: StoreDep,
     client: ClientDep,
     settings: SettingsDep,
-) -> ActionResult:
+) -> ActionAnswer:
     """Rate the service (好差评) once the results are delivered."""
     await case_for(user, store, client, case_id)
     data = RateInput(actor=user.actor(), score=body.score, comment=body.comment)

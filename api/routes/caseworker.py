@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from api import explain
 from api.actions import act
 from api.deps import CalendarsDep, Caseworker, ClientDep, NowDep, SettingsDep, StoreDep, require
+from api.public import ActionAnswer
 from api.routes.cases import CaseId, case_for
 from api.schemas import (
     MAX_OFFSET,
@@ -31,7 +32,6 @@ from store.users import UserInfo, get_user
 from workflows.case import CaseWorkflow
 from workflows.contracts import (
     AcceptInput,
-    ActionResult,
     DecideInput,
     DeliverInput,
     ReassignInput,
@@ -90,7 +90,7 @@ async def claim(
     store: StoreDep,
     client: ClientDep,
     settings: SettingsDep,
-) -> ActionResult:
+) -> ActionAnswer:
     """Take the task; nobody else can decide it then."""
     await case_for(user, store, client, case_id)
     data = TaskInput(actor=user.actor(), task_key=task_key)
@@ -106,7 +106,7 @@ async def release(
     store: StoreDep,
     client: ClientDep,
     settings: SettingsDep,
-) -> ActionResult:
+) -> ActionAnswer:
     """Give a claimed task back to the department's inbox (only its holder can)."""
     await case_for(user, store, client, case_id)
     data = TaskInput(actor=user.actor(), task_key=task_key)
@@ -123,7 +123,7 @@ async def decide(
     store: StoreDep,
     client: ClientDep,
     settings: SettingsDep,
-) -> ActionResult:
+) -> ActionAnswer:
     """Approve, reject with reasons, or return for supplement with the complete list."""
     await case_for(user, store, client, case_id)
     if body.decision == "return":
@@ -157,14 +157,14 @@ async def reassign(
     store: StoreDep,
     client: ClientDep,
     settings: SettingsDep,
-) -> ActionResult:
+) -> ActionAnswer:
     """Hand the task to an active caseworker of its department.
 
     A caseworker hands over a task that is unclaimed or their own; a task a colleague holds
     needs that colleague to release it, or a supervisor.
     """
-    detail = await case_for(user, store, client, case_id)
-    task = next((t for t in detail.tasks if t.task_key == task_key), None)
+    loaded = await case_for(user, store, client, case_id)
+    task = next((t for t in loaded.tasks if t.task_key == task_key), None)
     department = task.department if task is not None else user.department
     other = await run_in_threadpool(get_user, store, body.assignee)
     if (
@@ -207,7 +207,7 @@ async def step(
     store: StoreDep,
     client: ClientDep,
     settings: SettingsDep,
-) -> ActionResult:
+) -> ActionAnswer:
     """Start or finish a step that does not count toward the limit (expert review …)."""
     if action not in ("start", "finish"):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "action is start or finish")
@@ -226,7 +226,7 @@ async def intake(
     store: StoreDep,
     client: ClientDep,
     settings: SettingsDep,
-) -> ActionResult:
+) -> ActionAnswer:
     """The front desk accepts (optionally 容缺), refuses with a reason, or returns."""
     await case_for(user, store, client, case_id)
     actor = user.actor()
@@ -265,7 +265,7 @@ async def visit(
     store: StoreDep,
     client: ClientDep,
     settings: SettingsDep,
-) -> ActionResult:
+) -> ActionAnswer:
     """The front desk records that the applicant came in person (到办事现场: a trip)."""
     await case_for(user, store, client, case_id)
     data = VisitInput(actor=user.actor(), reason=body.reason, note=body.note)
@@ -281,7 +281,7 @@ async def deliver(
     store: StoreDep,
     client: ClientDep,
     settings: SettingsDep,
-) -> ActionResult:
+) -> ActionAnswer:
     """Hand out all results at once (送达)."""
     await case_for(user, store, client, case_id)
     data = DeliverInput(actor=user.actor(), method=body.method)

@@ -14,13 +14,13 @@ from fastapi.concurrency import run_in_threadpool
 from api import explain
 from api.actions import act
 from api.deps import CalendarsDep, ClientDep, NowDep, SettingsDep, Staff, StoreDep, Supervisor
+from api.public import ActionAnswer, EventPublic, FeedEvent, IncidentPublic
 from api.routes.cases import CaseId, case_for
 from api.schemas import MAX_CURSOR, Attention, CasePage, EventPage, Resolve, TaskView, Urge
 from store import queries
 from store.queries import CaseFilter, CaseKey, CaseSort
 from workflows.case import CaseWorkflow
 from workflows.contracts import (
-    ActionResult,
     CaseState,
     Event,
     ResolveIncidentInput,
@@ -171,7 +171,9 @@ def incidents(
     deadlines that could not be computed, a store outage), oldest first. The cases stay
     workable meanwhile; ``resolved=true`` lists the resolved ones too."""
     return [
-        Attention(incident=i, procedure_code=c.procedure_code, state=c.state.value)
+        Attention(
+            incident=IncidentPublic.of(i), procedure_code=c.procedure_code, state=c.state.value
+        )
         for i, c in queries.incidents(store, resolved=resolved, limit=limit)
     ]
 
@@ -186,7 +188,7 @@ async def resolve(
     store: StoreDep,
     client: ClientDep,
     settings: SettingsDep,
-) -> ActionResult:
+) -> ActionAnswer:
     """Close an incident after looking into it, with a note."""
     await case_for(user, store, client, case_id)
     data = ResolveIncidentInput(
@@ -198,16 +200,18 @@ async def resolve(
 
 
 @router.get("/cases/{case_id}/timeline")
-async def timeline(case_id: CaseId, user: Staff, store: StoreDep, client: ClientDep) -> list[Event]:
+async def timeline(
+    case_id: CaseId, user: Staff, store: StoreDep, client: ClientDep
+) -> list[EventPublic]:
     """Every event of the case, in order; each deadline event carries its derivation.
 
     Caseworkers read the timeline of a case their department handles; who acted in another
     department is left out (as for its tasks)."""
     await case_for(user, store, client, case_id)
     events = await run_in_threadpool(queries.timeline, store, case_id)
-    if user.role is not Role.caseworker:
-        return events
-    return [e if e.department == user.department else _anonymous(e) for e in events]
+    if user.role is Role.caseworker:
+        events = [e if e.department == user.department else _anonymous(e) for e in events]
+    return [EventPublic.of(e) for e in events]
 
 
 _PEOPLE = ("assignee", "previous", "urged_by", "by", "resolved_by")
@@ -234,7 +238,7 @@ async def urge(
     store: StoreDep,
     client: ClientDep,
     settings: SettingsDep,
-) -> ActionResult:
+) -> ActionAnswer:
     """督办: a period in working days; missing it raises an escalation event."""
     await case_for(user, store, client, case_id)
     data = UrgeInput(
@@ -255,4 +259,4 @@ def events(
 ) -> EventPage:
     """The supervision feed for external systems: pass ``next`` as ``after`` to continue."""
     rows, cursor = queries.events_after(store, after, limit)
-    return EventPage(events=[{"id": i, **e.model_dump(mode="json")} for i, e in rows], next=cursor)
+    return EventPage(events=[FeedEvent.of(e, id=i) for i, e in rows], next=cursor)

@@ -2,7 +2,7 @@
 
 :func:`store.db.migrate` hands over an open connection in ``config.attributes["connection"]``;
 otherwise an engine is made from ``sqlalchemy.url``. No logging configuration is applied here:
-the process (``worker.logging``) owns it.
+the process (``core.logging``) owns it.
 """
 
 from __future__ import annotations

@@ -14,12 +14,12 @@ import pytest
 from fastapi import FastAPI
 
 from api.app import create_app
+from core.settings import Settings
 from store import queries
 from store.db import Store
 from store.users import create_user, issue_token
 from store.writes import publish_catalog
 from tests.fixtures_temporal import Harness, catalog
-from worker.settings import Settings
 from workflows.contracts import Role
 
 USERS: dict[str, tuple[Role, str | None]] = {

@@ -15,10 +15,10 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from services.cases import NotPublishedError, start_case
 from store import queries
 from store.db import Store
 from tests.fixtures_temporal import APPLICANT, FRONT_DESK, _binary
-from worker.cases import NotPublishedError, start_case
 from workflows import search
 from workflows.case import CaseWorkflow
 from workflows.contracts import AcceptInput, CaseState

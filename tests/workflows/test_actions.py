@@ -60,7 +60,7 @@ async def test_second_decision_on_a_decided_task_is_rejected(harness: Harness) -
     refusal = await h.refused(
         case_id, CaseWorkflow.decide, approve.model_copy(update={"approve": False, "reason": "x"})
     )
-    assert refusal.type == "conflict"
+    assert refusal.kind == "conflict"
     assert "already approved" in refusal.message
     assert queries.count_events(h.store, case_id) == before  # nothing written
     [task] = [t for t in queries.case_tasks(h.store, case_id) if t.task_key == REGISTRATION]
@@ -74,7 +74,7 @@ async def test_decision_by_the_wrong_department_is_rejected(harness: Harness) ->
     refusal = await h.refused(
         case_id, CaseWorkflow.decide, DecideInput(actor=TAX, task_key=REGISTRATION, approve=True)
     )
-    assert refusal.type == "forbidden"
+    assert refusal.kind == "forbidden"
     # Another department learns nothing of whose task it is or who holds it.
     assert "not a task of your department" in refusal.message
     assert "YZ-SCJG" not in refusal.message
@@ -84,7 +84,7 @@ async def test_decision_by_the_wrong_department_is_rejected(harness: Harness) ->
         CaseWorkflow.decide,
         DecideInput(actor=APPLICANT, task_key=REGISTRATION, approve=True),
     )
-    assert refusal.type == "forbidden"
+    assert refusal.kind == "forbidden"
     assert queries.count_events(h.store, case_id) == before
 
 
@@ -94,21 +94,21 @@ async def test_claims_and_decisions_belong_to_one_person(harness: Harness) -> No
     refusal = await h.refused(
         case_id, CaseWorkflow.claim, TaskInput(actor=SCJG_2, task_key=REGISTRATION)
     )
-    assert (refusal.type, "claimed by yz-scjg-1" in refusal.message) == ("conflict", True)
+    assert (refusal.kind, "claimed by yz-scjg-1" in refusal.message) == ("conflict", True)
     refusal = await h.refused(
         case_id,
         CaseWorkflow.decide,
         DecideInput(actor=SCJG_2, task_key=REGISTRATION, approve=True),
     )
-    assert refusal.type == "conflict"
+    assert refusal.kind == "conflict"
     refusal = await h.refused(
         case_id, CaseWorkflow.decide, DecideInput(actor=SCJG, task_key=REGISTRATION, approve=False)
     )
-    assert (refusal.type, "needs its reasons" in refusal.message) == ("invalid", True)
+    assert (refusal.kind, "needs its reasons" in refusal.message) == ("invalid", True)
     refusal = await h.refused(
         case_id, CaseWorkflow.claim, TaskInput(actor=SCJG, task_key="no_such_task")
     )
-    assert refusal.type == "not_found"
+    assert refusal.kind == "not_found"
     # Reassigned within the department, the new assignee decides.
     result = await h.act(
         case_id,
@@ -159,7 +159,7 @@ async def test_refusal_at_intake(harness: Harness) -> None:
     refusal = await h.refused(
         case_id, CaseWorkflow.refuse, RefuseInput(actor=SCJG, reason="不属于本机关职权")
     )
-    assert refusal.type == "forbidden"  # only the front desk takes intake decisions
+    assert refusal.kind == "forbidden"  # only the front desk takes intake decisions
     await h.act(
         case_id, CaseWorkflow.refuse, RefuseInput(actor=FRONT_DESK, reason="不属于本机关职权")
     )
@@ -174,12 +174,12 @@ async def test_rating_only_after_delivery_and_by_the_applicant(harness: Harness)
     case_id = await h.start("YZ-DX-GTHDJ", form={})
     await h.act(case_id, CaseWorkflow.accept, AcceptInput(actor=FRONT_DESK))
     refusal = await h.refused(case_id, CaseWorkflow.rate, RateInput(actor=APPLICANT, score=1))
-    assert refusal.type == "conflict"
+    assert refusal.kind == "conflict"
     [task] = h.review(case_id)
     await approve(h, case_id, task.task_key, task.department)
     await h.act(case_id, CaseWorkflow.deliver, DeliverInput(actor=FRONT_DESK))
     refusal = await h.refused(case_id, CaseWorkflow.rate, RateInput(actor=SUPERVISOR, score=5))
-    assert refusal.type == "forbidden"
+    assert refusal.kind == "forbidden"
     await h.act(case_id, CaseWorkflow.rate, RateInput(actor=APPLICANT, score=2, comment="等太久"))
     [rated] = h.of_type(case_id, EventType.case_rated)
     assert rated.payload == {"score": 2, "comment": "等太久", "bad": True}
@@ -208,7 +208,7 @@ async def test_urge_satisfied_in_time_does_not_escalate(harness: Harness) -> Non
     refusal = await h.refused(
         case_id, CaseWorkflow.urge, UrgeInput(actor=SCJG, task_key=REGISTRATION, days=1)
     )
-    assert refusal.type == "forbidden"
+    assert refusal.kind == "forbidden"
     await h.act(
         case_id, CaseWorkflow.decide, DecideInput(actor=SCJG, task_key=REGISTRATION, approve=True)
     )
@@ -283,7 +283,7 @@ async def test_results_wait_for_tolerated_materials(harness: Harness) -> None:
         if task != "food_licence":
             await approve(h, case_id, task, department)
     refusal = await h.refused(case_id, CaseWorkflow.deliver, DeliverInput(actor=FRONT_DESK))
-    assert (refusal.type, "still owed: lease_contract" in refusal.message) == ("conflict", True)
+    assert (refusal.kind, "still owed: lease_contract" in refusal.message) == ("conflict", True)
     await h.act(
         case_id,
         CaseWorkflow.supplement,

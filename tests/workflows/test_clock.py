@@ -193,7 +193,7 @@ async def test_intake_supplement_restarts_the_acceptance_period(harness: Harness
     )
     # Something that was not asked for is no supplement (a part of what was asked would be).
     assert (
-        refusal.type,
+        refusal.kind,
         "none of the materials asked for: company_articles" in refusal.message,
     ) == (
         "invalid",

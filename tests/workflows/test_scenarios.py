@@ -27,6 +27,7 @@ from activities.record import RecordActivities
 from definitions.calendar import WorkingCalendar
 from definitions.models import CalendarYear, JoinPolicy
 from definitions.versioning import snapshot
+from services.calendars import publish_year
 from store import queries
 from store.db import Store
 from tests.fixtures_temporal import (
@@ -40,7 +41,6 @@ from tests.fixtures_temporal import (
 from tests.rules.sim import sh
 from tests.rules.test_scenarios import FIRE, FORM, PLANNING
 from tests.workflows.test_case_flow import approve
-from worker.calendars import publish_year
 from worker.temporal import WORKFLOWS
 from workflows.case import CaseWorkflow
 from workflows.contracts import (
@@ -183,7 +183,7 @@ async def test_5_a_step_is_late_on_its_own_limit_and_cannot_be_restarted(
         CaseWorkflow.start_step,
         StepInput(actor=GH, task_key=PLANNING, step_key="expert_review"),
     )
-    assert (refusal.type, "cannot start again" in refusal.message) == ("conflict", True)
+    assert (refusal.kind, "cannot start again" in refusal.message) == ("conflict", True)
 
 
 # ------------------------------------------------------------------ 6 and 9: calendars

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli.main import app
 from tests.conftest import BAD, CATALOG
-from worker.cli import app
 
 runner = CliRunner()
 

@@ -11,14 +11,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from core.logging import configure_logging
+from core.settings import get_settings
 from definitions.analysis import FIGURES, Reengineering, analyze
 from definitions.calendar import WorkingCalendar
 from definitions.guide import item_guide, procedure_guide
 from definitions.models import NATIONAL_CALENDAR, CalendarYear, Procedure
 from definitions.validate import Report, validate_paths
 from definitions.versioning import snapshot
-from worker.logging import configure_logging
-from worker.settings import get_settings
 
 app = typer.Typer(
     help="OneTrip 政务服务流程引擎 / government service workflow engine.",
@@ -323,7 +323,7 @@ def dev_command(
     """一键本地运行：Temporal 开发服务器 + SQLite + 工作进程 + API / everything on a laptop."""
     import asyncio
 
-    from worker.dev import run_dev
+    from cli.dev import run_dev
 
     asyncio.run(run_dev(get_settings(), demo=demo, temporal_port=temporal_port, ui_port=ui_port))
 
@@ -515,9 +515,9 @@ def calendar_publish_command(
 
 
 async def _publish_years(years: list[CalendarYear]) -> list[Any]:
+    from definitions.loader import calendar_years
+    from services.calendars import publish_year
     from store.db import Store, migrate
-    from worker.calendars import publish_year
-    from worker.temporal import load_calendars
     from workflows.client import connect
 
     settings = get_settings()
@@ -525,7 +525,7 @@ async def _publish_years(years: list[CalendarYear]) -> list[Any]:
     store = Store(settings.database_url)
     try:
         client = await connect(settings.temporal_address, settings.temporal_namespace, lazy=True)
-        base = load_calendars(settings)
+        base = calendar_years(settings.catalog)
         return [
             await publish_year(client, store, year, base=base, published_by="cli") for year in years
         ]

@@ -23,8 +23,12 @@ class Settings(BaseSettings):
     """Folders or files holding the definitions (JSON list in the environment)."""
     database_url: str = "sqlite:///.onetrip/onetrip.db"
     """SQLAlchemy URL of the store: SQLite embedded, ``postgresql+psycopg://…`` in production."""
-    temporal_address: str = "localhost:7233"
-    temporal_namespace: str = "default"
+    temporal_address: str | None = None
+    """Temporal's frontend (``host:port``). Unset: Temporal's own environment configuration
+    (``TEMPORAL_ADDRESS``, ``TEMPORAL_PROFILE`` and its profile file, which also carry the API
+    key and TLS certificates), else ``localhost:7233``."""
+    temporal_namespace: str | None = None
+    """Unset: Temporal's environment configuration, else ``default``."""
     task_queue: str = "onetrip-cases"
     worker_threads: int = 16
     """Threads for blocking activities (store writes)."""
@@ -40,12 +44,13 @@ class Settings(BaseSettings):
     """How long the API waits for a case to answer an action before it answers 503 with
     Retry-After (the action still completes once)."""
     max_body_bytes: int = Field(1_048_576, ge=1024)
+    """Largest request body the API reads (413 beyond)."""
     notify_webhook_url: str | None = None
     """Where applicants' notifications go (an SMS or mail gateway); unset: logged and kept."""
     notify_webhook_secret: str | None = None
     """Shared secret signing each webhook body (HMAC-SHA256); required with the URL."""
     notify_interval_seconds: float = Field(5.0, gt=0)
-    """Largest request body the API reads (413 beyond)."""
+    """How often a worker looks for due notifications to send."""
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     admin_token: str | None = None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.settings import DEFAULT_CATALOG, Settings
+from core.settings import DEFAULT_CATALOG, Settings
 
 
 def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -27,7 +27,7 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 def test_stdlib_and_structlog_lines_are_json_when_piped() -> None:
     code = (
         "import logging, structlog\n"
-        "from worker.logging import configure_logging\n"
+        "from core.logging import configure_logging\n"
         "configure_logging('auto', 'INFO')\n"
         "configure_logging('console', 'INFO')\n"  # a second call changes nothing
         "structlog.get_logger('app').info('case accepted', case='YZ-1')\n"

@@ -1,0 +1,218 @@
+"""What the API answers about cases: its own models, declared field by field.
+
+The workflow's state and the store's projections (``workflows.contracts``) change as the
+engine grows; clients must not notice. Each answer here names the fields it publishes and is
+read from a contract by attribute (:meth:`Public.of`), so a field added to a contract does
+not appear in the API until it is declared here, and a contract field renamed or removed
+fails the contract test (tests/api/test_public.py) rather than a client. Bookkeeping that
+only the engine needs (``last_seq`` of projections, row ids, calendar revisions per clock)
+is not published.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workflows.contracts import (
+    CaseState,
+    Clock,
+    ClockKind,
+    EventType,
+    IncidentKind,
+    Role,
+    TaskKind,
+    TaskState,
+)
+
+
+class Public(BaseModel):
+    """An API answer read from an engine contract by attribute."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, source: Any, **extra: Any) -> Self:
+        """This answer from ``source`` (a contract object), with ``extra`` fields that the
+        source does not hold (derivations, context)."""
+        data = {name: getattr(source, name) for name in cls.model_fields if hasattr(source, name)}
+        data.update(extra)
+        return cls.model_validate(data)
+
+
+class CasePublic(Public):
+    """A case: where it stands, its deadlines and flags."""
+
+    id: str
+    """The case number (办件编号)."""
+    procedure_code: str
+    procedure_version: int
+    procedure_name: str
+    content_hash: str
+    """The exact procedure definition the case follows (its content hash)."""
+    applicant_id: str
+    state: CaseState
+    stage_key: str | None = None
+    departments: list[str] = Field(default_factory=list)
+    form: dict[str, Any] = Field(default_factory=dict)
+    submitted_at: dt.datetime
+    accepted_at: dt.datetime | None = None
+    deemed_accepted: bool = False
+    """Accepted because the desk did not decide in time (视为受理)."""
+    intake_due_at: dt.datetime | None = None
+    clock: Clock = Clock.running
+    suspended_since: dt.datetime | None = None
+    missing: list[str] = Field(default_factory=list)
+    """What the applicant was asked to supplement (or 容缺 materials still owed)."""
+    tolerance_due_at: dt.datetime | None = None
+    deadline_at: dt.datetime | None = None
+    deadline_date: dt.date | None = None
+    warning_at: dt.datetime | None = None
+    provisional: bool = False
+    """A deadline used the calendar's fallback (a year with no official arrangement)."""
+    warned: bool = False
+    overdue: bool = False
+    urge_due_at: dt.datetime | None = None
+    escalated: bool = False
+    returns: int = 0
+    trips: int = 0
+    promised_trips: int = 0
+    decided_at: dt.datetime | None = None
+    delivery_due_at: dt.datetime | None = None
+    delivered_at: dt.datetime | None = None
+    rating: int | None = None
+    rating_comment: str | None = None
+    closed_at: dt.datetime | None = None
+    incidents: int = 0
+    """Incidents not yet resolved: the case needs a supervisor's attention."""
+
+
+class TaskPublic(Public):
+    """A department's task of a case (or the desk's intake or delivery)."""
+
+    id: str
+    """``<case id>/<task key>``."""
+    case_id: str
+    task_key: str
+    stage_key: str
+    item_code: str
+    item_name: str
+    department: str
+    kind: TaskKind = TaskKind.review
+    state: TaskState
+    assignee: str | None = None
+    days: int
+    """The task's share of the time limit, in working days."""
+    created_at: dt.datetime
+    opened_at: dt.datetime | None = None
+    claimed_at: dt.datetime | None = None
+    decided_at: dt.datetime | None = None
+    reason: str | None = None
+    clock: Clock = Clock.running
+    deadline_at: dt.datetime | None = None
+    deadline_date: dt.date | None = None
+    warning_at: dt.datetime | None = None
+    warned: bool = False
+    overdue: bool = False
+    urge_due_at: dt.datetime | None = None
+    escalated: bool = False
+    provisional: bool = False
+    """The deadline used the calendar's fallback (a year with no official arrangement)."""
+    step: str | None = None
+    """The 第四十五条 step running now, if any (the task's clock waits meanwhile)."""
+
+
+class SpanPublic(Public):
+    """A period a clock did not run, and why (``supplement``, ``step:<task>`` …)."""
+
+    start: dt.datetime
+    end: dt.datetime | None = None
+    reason: str | None = None
+
+
+class ClockPublic(Public):
+    """One deadline of a case with the working-day arithmetic behind it."""
+
+    key: str
+    """``intake``, ``case``, ``task:<task>``, ``step:<task>:<step>``, ``urge:<n>`` …"""
+    kind: ClockKind
+    task_key: str | None = None
+    label: str | None = None
+    calendar: str = "national"
+    status: Clock = Clock.running
+    start: dt.datetime
+    days: int
+    """The limit in working days (0: 即办)."""
+    spans: list[SpanPublic] = Field(default_factory=list)
+    due_at: dt.datetime | None = None
+    due_date: dt.date | None = None
+    warning_at: dt.datetime | None = None
+    warned: bool = False
+    overdue: bool = False
+    provisional: bool = False
+    derivation: dict[str, Any] | None = None
+    """How the due instant follows from the calendar: start, days, weekends and holidays
+    skipped, make-up days counted, suspensions excluded, the calendar's source."""
+    ended_at: dt.datetime | None = None
+
+
+class EventPublic(Public):
+    """One entry of a case's history (the supervision feed)."""
+
+    case_id: str
+    seq: int
+    """The event's number within its case, from 1."""
+    type: EventType
+    at: dt.datetime
+    actor_id: str
+    actor_role: Role
+    department: str | None = None
+    task_key: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class FeedEvent(EventPublic):
+    """An event of the global feed, with its position in it."""
+
+    id: int
+    """Give the last one seen as ``after`` to continue."""
+
+
+class IncidentPublic(Public):
+    """An error retrying cannot fix; the case stays workable while a supervisor looks."""
+
+    case_id: str
+    number: int
+    kind: IncidentKind
+    message: str
+    opened_at: dt.datetime
+    resolved_at: dt.datetime | None = None
+    resolution: str | None = None
+    resolved_by: str | None = None
+
+
+class MovedPublic(Public):
+    """A deadline that a recalculation moved (a newly published calendar year)."""
+
+    case_id: str
+    clock: str
+    kind: ClockKind
+    task_key: str | None = None
+    before: dt.datetime | None = None
+    after: dt.datetime
+    provisional: bool = False
+
+
+class ActionAnswer(Public):
+    """What an action answers once its events are in the store."""
+
+    case_id: str
+    state: CaseState
+    last_seq: int
+    """The number of the case's latest event: the timeline holds the action from here."""
+    task: TaskPublic | None = None
+    """The task acted on, as it stands now."""
+    moved: list[MovedPublic] = Field(default_factory=list)
+    """For a recalculation: the deadlines it moved."""

@@ -1,0 +1,1 @@
+"""The ``onetrip`` command: the composition root (definitions, calendars, store, worker, API, ``onetrip dev``)."""

@@ -1,0 +1,149 @@
+"""The demo data of `onetrip dev`: users with stable tokens, and a few sample cases.
+
+The benches and the end-to-end tests drive the same business start-up (``DEMO_FORM``), so
+what a newcomer sees in dev mode is what is measured and tested.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+
+from core.settings import DEFAULT_CATALOG
+from definitions.validate import validate_paths
+from definitions.versioning import snapshot
+from services.cases import start_case
+from store import queries
+from store.db import Store
+from store.users import create_user, get_user, issue_token
+from workflows.case import CaseWorkflow
+from workflows.client import Done, send
+from workflows.contracts import AcceptInput, Actor, ReturnInput, Role, TaskInput
+
+DEMO_PROCEDURE = "YZ-YJS-KBQY"
+"""开办企业, the business start-up: the procedure the demo cases, benches and tests follow."""
+
+DEMO_FOLLOW_UP = {
+    "seal_filing": "yz-ga",
+    "tax_package": "yz-sw",
+    "social_insurance": "yz-rs",
+    "medical_insurance": "yz-yb",
+    "housing_fund": "yz-gjj",
+    "bank_account": "yz-rmyh",
+}
+"""The business start-up's parallel tasks (without the food licence) and the demo user of
+each task's department."""
+
+DEMO_FORM = {
+    "company_name": "云州示范科技有限公司",
+    "legal_representative": "张三",
+    "registered_capital": 100,
+    "employees": 8,
+    "food_business": False,
+    "district": "云城区",
+}
+
+DEMO_USERS: list[tuple[str, str, Role, str | None]] = [
+    ("admin", "管理员", Role.admin, None),
+    ("supervisor", "监察员", Role.supervisor, None),
+    ("zhangsan", "张三（申请人）", Role.applicant, None),
+    ("desk", "综合窗口", Role.caseworker, "YZ-ZWFW"),
+]
+"""Everyone but the departments' caseworkers, who get one user per department."""
+
+UPDATE_WAIT = dt.timedelta(seconds=60)
+"""How long a demo action may take: the worker has just started and warms up."""
+
+
+def demo_materials() -> list[str]:
+    """Every material the demo business start-up (DEMO_FORM) needs, from the shipped catalog."""
+    catalog = validate_paths([DEFAULT_CATALOG]).catalog
+    procedure = catalog.procedure(DEMO_PROCEDURE)
+    assert procedure is not None
+    return snapshot(catalog, procedure).required_keys(DEMO_FORM)
+
+
+def demo_users(store: Store, state: Path, departments: list[str]) -> dict[str, str]:
+    """Demo users and their tokens; the tokens file makes them stable across restarts."""
+    path = state / "demo-tokens.json"
+    tokens: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    users = list(DEMO_USERS)
+    for code in departments:
+        if code != "YZ-ZWFW":
+            users.append((code.lower(), f"{code} 审批人员", Role.caseworker, code))
+    for user_id, name, role, department in users:
+        if get_user(store, user_id) is None:
+            create_user(store, id=user_id, name=name, role=role, department=department)
+        if user_id not in tokens:
+            tokens[user_id] = issue_token(store, user_id, "onetrip dev")[1]
+    path.write_text(json.dumps(tokens, ensure_ascii=False, indent=2))
+    path.chmod(0o600)
+    return tokens
+
+
+async def demo_cases(client: Client, store: Store, task_queue: str) -> list[str]:
+    """Sample cases: in progress, returned for supplement, and overdue."""
+    applicant = Actor(id="zhangsan", role=Role.applicant, name="张三")
+    desk = Actor(id="desk", role=Role.caseworker, department="YZ-ZWFW")
+    scjg = Actor(id="yz-scjg", role=Role.caseworker, department="YZ-SCJG")
+    now = dt.datetime.now(dt.UTC)
+    started: list[str] = []
+
+    snap = queries.get_procedure(store, DEMO_PROCEDURE)
+    assert snap is not None
+    complete = snap.required_keys(DEMO_FORM)
+
+    async def start(
+        label: str, submitted_at: dt.datetime | None = None, materials: list[str] = complete
+    ) -> str:
+        case_id = f"DEMO-{label}-{uuid.uuid4().hex[:6].upper()}"
+        started.append(case_id)
+        await start_case(
+            client,
+            store,
+            case_id=case_id,
+            code=DEMO_PROCEDURE,
+            applicant=applicant,
+            form=DEMO_FORM,
+            materials=materials,
+            task_queue=task_queue,
+            submitted_at=submitted_at,
+        )
+        return case_id
+
+    async def act(case_id: str, update: Any, data: Any) -> None:
+        outcome = await send(
+            client, case_id, update.__name__, data, uid=uuid.uuid4().hex, wait=UPDATE_WAIT
+        )
+        if not isinstance(outcome, Done):
+            raise RuntimeError(f"demo case {case_id}: {update.__name__} → {outcome}")
+
+    in_progress = await start("INPROGRESS")
+    await act(in_progress, CaseWorkflow.accept, AcceptInput(actor=desk))
+    returned = await start("RETURNED")
+    await act(returned, CaseWorkflow.accept, AcceptInput(actor=desk))
+    await act(returned, CaseWorkflow.claim, TaskInput(actor=scjg, task_key="company_registration"))
+    await act(
+        returned,
+        CaseWorkflow.return_for_supplement,
+        ReturnInput(
+            actor=scjg,
+            task_key="company_registration",
+            missing=["company_articles"],
+            reason="公司章程缺少全体股东签字",
+        ),
+    )
+    # Materials that arrived ten days ago, incomplete, and were never handled: deemed
+    # accepted from that day (第三十二条), so its three working days are already over; the
+    # acceptance records what was missing.
+    await start(
+        "OVERDUE",
+        submitted_at=now - dt.timedelta(days=10),
+        materials=["company_articles", "id_card_legal_rep"],
+    )
+    return started

@@ -1,0 +1,1 @@
+"""Settings and logging: what every OneTrip process reads and configures first."""
