@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.figures import figures_command
 from core.logging import configure_logging
 from core.settings import get_settings
 from definitions.analysis import FIGURES, Reengineering, analyze
@@ -33,6 +34,7 @@ store_app = typer.Typer(help="数据存储 / the SQL store.", no_args_is_help=Tr
 app.add_typer(definitions_app, name="definitions")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(store_app, name="store")
+app.command("figures")(figures_command)
 
 out = Console(soft_wrap=True)
 if not out.is_terminal:

@@ -162,6 +162,8 @@ class Case(Base):
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    channel: Mapped[str | None] = mapped_column(String(STATE))
+    """How the application arrived (online, window …): from its ``case.submitted`` event."""
     incidents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """Incidents not yet resolved (the case needs a supervisor's attention)."""
     calendar_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -166,6 +166,9 @@ def record(target: StoreOrSession, data: RecordInput) -> RecordResult:
             c.applicant_id,
             case["form"],
         )
+        submitted = next((e for e in data.events if e.type is EventType.case_submitted), None)
+        if submitted is not None and isinstance(submitted.payload.get("channel"), str):
+            case["channel"] = submitted.payload["channel"]
         _upsert_newer(session, CASES, [case])
         # The applicant's messages, in the same transaction as the events that cause them.
         outbox.add(session, outbox.rows_for(data.events, data.case, snap, now))

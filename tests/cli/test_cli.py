@@ -142,3 +142,42 @@ def test_installed_console_script() -> None:
         timeout=60,
     )
     assert (done.returncode, done.stdout) == (0, "2025-10-10\n")
+
+
+def test_figures_from_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.settings import get_settings
+    from store.db import Store, migrate
+    from store.writes import record
+    from tests.store.factories import T0, case_row, event, record_input
+    from workflows.contracts import CaseState
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    monkeypatch.setenv("ONETRIP_DATABASE_URL", url)
+    get_settings.cache_clear()
+    migrate(url)
+    store = Store(url)
+    try:
+        for case_id, state in (("C-1", CaseState.completed), ("C-2", CaseState.refused)):
+            submitted = event(case_id, 1, payload={"channel": "online"})
+            data = record_input(case_id, seqs=range(1, 2))
+            record(
+                store,
+                data.model_copy(
+                    update={"events": [submitted], "case": case_row(case_id, state=state)}
+                ),
+            )
+    finally:
+        store.dispose()
+    try:
+        code, out, _ = run("figures", "--period", f"{T0.year}Q1", "--by", "all", "--json")
+        assert code == 0
+        [group] = json.loads(out)["groups"]
+        assert (group["figures"]["received"], group["figures"]["refused"]) == (2, 1)
+        code, out, _ = run("figures", "--period", f"{T0.year}Q1", "--by", "procedure")
+        assert code == 0
+        assert "开办企业一件事" in out
+        code, _, err = run("figures", "--period", "2026H3")
+        assert code == 2
+        assert "2026H3" in err
+    finally:
+        get_settings.cache_clear()

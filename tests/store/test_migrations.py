@@ -14,7 +14,7 @@ from store.db import Store, create_store_engine, downgrade, migrate
 from store.models import Base
 from store.queries import CaseFilter
 from store.writes import publish, record
-from tests.store.factories import procedure_snapshot, record_input
+from tests.store.factories import event, procedure_snapshot, record_input
 
 TABLES = {
     "procedures",
@@ -131,5 +131,34 @@ def test_existing_cases_get_their_headline_and_search_text(backend_url: str) -> 
         [(case, headline)] = queries.find_cases(store, CaseFilter(text="示范科技"))[0]
         assert case.id == "C-9"
         assert headline == form  # the form's text fields when none is marked
+    finally:
+        store.dispose()
+
+
+def channel_of(store: Store, case_id: str) -> str | None:
+    with store.engine.begin() as connection:
+        value = connection.execute(
+            text("SELECT channel FROM cases WHERE id = :id"), {"id": case_id}
+        ).scalar()
+    return None if value is None else str(value)
+
+
+def test_cases_keep_their_channel_and_old_ones_get_it_back(backend_url: str) -> None:
+    migrate(backend_url)
+    store = Store(backend_url)
+    try:
+        submitted = event("C-7", 1, payload={"channel": "window", "materials": []})
+        record(
+            store, record_input("C-7", seqs=range(1, 2)).model_copy(update={"events": [submitted]})
+        )
+        record(store, record_input("C-8", seqs=range(1, 3)))  # a submission without a channel
+        assert channel_of(store, "C-7") == "window"
+        record(store, record_input("C-7", seqs=range(2, 4)))  # later writes keep it
+        assert channel_of(store, "C-7") == "window"
+        with store.engine.begin() as connection:
+            connection.execute(text("UPDATE cases SET channel = NULL"))
+        downgrade(backend_url, revision="0005")
+        migrate(backend_url)
+        assert (channel_of(store, "C-7"), channel_of(store, "C-8")) == ("window", None)
     finally:
         store.dispose()

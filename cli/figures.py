@@ -1,0 +1,106 @@
+"""`onetrip figures`: the performance figures of a period, as the API gives them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from core.settings import get_settings
+from evaluation.figures import FIGURES, Group, Spread, as_data, figures
+from evaluation.periods import Period, PeriodError
+
+SHOWN = (
+    "received",
+    "accepted",
+    "approved",
+    "rejected",
+    "open",
+    "on_time_rate",
+    "days_used",
+    "overdue",
+    "one_trip_rate",
+    "online_rate",
+    "rating_mean",
+    "good_rate",
+    "task_on_time_rate",
+    "waiting_days",
+    "working_days",
+)
+"""The columns of the terminal table; ``--json`` gives every figure."""
+
+
+def _cell(value: Any, unit: str) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, Spread):
+        return f"{value.p50:.1f} / {value.p90:.1f}"
+    if unit == "rate":
+        return f"{value * 100:.1f}%"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def figures_command(
+    period: Annotated[
+        str, typer.Option("--period", "-p", help="2026、2026H2、2026Q3 或 2026-07 / the period.")
+    ],
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by", help="all | procedure | department | brand（默认 department / by default)."
+        ),
+    ] = "department",
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON.")] = False,
+) -> None:
+    """一个期间的绩效指标 / performance and satisfaction figures of a period."""
+    import json
+
+    from activities.clock import Calendars
+    from store.db import Store
+    from worker.temporal import calendars_from_settings
+
+    err = Console(stderr=True, soft_wrap=True)
+    try:
+        chosen = Period.parse(period)
+    except PeriodError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    if by not in ("all", "procedure", "department", "brand"):
+        err.print(
+            f"--by 须为 all、procedure、department 或 brand / --by must be all, procedure,"
+            f" department or brand, not {by[:20]!r}",
+            markup=False,
+        )
+        raise typer.Exit(2)
+    group: Group = by  # type: ignore[assignment]
+    settings = get_settings()
+    store = Store(settings.database_url)
+    try:
+        calendars: Calendars = calendars_from_settings(store, settings)
+        table = figures(store, chosen, group, calendars.current().get)
+    finally:
+        store.dispose()
+    if as_json:
+        print(json.dumps(as_data(table), ensure_ascii=False, indent=2))
+        return
+    units = {f.key: f.unit for f in FIGURES}
+    names = {f.key: f.zh for f in FIGURES}
+    out = Console(soft_wrap=True, width=None if Console().is_terminal else 200)
+    shown = [
+        k
+        for k in SHOWN
+        if by == "department" or k not in ("task_on_time_rate", "waiting_days", "working_days")
+    ]
+    grid = Table(
+        "",
+        *[names[k] + (" p50/p90" if units[k] == "days" else "") for k in shown],
+        title=f"{chosen.label}（{chosen.first} – {chosen.end - dt.timedelta(days=1)}）",
+    )
+    for g in table.groups:
+        grid.add_row(g.name, *[_cell(g.figures.get(k), units[k]) for k in shown])
+    out.print(grid)

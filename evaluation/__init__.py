@@ -1,0 +1,1 @@
+"""Read-side evaluation over the store: periods, the facts of a cohort, the figures."""

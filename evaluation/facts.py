@@ -1,0 +1,189 @@
+"""What the figures are computed from: the cases submitted in a period, read from the store.
+
+A period's figures follow its cohort: the cases submitted within it, with everything that
+happened to them since (decided, delivered, rated). A report run again later shows the same
+cohort further along; cases still open are counted as open.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, select
+
+from definitions.calendar import Suspension
+from evaluation.periods import Period
+from store.db import StoreOrSession, transaction
+from store.models import Case, ClockRecord, ProcedureVersion, Task
+
+CHUNK = 5000
+"""Cases read per query: bounded memory per round trip on a large store."""
+
+
+@dataclass(frozen=True)
+class Timing:
+    """A clock as it ran: when, for how many working days, on which calendar, and the spans
+    it stood still."""
+
+    start: dt.datetime
+    days: int
+    calendar: str
+    suspensions: tuple[Suspension, ...] = ()
+    ended_at: dt.datetime | None = None
+    overdue: bool = False
+
+
+@dataclass(frozen=True)
+class TaskFacts:
+    case_id: str
+    task_key: str
+    stage_key: str
+    department: str
+    state: str
+    days: int
+    created_at: dt.datetime
+    opened_at: dt.datetime | None
+    claimed_at: dt.datetime | None
+    decided_at: dt.datetime | None
+    overdue: bool
+    warned: bool
+    escalated: bool
+    clock: Timing | None
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    id: str
+    procedure_code: str
+    procedure_name: str
+    departments: tuple[str, ...]
+    state: str
+    channel: str | None
+    submitted_at: dt.datetime
+    accepted_at: dt.datetime | None
+    deemed_accepted: bool
+    decided_at: dt.datetime | None
+    delivered_at: dt.datetime | None
+    overdue: bool
+    warned: bool
+    escalated: bool
+    returns: int
+    trips: int
+    rating: int | None
+    clock: Timing | None
+    """The committed limit's clock (acceptance to decision), once the case was accepted."""
+    tasks: list[TaskFacts] = field(default_factory=list)
+
+
+def _timing(row: ClockRecord | None) -> Timing | None:
+    if row is None:
+        return None
+    spans: list[dict[str, Any]] = row.spans or []
+    suspensions = tuple(
+        Suspension(
+            start=dt.datetime.fromisoformat(s["start"]),
+            end=dt.datetime.fromisoformat(s["end"]) if s.get("end") else None,
+            reason=s.get("reason"),
+        )
+        for s in spans
+        if s.get("start")
+    )
+    return Timing(row.start, row.days, row.calendar, suspensions, row.ended_at, row.overdue)
+
+
+def cohort(target: StoreOrSession, period: Period) -> Iterator[CaseFacts]:
+    """The cases submitted in ``period`` with their departments' review tasks, in chunks."""
+    last = ""
+    while True:
+        with transaction(target) as session:
+            cases = list(
+                session.scalars(
+                    select(Case)
+                    .where(
+                        Case.submitted_at >= period.start_at,
+                        Case.submitted_at < period.end_at,
+                        Case.id > last,
+                    )
+                    .order_by(Case.id)
+                    .limit(CHUNK)
+                )
+            )
+            if not cases:
+                return
+            ids = [c.id for c in cases]
+            clocks = {
+                (r.case_id, r.key): r
+                for r in session.scalars(
+                    select(ClockRecord).where(
+                        ClockRecord.case_id.in_(ids),
+                        ClockRecord.kind.in_(("case", "task")),
+                    )
+                )
+            }
+            tasks: dict[str, list[TaskFacts]] = {}
+            for t in session.scalars(
+                select(Task).where(and_(Task.case_id.in_(ids), Task.kind == "review"))
+            ):
+                tasks.setdefault(t.case_id, []).append(
+                    TaskFacts(
+                        case_id=t.case_id,
+                        task_key=t.task_key,
+                        stage_key=t.stage_key,
+                        department=t.department,
+                        state=t.state,
+                        days=t.days,
+                        created_at=t.created_at,
+                        opened_at=t.opened_at,
+                        claimed_at=t.claimed_at,
+                        decided_at=t.decided_at,
+                        overdue=t.overdue,
+                        warned=t.warned,
+                        escalated=t.escalated,
+                        clock=_timing(clocks.get((t.case_id, f"task:{t.task_key}"))),
+                    )
+                )
+            facts = [
+                CaseFacts(
+                    id=c.id,
+                    procedure_code=c.procedure_code,
+                    procedure_name=c.procedure_name,
+                    departments=tuple(c.departments or ()),
+                    state=c.state,
+                    channel=c.channel,
+                    submitted_at=c.submitted_at,
+                    accepted_at=c.accepted_at,
+                    deemed_accepted=c.deemed_accepted,
+                    decided_at=c.decided_at,
+                    delivered_at=c.delivered_at,
+                    overdue=c.overdue,
+                    warned=c.warned,
+                    escalated=c.escalated,
+                    returns=c.returns,
+                    trips=c.trips,
+                    rating=c.rating,
+                    clock=_timing(clocks.get((c.id, "case"))),
+                    tasks=sorted(tasks.get(c.id, []), key=lambda t: t.task_key),
+                )
+                for c in cases
+            ]
+        yield from facts
+        last = ids[-1]
+
+
+def department_names(target: StoreOrSession) -> dict[str, tuple[str, str | None]]:
+    """Each department of the published procedures: its name and its brand's name (服务品牌),
+    from the newest version that names it."""
+    found: dict[str, tuple[str, str | None]] = {}
+    with transaction(target) as session:
+        bodies = session.scalars(select(ProcedureVersion.body).order_by(ProcedureVersion.id))
+        for body in bodies:
+            for d in body.get("departments") or []:
+                if not isinstance(d, dict) or not isinstance(d.get("code"), str):
+                    continue
+                brand = d.get("brand")
+                brand_name = brand.get("name") if isinstance(brand, dict) else None
+                found[d["code"]] = (str(d.get("name") or d["code"]), brand_name)
+    return found

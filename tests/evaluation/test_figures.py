@@ -1,0 +1,287 @@
+"""Each figure computed from a small hand-made set of cases, its value worked out by hand.
+
+The week of 15 September 2025 (Monday to Friday) has no holiday. The legal clock does not
+count the start day: a clock started Monday 09:00 has counted 1.5 working days at Wednesday
+12:00. Waiting and working time count the start day's remaining hours too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from definitions.calendar import SHANGHAI, Suspension, WorkingCalendar
+from evaluation.facts import CaseFacts, TaskFacts, Timing
+from evaluation.figures import FIGURES, Spread, compute, percentile
+from evaluation.periods import Period
+
+NATIONAL = WorkingCalendar([], "national")
+PERIOD = Period.parse("2025Q3")
+
+
+def calendars(name: str) -> WorkingCalendar:
+    return NATIONAL
+
+
+def at(day: int, hour: int = 9) -> dt.datetime:
+    """15 September 2025 is day 15, a Monday."""
+    return dt.datetime(2025, 9, day, hour, tzinfo=SHANGHAI)
+
+
+MON, TUE, WED, THU, FRI = 15, 16, 17, 18, 19
+
+
+def case(case_id: str, **fields: Any) -> CaseFacts:
+    values: dict[str, Any] = {
+        "id": case_id,
+        "procedure_code": "P",
+        "procedure_name": "开办企业",
+        "departments": ("A",),
+        "state": "in_progress",
+        "channel": "online",
+        "submitted_at": at(MON, 8),
+        "accepted_at": at(MON),
+        "deemed_accepted": False,
+        "decided_at": None,
+        "delivered_at": None,
+        "overdue": False,
+        "warned": False,
+        "escalated": False,
+        "returns": 0,
+        "trips": 0,
+        "rating": None,
+        "clock": Timing(at(MON), 3, "national"),
+        "tasks": [],
+    }
+    return CaseFacts(**(values | fields))
+
+
+def task(case_id: str, department: str, **fields: Any) -> TaskFacts:
+    values: dict[str, Any] = {
+        "case_id": case_id,
+        "task_key": department.lower(),
+        "stage_key": "review",
+        "department": department,
+        "state": "open",
+        "days": 2,
+        "created_at": at(MON),
+        "opened_at": at(MON),
+        "claimed_at": None,
+        "decided_at": None,
+        "overdue": False,
+        "warned": False,
+        "escalated": False,
+        "clock": Timing(at(MON), 2, "national"),
+    }
+    return TaskFacts(**(values | fields))
+
+
+SUSPENDED_TUESDAY = (Suspension(at(TUE, 0), at(WED, 0), "supplement"),)
+
+CASES = [
+    # Approved Wednesday noon: 1.5 working days of 3; one trip; rated 5.
+    case(
+        "c1",
+        departments=("A", "B"),
+        state="completed",
+        decided_at=at(WED, 12),
+        delivered_at=at(WED, 15),
+        trips=1,
+        rating=5,
+        clock=Timing(at(MON), 3, "national", ended_at=at(WED, 12)),
+        tasks=[
+            task(
+                "c1",
+                "A",
+                state="approved",
+                claimed_at=at(TUE),
+                decided_at=at(WED, 12),
+                clock=Timing(at(MON), 2, "national", ended_at=at(WED, 12)),
+            ),
+            task(
+                "c1",
+                "B",
+                state="approved",
+                days=1,
+                created_at=at(WED, 12),
+                opened_at=at(WED, 12),
+                claimed_at=at(WED, 12),
+                decided_at=at(THU, 12),
+                clock=Timing(at(WED, 12), 1, "national", ended_at=at(THU, 12)),
+            ),
+        ],
+    ),
+    # Rejected Friday 18:00 after a day suspended for supplement: 2.75 working days, overdue.
+    case(
+        "c2",
+        state="rejected",
+        channel="window",
+        decided_at=at(FRI, 18),
+        overdue=True,
+        returns=2,
+        clock=Timing(at(MON), 3, "national", SUSPENDED_TUESDAY, at(FRI, 18), overdue=True),
+        tasks=[
+            task(
+                "c2",
+                "A",
+                state="rejected",
+                claimed_at=at(MON, 15),
+                decided_at=at(FRI, 18),
+                overdue=True,
+                clock=Timing(at(MON), 2, "national", SUSPENDED_TUESDAY, at(FRI, 18), True),
+            )
+        ],
+    ),
+    # Still open, overdue, warned and escalated; returned once.
+    case(
+        "c3",
+        warned=True,
+        overdue=True,
+        escalated=True,
+        returns=1,
+        tasks=[task("c3", "A", overdue=True)],
+    ),
+    # Refused at intake.
+    case("c4", state="refused", channel="window", accepted_at=None, clock=None),
+    # Deemed accepted, approved Thursday noon (2.5 working days), no trip, rated 2.
+    case(
+        "c5",
+        state="rating",
+        channel=None,
+        deemed_accepted=True,
+        decided_at=at(THU, 12),
+        delivered_at=at(THU, 14),
+        rating=2,
+        clock=Timing(at(MON), 3, "national", ended_at=at(THU, 12)),
+    ),
+]
+
+
+def test_case_figures_worked_out_by_hand() -> None:
+    [group] = compute(CASES, PERIOD, "all", calendars).groups
+    f = group.figures
+    assert (f["received"], f["accepted"], f["deemed_accepted"], f["refused"]) == (5, 4, 1, 1)
+    assert (f["approved"], f["rejected"], f["withdrawn"], f["terminated"], f["open"]) == (
+        2,
+        1,
+        0,
+        0,
+        1,
+    )
+    # Decided: c1, c2 (overdue), c5.
+    assert f["on_time_rate"] == pytest.approx(2 / 3)
+    # Used 1.5, 2.75, 2.5: mean 6.75 / 3; p50 the 2nd of three; p90 the 3rd.
+    assert f["days_used"] == Spread(3, pytest.approx(2.25), 2.5, 2.75)
+    assert f["days_committed"] == Spread(3, 3.0, 3.0, 3.0)
+    assert f["used_of_committed"] == pytest.approx(6.75 / 9)
+    assert (f["warned"], f["overdue"], f["escalated"]) == (1, 2, 1)
+    # Returns 0 + 2 + 1 + 0 over the four accepted cases; c2 was returned twice.
+    assert (f["returns_per_case"], f["repeat_returns"]) == (0.75, 1)
+    # Delivered: c1 (one trip), c5 (none).
+    assert (f["one_trip_rate"], f["zero_trip_rate"]) == (1.0, 0.5)
+    # Channels known for c1–c4: two online.
+    assert f["online_rate"] == 0.5
+    assert (f["rated"], f["rating_mean"], f["good_rate"], f["bad_ratings"]) == (2, 3.5, 0.5, 1)
+    assert f["rating_distribution"] == {"5": 1, "4": 0, "3": 0, "2": 1, "1": 0}
+    assert f["active_rating_rate"] == 1.0
+    assert set(f) == {fig.key for fig in FIGURES if fig.scope == "case"}
+
+
+def test_department_figures_show_where_the_time_goes() -> None:
+    names = {"A": ("云州市市场监督管理局", "云端市监"), "B": ("云州市公安局", None)}
+    table = compute(CASES, PERIOD, "department", calendars, names)
+    a, b = table.groups
+    assert (a.key, a.name, b.key) == ("A", "云州市市场监督管理局", "B")
+    assert (a.figures["received"], b.figures["received"]) == (5, 1)
+    f = a.figures
+    # Decided tasks: c1's (1.5 legal days, on time) and c2's (2.75, overdue).
+    assert (f["tasks_decided"], f["task_on_time_rate"], f["tasks_overdue"]) == (2, 0.5, 2)
+    assert f["task_days_used"] == Spread(2, pytest.approx(2.125), 1.5, 2.75)
+    assert f["task_days_committed"] == Spread(2, 2.0, 2.0, 2.0)
+    # c1: waiting Mon 09:00 → Tue 09:00 = 1 day, working Tue 09:00 → Wed 12:00 = 1.125 days.
+    # c2: waiting Mon 09:00 → 15:00 = 0.25, working Mon 15:00 → Fri 18:00 = 0.375 + 3.75.
+    assert f["waiting_days"] == Spread(2, pytest.approx(0.625), 0.25, 1.0)
+    assert f["working_days"] == Spread(2, pytest.approx(2.625), 1.125, 4.125)
+    # B: claimed at once, decided a day later.
+    g = b.figures
+    assert (g["waiting_days"], g["working_days"]) == (
+        Spread(1, 0.0, 0.0, 0.0),
+        Spread(1, 1.0, 1.0, 1.0),
+    )
+    assert g["task_days_used"] == Spread(1, 0.5, 0.5, 0.5)
+    # By brand: only departments with a brand, under the brand's name.
+    [brand] = compute(CASES, PERIOD, "brand", calendars, names).groups
+    assert (brand.key, brand.departments, brand.figures) == ("云端市监", ("A",), f)
+
+
+def test_by_procedure_and_empty_groups() -> None:
+    groups = compute(CASES, PERIOD, "procedure", calendars).groups
+    assert [(g.key, g.name, g.figures["received"]) for g in groups] == [("P", "开办企业", 5)]
+    [empty] = compute([], PERIOD, "all", calendars).groups
+    # A rate without a denominator is unknown, not zero.
+    assert (empty.figures["on_time_rate"], empty.figures["days_used"]) == (None, None)
+    assert empty.figures["received"] == 0
+
+
+@given(st.lists(st.floats(0, 1000, allow_nan=False), min_size=1, max_size=50), st.floats(1, 100))
+def test_a_percentile_is_a_value_that_enough_values_do_not_exceed(
+    values: list[float], p: float
+) -> None:
+    q = percentile(values, p)
+    assert q in values
+    assert sum(v <= q for v in values) >= p / 100 * len(values)
+    # …and the smallest such value.
+    assert sum(v < q for v in values) < p / 100 * len(values)
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "end", "previous"),
+    [
+        ("2026", dt.date(2026, 1, 1), dt.date(2027, 1, 1), "2025"),
+        ("2026H1", dt.date(2026, 1, 1), dt.date(2026, 7, 1), "2025H2"),
+        ("2026H2", dt.date(2026, 7, 1), dt.date(2027, 1, 1), "2026H1"),
+        ("2026Q1", dt.date(2026, 1, 1), dt.date(2026, 4, 1), "2025Q4"),
+        ("2026Q4", dt.date(2026, 10, 1), dt.date(2027, 1, 1), "2026Q3"),
+        ("2026-01", dt.date(2026, 1, 1), dt.date(2026, 2, 1), "2025-12"),
+        ("2026-12", dt.date(2026, 12, 1), dt.date(2027, 1, 1), "2026-11"),
+    ],
+)
+def test_periods(text: str, first: dt.date, end: dt.date, previous: str) -> None:
+    period = Period.parse(text)
+    assert (period.first, period.end, period.previous().label) == (first, end, previous)
+    assert period.start_at == dt.datetime(first.year, first.month, 1, tzinfo=SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    "text", ["2026H3", "26H1", "2026Q0", "2026-13", "1999", "H1", "", "2026 H1"]
+)
+def test_a_period_that_does_not_exist_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="period"):
+        Period.parse(text)
+
+
+@given(st.dates(dt.date(2000, 1, 1), dt.date(2100, 12, 31)))
+def test_every_day_lies_in_exactly_one_period_of_each_length(day: dt.date) -> None:
+    labels = [
+        f"{day.year}",
+        f"{day.year}H{1 if day.month <= 6 else 2}",
+        f"{day.year}Q{(day.month - 1) // 3 + 1}",
+        f"{day.year}-{day.month:02d}",
+    ]
+    for label in labels:
+        period = Period.parse(label)
+        assert period.first <= day < period.end
+        if period.first != dt.date(2000, 1, 1):
+            assert period.previous().end == period.first
+
+
+def test_the_docs_define_every_figure() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).parents[2] / "docs" / "figures.md").read_text()
+    for figure in FIGURES:
+        assert f"| `{figure.key}` | {figure.zh} |" in docs, figure.key
