@@ -34,7 +34,7 @@ MAX_CURSOR = 2**62
 """Event ids are 64-bit; larger numbers would overflow the database driver."""
 
 
-class _Body(BaseModel):
+class StrictBody(BaseModel):
     """A request body: unknown fields and values of the wrong JSON type are refused (strict:
     ``"5"`` is not a number, ``1`` is not ``true``)."""
 
@@ -52,7 +52,7 @@ class ProcedureSummary(BaseModel):
     content_hash: str
 
 
-class SubmitCase(_Body):
+class SubmitCase(StrictBody):
     """An application: one form and one set of materials for the whole procedure."""
 
     procedure: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]+$")
@@ -137,7 +137,7 @@ class CasePage(BaseModel):
     """On the first page: how many cases match, by state."""
 
 
-class Supplement(_Body):
+class Supplement(StrictBody):
     """Materials handed in: everything asked for, or a part of it (the time limit stays
     stopped until the rest arrives)."""
 
@@ -158,17 +158,17 @@ class Supplement(_Body):
         return value
 
 
-class Withdraw(_Body):
+class Withdraw(StrictBody):
     reason: Text | None = None
 
 
-class Rating(_Body):
+class Rating(StrictBody):
     score: int = Field(ge=1, le=5)
     """5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意."""
     comment: Text | None = None
 
 
-class IntakeDecision(_Body):
+class IntakeDecision(StrictBody):
     decision: Literal["accept", "refuse", "return"]
     reason: Text | None = None
     missing: list[Key] = Field(default_factory=list, max_length=MAX_LIST)
@@ -180,28 +180,28 @@ class IntakeDecision(_Body):
     tolerance_days: int | None = Field(None, ge=1, le=60)
 
 
-class TaskDecision(_Body):
+class TaskDecision(StrictBody):
     decision: Literal["approve", "reject", "return"]
     reason: Text | None = None
     missing: list[Key] = Field(default_factory=list, max_length=MAX_LIST)
 
 
-class Reassign(_Body):
+class Reassign(StrictBody):
     assignee: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]+$")
 
 
-class Urge(_Body):
+class Urge(StrictBody):
     task_key: str | None = Field(None, max_length=64, pattern=r"^@?[a-z][a-z0-9_]*$")
     days: int = Field(ge=1, le=30)
     """Working days granted before escalation."""
     note: Text | None = None
 
 
-class Deliver(_Body):
+class Deliver(StrictBody):
     method: Literal["window", "post", "electronic"] | None = None
 
 
-class Visit(_Body):
+class Visit(StrictBody):
     """An on-site visit of the applicant, recorded by the front desk."""
 
     reason: Literal["window_submission", "on_site_supplement", "other"]
@@ -209,11 +209,11 @@ class Visit(_Body):
     note: Text | None = None
 
 
-class Resolve(_Body):
+class Resolve(StrictBody):
     note: Text | None = None
 
 
-class NewUser(_Body):
+class NewUser(StrictBody):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{1,63}$")
     name: Name
     role: Role = Field(strict=False)
@@ -221,7 +221,7 @@ class NewUser(_Body):
     department: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]+$")
 
 
-class UserUpdate(_Body):
+class UserUpdate(StrictBody):
     """The fields to change; a field left out stays as it is (``department: null`` clears it)."""
 
     name: Name | None = None
@@ -230,7 +230,7 @@ class UserUpdate(_Body):
     disabled: StrictBool | None = None
 
 
-class NewToken(_Body):
+class NewToken(StrictBody):
     label: Name | None = None
 
 

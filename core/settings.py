@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     """Shared secret signing each webhook body (HMAC-SHA256); required with the URL."""
     notify_interval_seconds: float = Field(5.0, gt=0)
     """How often a worker looks for due notifications to send."""
+    feed_interval_seconds: float = Field(5.0, gt=0)
+    """How often a worker pushes new feed events to the subscribed supervision systems."""
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     admin_token: str | None = None

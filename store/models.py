@@ -406,3 +406,26 @@ class Notification(Base):
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Subscriber(Base):
+    """An external supervision system the event feed is pushed to (store.subscribers)."""
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(Text)
+    """Signs every delivery (HMAC-SHA256); written once by an admin, never shown again."""
+    types: Mapped[list[str]] = mapped_column(JSONType)
+    """Event types wanted; empty: every type."""
+    active: Mapped[bool] = mapped_column(Boolean)
+    cursor: Mapped[int] = mapped_column(BigInteger)
+    """The id of the last feed event the receiver acknowledged."""
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(CODE))
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

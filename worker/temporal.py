@@ -25,6 +25,7 @@ from activities.record import RecordActivities
 from core.settings import Settings
 from definitions.loader import calendar_years
 from store.db import Store
+from worker.feed import keep_delivering
 from worker.notify import keep_sending, sender_from
 from workflows import search
 from workflows.case import CaseWorkflow
@@ -130,7 +131,8 @@ def worker_from_settings(
 @contextlib.asynccontextmanager
 async def serving(client: Client, store: Store, settings: Settings) -> AsyncIterator[Worker]:
     """A running case worker with what a worker process keeps doing beside it: refreshing the
-    calendar years and sending the applicants' notifications. Leaving it lets in-flight
+    calendar years, sending the applicants' notifications and pushing the event feed to its
+    subscribers. Leaving it lets in-flight
     activities finish (graceful shutdown) and stops the background loops."""
     added = await register_search_attributes(client)
     if added:
@@ -141,6 +143,7 @@ async def serving(client: Client, store: Store, settings: Settings) -> AsyncIter
     loops = [
         asyncio.create_task(keep_calendars_fresh(calendars, settings.calendar_refresh_seconds)),
         asyncio.create_task(keep_sending(store, sender, settings.notify_interval_seconds)),
+        asyncio.create_task(keep_delivering(store, settings.feed_interval_seconds)),
     ]
     try:
         async with worker:

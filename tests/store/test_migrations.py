@@ -28,6 +28,7 @@ TABLES = {
     "calendar_years",
     "request_keys",
     "notifications",
+    "subscribers",
 }
 
 
