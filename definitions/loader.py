@@ -109,13 +109,47 @@ def _pos(node: yaml.Node) -> Position:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+MAX_NODES = 200_000
+"""Values one document may hold once its aliases are expanded: a definition holds a few
+thousand; a document of nested aliases ("billion laughs") would otherwise grow without end."""
+MAX_DEPTH = 50
+"""How deep mappings and lists may nest; definitions go about eight levels deep."""
+
+
+class _TooLarge(Exception):
+    def __init__(self, code: str, message: str, node: yaml.Node) -> None:
+        super().__init__(message)
+        self.code, self.message, self.node = code, message, node
+
+
+@dataclass
+class _Budget:
+    nodes: int = 0
+
+
 def _convert(
     loader: _Loader,
     node: yaml.Node,
     path: PathKey,
     positions: dict[PathKey, Position],
     problems: list[tuple[str, str, PathKey, Position]],
+    budget: _Budget | None = None,
 ) -> Any:
+    budget = budget if budget is not None else _Budget()
+    budget.nodes += 1
+    if budget.nodes > MAX_NODES:
+        raise _TooLarge(
+            "yaml-too-large",
+            f"文档展开后超过 {MAX_NODES} 个值（别名嵌套？）/ the document holds more than"
+            f" {MAX_NODES} values once its aliases are expanded",
+            node,
+        )
+    if len(path) > MAX_DEPTH:
+        raise _TooLarge(
+            "yaml-too-deep",
+            f"嵌套超过 {MAX_DEPTH} 层 / nested more than {MAX_DEPTH} levels deep",
+            node,
+        )
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         seen: dict[Any, Position] = {}
@@ -145,14 +179,14 @@ def _convert(
             seen[key] = _pos(key_node)
             child = (*path, key)
             positions[child] = _pos(key_node)
-            out[key] = _convert(loader, value_node, child, positions, problems)
+            out[key] = _convert(loader, value_node, child, positions, problems, budget)
         return out
     if isinstance(node, yaml.SequenceNode):
         items = []
         for i, item in enumerate(node.value):
             child = (*path, i)
             positions[child] = _pos(item)
-            items.append(_convert(loader, item, child, positions, problems))
+            items.append(_convert(loader, item, child, positions, problems, budget))
         return items
     return loader.construct_object(node)
 
@@ -360,6 +394,20 @@ def load_text(text: str, file: str, result: LoadResult | None = None) -> LoadRes
                 Severity.error, "yaml-syntax", f"YAML 语法错误 / YAML syntax error: {exc}", file
             )
         )
+    except RecursionError:
+        # The parser itself recurses per level: thousands of nested brackets exhaust the
+        # stack before any document is complete.
+        mark = loader.get_mark()
+        result.diagnostics.append(
+            Diagnostic(
+                Severity.error,
+                "yaml-too-deep",
+                f"嵌套过深 / nested too deeply (at most {MAX_DEPTH} levels)",
+                file,
+                mark.line + 1,
+                mark.column + 1,
+            )
+        )
     finally:
         loader.dispose()
     return result
@@ -386,7 +434,14 @@ def load_file(file: Path, result: LoadResult | None = None) -> LoadResult:
 def _load_document(loader: _Loader, node: yaml.Node, file: str, result: LoadResult) -> None:
     source = Source(file=file, line=_pos(node)[0])
     problems: list[tuple[str, str, PathKey, Position]] = []
-    data = _convert(loader, node, (), source.positions, problems)
+    try:
+        data = _convert(loader, node, (), source.positions, problems)
+    except _TooLarge as exc:
+        line, column = _pos(exc.node)
+        result.diagnostics.append(
+            Diagnostic(Severity.error, exc.code, exc.message, file, line, column)
+        )
+        return
     for code, message, path, (line, column) in problems:
         result.diagnostics.append(
             Diagnostic(Severity.error, code, message, file, line, column, format_path(path))

@@ -46,3 +46,38 @@ async def test_utf16_with_a_byte_order_mark_is_yaml_too(api: Api) -> None:
         headers={"Authorization": f"Bearer {api.tokens['admin-1']}", "Content-Type": "text/yaml"},
     )
     assert response.status_code == 201, response.text
+
+
+LAUGHS = (
+    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    + "".join(
+        f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    + "kind: Procedure\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        (LAUGHS, "yaml-too-large"),
+        ("- " + "[" * 5000 + "]" * 5000 + "\n", "yaml-too-deep"),
+        ("x: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n", "yaml-too-deep"),
+        ("".join("  " * i + "k:\n" for i in range(900)) + "  " * 900 + "k: 1\n", "yaml-too-deep"),
+    ],
+    ids=["billion-laughs", "deep-flow-lists", "deep-flow-mappings", "deep-block-mappings"],
+)
+@pytest.mark.parametrize("path", ["/admin/procedures", "/admin/calendars"])
+async def test_documents_that_explode_are_refused_quickly(
+    api: Api, text: str, code: str, path: str
+) -> None:
+    response = await api.http.post(
+        path,
+        content=text.encode(),
+        headers={"Authorization": f"Bearer {api.tokens['admin-1']}", "Content-Type": "text/yaml"},
+        timeout=30,
+    )
+    assert response.status_code == 422, response.text[:300]
+    assert len(response.content) < 4000
+    assert [e["code"] for e in response.json()["detail"]] == [code]
