@@ -9,6 +9,7 @@ echoed back: messages and paths are cut short.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -20,7 +21,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-MESSAGE_LENGTH = 300
+from definitions.loader import explain
+
+MESSAGE_LENGTH = 1000
 """Error messages are cut to this length, so a huge input is never sent back."""
 MAX_FIELDS = 50
 
@@ -40,10 +43,13 @@ CODES = {
 """The code of an answer that names no finer one, by status."""
 
 DEFAULT_MESSAGES = {
+    400: ("请求格式有误", "bad request"),
     401: ("需要有效的令牌", "a valid bearer token is required"),
     403: ("无权执行此操作", "not allowed"),
     404: ("不存在", "not found"),
     405: ("不支持此方法", "method not allowed"),
+    409: ("与办件当前状态冲突", "conflicts with the case as it stands"),
+    413: ("请求体过大", "the request body is too large"),
     422: ("请求内容有误，见 detail 中各字段", "the request is invalid; see the fields in detail"),
     500: ("服务内部错误，已记录", "internal error; it has been logged"),
 }
@@ -80,10 +86,21 @@ def short(value: Any) -> str:
     return text if len(text) <= MESSAGE_LENGTH else text[:MESSAGE_LENGTH] + "…"
 
 
-def _split(text: str) -> Message:
-    """``"中文 / English"`` as the project writes messages; one language serves both."""
-    zh, sep, en = text.partition(" / ")
-    return Message(zh=zh, en=en) if sep else Message(zh=text, en=text)
+_SEPARATOR = re.compile(r"\s*/\s+")
+
+
+def _split(text: str, status: int = 400) -> Message:
+    """``"中文 / English"`` as the project writes messages, each language cut short on its
+    own. Text in one language only (a framework's English) gets the status's words for the
+    other."""
+    zh_default, en_default = DEFAULT_MESSAGES.get(status, ("请求失败", "request failed"))
+    for match in _SEPARATOR.finditer(text):
+        before, after = text[: match.start()], text[match.end() :]
+        if not before.isascii() and after[:1].isascii() and after[:1].isalpha():
+            return Message(zh=short(before), en=short(after))
+    if text.isascii():
+        return Message(zh=zh_default, en=short(text))
+    return Message(zh=short(text), en=en_default)
 
 
 def _fields(errors: list[Any]) -> list[dict[str, Any]]:
@@ -113,8 +130,8 @@ def body(status: int, detail: Any, request_id: str, code: str | None = None) -> 
         zh, en = DEFAULT_MESSAGES[422]
         message = Message(zh=zh, en=en)
     elif isinstance(detail, str) and detail:
+        message = _split(detail, status)
         detail = short(detail)
-        message = _split(detail)
     else:
         zh, en = DEFAULT_MESSAGES.get(status, ("请求失败", "request failed"))
         message = Message(zh=zh, en=en)
@@ -166,9 +183,7 @@ def install(app: FastAPI) -> None:
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's default answer repeats each offending input: a 10 MB string would come
         # back whole. Keep where and what, cut to a few hundred characters.
-        fields = [
-            {"loc": e["loc"], "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()
-        ]
+        fields = [{"loc": e["loc"], "msg": explain(e), "type": e.get("type")} for e in exc.errors()]
         return respond(request, 422, fields)
 
     @app.exception_handler(Exception)

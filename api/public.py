@@ -216,3 +216,28 @@ class ActionAnswer(Public):
     """The task acted on, as it stands now."""
     moved: list[MovedPublic] = Field(default_factory=list)
     """For a recalculation: the deadlines it moved."""
+
+
+class NotificationPublic(Public):
+    """A message to the applicant, as they read it."""
+
+    id: str
+    case_id: str
+    kind: str
+    """``accepted``, ``returned``, ``refused``, ``approved``, ``rejected``, ``delivered`` …"""
+    title_zh: str
+    title_en: str
+    text: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    created_at: dt.datetime
+    sent_at: dt.datetime | None = None
+    """When the gateway took it; null while it is on its way."""
+
+
+class NotificationStatus(NotificationPublic):
+    """A message with its delivery, as staff read it (to tell an applicant it did not go)."""
+
+    state: str
+    """``pending``, ``sent`` or ``failed`` (after the last retry)."""
+    attempts: int
+    last_error: str | None = None

@@ -213,11 +213,24 @@ class Resolve(StrictBody):
     note: Text | None = None
 
 
+def _a_person(role: Role) -> Role:
+    if role is Role.system:
+        raise ValueError(
+            "system 是引擎自身的角色，不能授予用户 / 'system' is the engine's own role, not a"
+            " person's"
+        )
+    return role
+
+
+PersonRole = Annotated[Role, Field(strict=False), AfterValidator(_a_person)]
+"""A role's value (an enum is matched by value, never coerced from another type); never
+``system``."""
+
+
 class NewUser(StrictBody):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{1,63}$")
     name: Name
-    role: Role = Field(strict=False)
-    """A role's value (an enum is matched by value, never coerced from another type)."""
+    role: PersonRole
     department: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]+$")
 
 
@@ -225,7 +238,7 @@ class UserUpdate(StrictBody):
     """The fields to change; a field left out stays as it is (``department: null`` clears it)."""
 
     name: Name | None = None
-    role: Role | None = Field(None, strict=False)
+    role: PersonRole | None = None
     department: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]+$")
     disabled: StrictBool | None = None
 

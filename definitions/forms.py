@@ -20,6 +20,7 @@ from pydantic import (
     create_model,
 )
 
+from definitions.loader import explain
 from definitions.models import FieldType, FormField, FormSchema
 
 
@@ -30,6 +31,19 @@ def storable(value: str) -> str:
         raise ValueError("不得包含 NUL 字符 / must not contain NUL characters")
     if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
         raise ValueError("包含无效的 Unicode 字符 / contains an unpaired surrogate")
+    return value
+
+
+LARGEST_INTEGER = 2**53 - 1
+"""Whole numbers a form may hold when its schema sets no bound: every JSON reader (and
+JavaScript) keeps them exact."""
+LARGEST_NUMBER = 1e15
+"""Likewise for numbers with fractions: amounts and areas stay far below."""
+
+
+def _filled(value: str) -> str:
+    if not value.strip():
+        raise ValueError("不能只有空白 / must not be blank")
     return value
 
 
@@ -51,16 +65,21 @@ def _annotation(f: FormField) -> Any:
     ge, le = f.min, f.max
     base: Any
     if f.type is FieldType.string:
+        checks = [AfterValidator(storable), *([AfterValidator(_filled)] if f.required else [])]
         base = Annotated[
             str,
             Field(strict=True, min_length=1 if f.required else 0, max_length=2000),
-            AfterValidator(storable),
+            *checks,
         ]
     elif f.type is FieldType.integer:
-        base = Annotated[int, Field(strict=True, ge=ge, le=le)]
+        low = -LARGEST_INTEGER if ge is None else max(int(ge), -LARGEST_INTEGER)
+        high = LARGEST_INTEGER if le is None else min(int(le), LARGEST_INTEGER)
+        base = Annotated[int, Field(strict=True, ge=low, le=high)]
     elif f.type is FieldType.number:
         # No strings, no NaN or Infinity (JSON parsers accept them; PostgreSQL does not).
-        base = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=ge, le=le)]
+        low_n = -LARGEST_NUMBER if ge is None else max(ge, -LARGEST_NUMBER)
+        high_n = LARGEST_NUMBER if le is None else min(le, LARGEST_NUMBER)
+        base = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=low_n, le=high_n)]
     elif f.type is FieldType.boolean:
         base = Annotated[bool, Field(strict=True)]
     elif f.type is FieldType.date:
@@ -87,7 +106,7 @@ def validate_form(schema: FormSchema, data: dict[str, Any]) -> dict[str, Any]:
     except ValidationError as exc:
         raise FormError(
             [
-                {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                {"loc": list(e["loc"]), "msg": explain(e), "type": e["type"]}
                 for e in exc.errors(include_url=False)
             ]
         ) from None

@@ -116,7 +116,7 @@ MAX_DEPTH = 50
 """How deep mappings and lists may nest; definitions go about eight levels deep."""
 
 
-class _TooLarge(Exception):
+class _TooLargeError(Exception):
     def __init__(self, code: str, message: str, node: yaml.Node) -> None:
         super().__init__(message)
         self.code, self.message, self.node = code, message, node
@@ -138,14 +138,14 @@ def _convert(
     budget = budget if budget is not None else _Budget()
     budget.nodes += 1
     if budget.nodes > MAX_NODES:
-        raise _TooLarge(
+        raise _TooLargeError(
             "yaml-too-large",
             f"文档展开后超过 {MAX_NODES} 个值（别名嵌套？）/ the document holds more than"
             f" {MAX_NODES} values once its aliases are expanded",
             node,
         )
     if len(path) > MAX_DEPTH:
-        raise _TooLarge(
+        raise _TooLargeError(
             "yaml-too-deep",
             f"嵌套超过 {MAX_DEPTH} 层 / nested more than {MAX_DEPTH} levels deep",
             node,
@@ -212,15 +212,34 @@ _MESSAGES: dict[str, str] = {
     "date_parsing": "应为日期 YYYY-MM-DD / should be a date YYYY-MM-DD",
     "date_from_datetime_parsing": "应为日期 YYYY-MM-DD / should be a date YYYY-MM-DD",
     "string_too_short": "不能为空 / must not be empty",
+    "finite_number": "应为有限数值 / should be a finite number",
+    "url_parsing": "应为网址 / should be a URL",
+    "url_scheme": "网址应以 http:// 或 https:// 开头 / a URL starting http:// or https://",
+    "json_invalid": "JSON 格式错误 / invalid JSON",
+    "json_type": "应为 JSON 文本 / should be JSON text",
+    "datetime_type": "应为时间 / should be an instant (ISO 8601)",
+    "datetime_parsing": "应为时间 / should be an instant (ISO 8601)",
+    "string_unicode": "应为文本 / should be text",
+    "union_tag_invalid": "类型标记无效 / invalid type tag",
 }
 
 
+def _shown(value: Any) -> str:
+    """A value as an error quotes it: never more than a few dozen characters of it."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
 def explain(error: ErrorDetails) -> str:
-    """A bilingual explanation of one pydantic error."""
+    """A bilingual explanation of one pydantic error (quoting at most 40 characters of the
+    offending value)."""
     kind = error["type"]
     ctx = error.get("ctx") or {}
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
+    if kind == "string_too_short" and (ctx.get("min_length") or 1) > 1:
+        n = ctx.get("min_length")
+        return f"至少 {n} 个字符 / at least {n} characters"
     if kind in _MESSAGES:
         return _MESSAGES[kind]
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
@@ -237,7 +256,9 @@ def explain(error: ErrorDetails) -> str:
             "less_than_equal": "at most",
             "less_than": "less than",
         }
-        return f"应{zh[kind]} {bound}（实际为 {error['input']!r}）/ should be {en[kind]} {bound}"
+        return (
+            f"应{zh[kind]} {bound}（实际为 {_shown(error['input'])}）/ should be {en[kind]} {bound}"
+        )
     if kind == "too_short":
         return f"至少需要 {ctx.get('min_length')} 项 / needs at least {ctx.get('min_length')}"
     if kind == "too_long":
@@ -246,17 +267,17 @@ def explain(error: ErrorDetails) -> str:
         return f"过长，最多 {ctx.get('max_length')} 字 / too long, at most {ctx.get('max_length')}"
     if kind == "string_pattern_mismatch":
         return (
-            f"格式不正确：{error['input']!r}（字母、数字、-、_）"
-            f" / badly formed: {error['input']!r} must match {ctx.get('pattern')}"
+            f"格式不正确：{_shown(error['input'])}（字母、数字、-、_）"
+            f" / badly formed: {_shown(error['input'])} must match {ctx.get('pattern')}"
         )
     if kind in ("enum", "literal_error"):
         return (
-            f"取值 {error['input']!r} 无效，可选：{ctx.get('expected')}"
-            f" / invalid value {error['input']!r}; expected {ctx.get('expected')}"
+            f"取值 {_shown(error['input'])} 无效，可选：{ctx.get('expected')}"
+            f" / invalid value {_shown(error['input'])}; expected {ctx.get('expected')}"
         )
     if kind.startswith("decimal_"):
         return f"金额格式不正确 / badly formed amount: {error['msg']}"
-    return str(error["msg"])
+    return f"无效 / {error['msg']}"
 
 
 def _documents(path: Path) -> Iterator[Path]:
@@ -436,7 +457,7 @@ def _load_document(loader: _Loader, node: yaml.Node, file: str, result: LoadResu
     problems: list[tuple[str, str, PathKey, Position]] = []
     try:
         data = _convert(loader, node, (), source.positions, problems)
-    except _TooLarge as exc:
+    except _TooLargeError as exc:
         line, column = _pos(exc.node)
         result.diagnostics.append(
             Diagnostic(Severity.error, exc.code, exc.message, file, line, column)

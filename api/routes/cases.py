@@ -19,13 +19,19 @@ from api.actions import act, client_key, fail, fingerprint, same_request, unavai
 from api.applicant import ApplicantCase, applicant_case
 from api.deps import Applicant, ClientDep, CurrentUser, SettingsDep, StoreDep
 from api.errors import ApiError
-from api.public import ActionAnswer, CasePublic, ClockPublic, TaskPublic
+from api.public import (
+    ActionAnswer,
+    CasePublic,
+    ClockPublic,
+    NotificationPublic,
+    NotificationStatus,
+    TaskPublic,
+)
 from api.schemas import MAX_OFFSET, CaseDetail, Rating, SubmitCase, Submitted, Supplement, Withdraw
 from definitions.forms import FormError, validate_form
 from store import outbox, queries
 from store.calendars import latest_revision
 from store.db import Store
-from store.outbox import NotificationRow
 from store.users import UserInfo
 from workflows.case import CaseWorkflow
 from workflows.client import rpc_outcome, start_case
@@ -230,11 +236,15 @@ async def get_case(
 @router.get("/cases/{case_id}/notifications")
 async def notifications(
     case_id: CaseId, user: CurrentUser, store: StoreDep, client: ClientDep
-) -> list[NotificationRow]:
+) -> list[NotificationPublic] | list[NotificationStatus]:
     """What the applicant was told about the case (accepted, returned with the list, decided,
-    delivered …), oldest first, with whether each was sent."""
+    delivered …), oldest first, with when each was sent; staff also see each one's delivery
+    (state, attempts, last error)."""
     await case_for(user, store, client, case_id)
-    return await run_in_threadpool(outbox.of_case, store, case_id)
+    rows = await run_in_threadpool(outbox.of_case, store, case_id)
+    if user.role is Role.applicant:
+        return [NotificationPublic.of(r) for r in rows]
+    return [NotificationStatus.of(r) for r in rows]
 
 
 @router.post("/cases/{case_id}/supplement")

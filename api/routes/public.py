@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import text
 
@@ -57,15 +57,23 @@ def list_procedures(store: StoreDep) -> list[ProcedureSummary]:
 
 @router.get("/procedures/{code}")
 def get_guide(
-    code: str,
+    code: Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")],
     store: StoreDep,
     version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
 ) -> dict[str, Any]:
     """The service guide (办事指南) and the application form of a published procedure."""
     snap = queries.get_procedure(store, code, version)
     if snap is None:
+        versions = [p.version for p in queries.list_procedures(store) if p.code == code]
+        if not versions:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"流程未发布 / no published procedure {code}"
+            )
+        shown = ", ".join(str(v) for v in versions)
         raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"流程未发布 / no published procedure {code}"
+            status.HTTP_404_NOT_FOUND,
+            f"流程 {code} 没有已发布的第 {version} 版（已发布：{shown}）/ procedure {code} has"
+            f" no published version {version} (published: {shown})",
         )
     guide = procedure_guide(
         snap.procedure,

@@ -35,7 +35,11 @@ async def test_a_return_is_told_once_with_the_list_and_retried_until_sent(api: A
         {"decision": "return", "missing": ["company_articles"], "reason": "章程缺签字"},
     )
     [told] = await api.ok("applicant-1", "GET", f"/cases/{case}/notifications")
-    assert (told["kind"], told["title_zh"], told["state"]) == ("returned", "请补正材料", "pending")
+    assert (told["kind"], told["title_zh"], told["sent_at"]) == ("returned", "请补正材料", None)
+    # The applicant reads the message, not its delivery bookkeeping; the desk sees both.
+    assert not {"state", "attempts", "last_error", "applicant_id"} & set(told)
+    [desk_view] = await api.ok("desk-1", "GET", f"/cases/{case}/notifications")
+    assert (desk_view["state"], desk_view["attempts"]) == ("pending", 0)
     assert "公司章程" in told["text"]
     assert "章程缺签字" in told["text"]
     assert told["data"] == {"missing": ["company_articles"]}
@@ -52,7 +56,9 @@ async def test_a_return_is_told_once_with_the_list_and_retried_until_sent(api: A
     assert await send_due(store, gateway, now + dt.timedelta(hours=1)) == 0  # once
     assert [m.id for m in gateway.sent] == [told["id"]]
     [done] = await api.ok("applicant-1", "GET", f"/cases/{case}/notifications")
-    assert done["state"] == "sent"
+    assert done["sent_at"] is not None
+    [done] = await api.ok("desk-1", "GET", f"/cases/{case}/notifications")
+    assert (done["state"], done["attempts"], done["last_error"]) == ("sent", 2, None)
 
     await api.ok(
         "applicant-1", "POST", f"/cases/{case}/supplement", {"materials": ["company_articles"]}
