@@ -331,6 +331,57 @@ def _awaiting_supplement(events: Sequence[Event], state: CaseState) -> bool:
     return waiting
 
 
+_OWED = ("已办结，补齐容缺材料后送达", "decided; results delivered once the owed materials arrive")
+
+
+def owes_materials(case: CaseRow) -> bool:
+    """Decided, but the 容缺 materials promised at acceptance have not arrived: the results
+    wait for them (the applicant must act)."""
+    return case.state is CaseState.delivering and bool(case.missing)
+
+
+def status_of(case: CaseRow) -> Label:
+    """Where the case stands, in words."""
+    return _label(_OWED if owes_materials(case) else _STATUS[case.state])
+
+
+class ApplicantCaseSummary(BaseModel):
+    """A case in its applicant's list (我的办件): enough to choose one and see if they must act."""
+
+    case_id: str
+    procedure: str
+    procedure_name: str
+    state: CaseState
+    status: Label
+    submitted_at: dt.datetime
+    must_act: bool
+    """Materials are asked for (补正) or owed (容缺), or the case waits for a rating."""
+    missing: int
+    """How many materials are asked for or owed (their names: the case view)."""
+    deadline_date: dt.date | None = None
+    delivered_at: dt.datetime | None = None
+    rating: int | None = None
+
+
+def applicant_summary(case: CaseRow) -> ApplicantCaseSummary:
+    waiting = (
+        case.state not in TERMINAL_STATES and bool(case.missing)
+    ) or case.state is CaseState.rating
+    return ApplicantCaseSummary(
+        case_id=case.id,
+        procedure=case.procedure_code,
+        procedure_name=case.procedure_name,
+        state=case.state,
+        status=status_of(case),
+        submitted_at=case.submitted_at,
+        must_act=waiting,
+        missing=len(case.missing) if case.state not in TERMINAL_STATES else 0,
+        deadline_date=case.deadline_date,
+        delivered_at=case.delivered_at,
+        rating=case.rating,
+    )
+
+
 def applicant_case(
     case: CaseRow,
     tasks: Sequence[TaskRow],
@@ -379,12 +430,12 @@ def applicant_case(
         procedure_name=case.procedure_name,
         version=case.procedure_version,
         state=case.state,
-        status=_label(_STATUS[case.state]),
+        status=status_of(case),
         submitted_at=case.submitted_at,
         accepted_at=case.accepted_at,
         deemed_accepted=case.deemed_accepted,
         suspended=case.clock is Clock.suspended,
-        awaiting_supplement=_awaiting_supplement(events, case.state),
+        awaiting_supplement=_awaiting_supplement(events, case.state) or owes_materials(case),
         missing=ctx.needs(case.missing),
         owed_by=case.tolerance_due_at,
         deadline_at=case.deadline_at,

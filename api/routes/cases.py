@@ -16,7 +16,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.actions import act, client_key, fail, fingerprint, same_request, unavailable
-from api.applicant import ApplicantCase, applicant_case
+from api.applicant import ApplicantCase, ApplicantCaseSummary, applicant_case, applicant_summary
 from api.deps import Applicant, ClientDep, CurrentUser, SettingsDep, StoreDep
 from api.errors import ApiError
 from api.public import (
@@ -144,12 +144,11 @@ def my_cases(
     store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-) -> list[CasePublic]:
-    """The applicant's own cases, newest first."""
-    return [
-        CasePublic.of(c)
-        for c in queries.applicant_cases(store, user.id, limit=limit, offset=offset)
-    ]
+) -> list[ApplicantCaseSummary]:
+    """The applicant's own cases, newest first, each with where it stands in words and
+    whether they must act (details: ``GET /cases/{id}``)."""
+    rows = queries.applicant_cases(store, user.id, limit=limit, offset=offset)
+    return [applicant_summary(c) for c in rows]
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,7 @@ async def test_bad_and_revoked_tokens(api: Api) -> None:
 async def test_applicants_see_only_their_own_cases(api: Api) -> None:
     mine = await api.submit("applicant-1")
     theirs = await api.submit("applicant-2")
-    assert [c["id"] for c in await api.ok("applicant-1", "GET", "/cases")] == [mine]
+    assert [c["case_id"] for c in await api.ok("applicant-1", "GET", "/cases")] == [mine]
     assert (await api.call("applicant-1", "GET", f"/cases/{theirs}")).status_code == 404
     assert (
         await api.call("applicant-1", "POST", f"/cases/{theirs}/withdraw", {})

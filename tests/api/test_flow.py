@@ -67,7 +67,7 @@ async def test_double_submit_makes_one_case(api: Api) -> None:
     await api.ok("applicant-1", "POST", f"/cases/{case}/withdraw", {"reason": "重复提交"})
     third = await api.call("applicant-1", "POST", "/cases", body, **key)
     assert third.json()["case_id"] == case
-    assert [c["id"] for c in await api.ok("applicant-1", "GET", "/cases")] == [case]
+    assert [c["case_id"] for c in await api.ok("applicant-1", "GET", "/cases")] == [case]
     assert first.json()["missing_materials"]  # nothing was handed in
 
 

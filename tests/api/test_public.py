@@ -12,6 +12,7 @@ import pytest
 from pydantic import BaseModel
 
 from api.app import create_app
+from api.applicant import ApplicantCaseSummary
 from api.public import (
     ActionAnswer,
     CasePublic,
@@ -99,7 +100,8 @@ async def test_answers_carry_exactly_the_published_fields(api: Api) -> None:
     assert {frozenset(c) for c in detail["clocks"]} == {frozenset(ClockPublic.model_fields)}
 
     [mine] = await api.ok("applicant-1", "GET", "/cases")
-    assert keys(mine) == set(CasePublic.model_fields)
+    assert keys(mine) == set(ApplicantCaseSummary.model_fields)
+    assert (mine["status"], mine["must_act"]) == ({"zh": "办理中", "en": "in progress"}, False)
     [row] = (await api.ok("supervisor-1", "GET", "/supervision/cases"))["items"]
     assert keys(row) == set(CaseSummary.model_fields)
     [task] = await api.ok("scjg-1", "GET", "/inbox")
