@@ -382,6 +382,45 @@ def applicant_summary(case: CaseRow) -> ApplicantCaseSummary:
     )
 
 
+class MaterialHeld(MaterialNeed):
+    """A material the case needs, and whether the desk has it."""
+
+    handed_in: bool
+    asked: bool = False
+    """Asked for in a return (补正) or owed (容缺) now."""
+
+
+def materials_held(
+    case: CaseRow, events: Sequence[Event], snap: ProcedureSnapshot | None
+) -> list[MaterialHeld]:
+    """Every material the form requires, with the guide's details and whether it is in: what
+    the desk checks before it accepts, returns or tolerates."""
+    if snap is None:
+        return []
+    required = snap.required_keys(case.form)
+    handed: set[str] = set()
+    accepted_missing: set[str] | None = None
+    for e in events:
+        if e.type in (EventType.case_submitted, EventType.case_supplemented):
+            handed |= set(_keys(e.payload.get("materials")))
+        elif e.type in (EventType.case_accepted, EventType.case_deemed_accepted):
+            accepted_missing = set(_keys(e.payload.get("missing")))
+    if accepted_missing is not None:
+        # On acceptance the desk had everything required but what it recorded as missing
+        # (materials handed over at the window included).
+        handed |= set(required) - accepted_missing
+    asked = set(case.missing)
+    ctx = _Context(snap)
+    return [
+        MaterialHeld(
+            **need.model_dump(),
+            handed_in=need.key in handed and need.key not in asked,
+            asked=need.key in asked,
+        )
+        for need in ctx.needs(required)
+    ]
+
+
 def applicant_case(
     case: CaseRow,
     tasks: Sequence[TaskRow],

@@ -20,8 +20,17 @@ URGENCY_LABELS = {
 }
 
 
-def urgency(row: TaskRow) -> Urgency:
-    """The most serious card standing on the task."""
+CASE_URGENCY_LABELS = {
+    Urgency.warning: "办件黄牌预警 / the case is warned",
+    Urgency.overdue: "办件已超期 / the case is overdue",
+    Urgency.escalated: "办件督办超期 / the case's urge is overdue",
+}
+WAITING_LABEL = "等待申请人补正 / waiting for the applicant's materials"
+_ORDER = [Urgency.normal, Urgency.warning, Urgency.overdue, Urgency.escalated]
+
+
+def urgency(row: TaskRow | queries.TaskContext) -> Urgency:
+    """The most serious card standing on the task (or on its case)."""
     if row.escalated:
         return Urgency.escalated
     if row.overdue:
@@ -29,6 +38,16 @@ def urgency(row: TaskRow) -> Urgency:
     if row.warned:
         return Urgency.warning
     return Urgency.normal
+
+
+def _label(task: Urgency, case: Urgency, waiting: bool) -> tuple[Urgency, str]:
+    """The row's urgency: its own card, or its case's when that is graver (a task on time
+    in a case past its committed limit is still late for the applicant)."""
+    if _ORDER.index(case) > _ORDER.index(task):
+        return case, CASE_URGENCY_LABELS[case]
+    if task is Urgency.normal and waiting:
+        return task, WAITING_LABEL
+    return task, URGENCY_LABELS[task]
 
 
 def days_left(calendar: WorkingCalendar, due: dt.date, today: dt.date) -> int:
@@ -60,7 +79,8 @@ def tasks(
     views = []
     for t in rows:
         case = context.get(t.case_id)
-        level = urgency(t)
+        waiting = bool(case and case.waiting_for_applicant and t.clock.value == "suspended")
+        level, label = _label(urgency(t), urgency(case) if case else Urgency.normal, waiting)
         left = None
         if loaded is not None and t.deadline_date is not None:
             derivation = found.get(f"{t.case_id}/{t.clock_key}") or {}
@@ -77,8 +97,10 @@ def tasks(
                 applicant_name=case.applicant_name if case else None,
                 headline=case.headline if case else {},
                 urgency=level,
-                urgency_label=URGENCY_LABELS[level],
+                urgency_label=label,
                 days_left=left,
+                waiting_for_applicant=waiting,
+                urged_until=t.urge_due_at or (case.urge_due_at if case else None),
             )
         )
     return views

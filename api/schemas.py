@@ -7,11 +7,13 @@ PostgreSQL refuses) or an unpaired surrogate (which cannot be stored as UTF-8) i
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
 
+from api.applicant import MaterialHeld
 from api.public import CasePublic, ClockPublic, FeedEvent, IncidentPublic, TaskPublic
 from definitions.forms import storable
 from workflows.contracts import (
@@ -91,6 +93,8 @@ class CaseDetail(BaseModel):
     tasks: list[TaskPublic]
     clocks: list[ClockPublic] = Field(default_factory=list)
     """Every deadline of the case, each with its working-day derivation."""
+    materials: list[MaterialHeld] = Field(default_factory=list)
+    """Every material the form requires, with the guide's details and whether it is in."""
 
 
 class Urgency(StrEnum):
@@ -115,10 +119,15 @@ class TaskView(TaskPublic):
     headline: dict[str, str] = Field(default_factory=dict)
     """The form fields that name the case (the procedure's headline fields)."""
     urgency: Urgency = Urgency.normal
+    """The gravest card on the task or on its case."""
     urgency_label: str = "正常 / normal"
-    """The urgency in words, for lists that must not rely on colour."""
+    """The urgency in words, for lists that must not rely on colour (and whose it is)."""
     days_left: int | None = None
     """Working days to the deadline day: 0 due today, negative past it."""
+    waiting_for_applicant: bool = False
+    """The task stands still until the applicant hands in what was asked for (补正)."""
+    urged_until: dt.datetime | None = None
+    """A supervisor urged this task or its whole case (督办) to be done by then."""
 
 
 class CaseSummary(CasePublic):

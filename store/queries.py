@@ -338,6 +338,14 @@ class TaskContext(BaseModel):
     headline: dict[str, str]
     stage_names: dict[str, str]
     """Stage key → name, from the procedure version the case runs."""
+    warned: bool = False
+    overdue: bool = False
+    escalated: bool = False
+    """The case's own cards (its committed limit), which its tasks' rows also show."""
+    urge_due_at: dt.datetime | None = None
+    """A supervisor's urge on the whole case (督办): every task of it is urged."""
+    waiting_for_applicant: bool = False
+    """The case's clock stands still until the applicant hands in what was asked for."""
 
 
 def task_context(target: StoreOrSession, case_ids: Iterable[str]) -> dict[str, TaskContext]:
@@ -355,15 +363,21 @@ def task_context(target: StoreOrSession, case_ids: Iterable[str]) -> dict[str, T
             Case.applicant_id,
             Case.headline,
             User.name,
+            Case.warned,
+            Case.overdue,
+            Case.escalated,
+            Case.urge_due_at,
+            Case.clock,
+            Case.missing,
         )
         .outerjoin(User, User.id == Case.applicant_id)
         .where(Case.id.in_(ids))
     )
     out = {}
     with transaction(target) as session:
-        for case_id, code, version, content_hash, name, applicant, headline, person in list(
-            session.execute(query)
-        ):
+        for row in list(session.execute(query)):
+            case_id, code, version, content_hash, name, applicant, headline, person = row[:8]
+            warned, overdue, escalated, urge_due_at, clock, missing = row[8:]
             snap = version_snapshot(session, code, version, content_hash)
             stages = {s.key: s.name for s in snap.procedure.stages} if snap else {}
             if snap is not None:
@@ -376,6 +390,11 @@ def task_context(target: StoreOrSession, case_ids: Iterable[str]) -> dict[str, T
                 applicant_name=person,
                 headline=dict(headline or {}),
                 stage_names=stages,
+                warned=warned,
+                overdue=overdue,
+                escalated=escalated,
+                urge_due_at=urge_due_at,
+                waiting_for_applicant=clock == "suspended" and bool(missing),
             )
     return out
 

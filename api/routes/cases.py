@@ -16,7 +16,13 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.actions import act, client_key, fail, fingerprint, same_request, unavailable
-from api.applicant import ApplicantCase, ApplicantCaseSummary, applicant_case, applicant_summary
+from api.applicant import (
+    ApplicantCase,
+    ApplicantCaseSummary,
+    applicant_case,
+    applicant_summary,
+    materials_held,
+)
 from api.deps import Applicant, ClientDep, CurrentUser, SettingsDep, StoreDep
 from api.errors import ApiError
 from api.public import (
@@ -222,13 +228,15 @@ async def get_case(
     missing (with the guide's details) and its progress (办件进度), never who handles it;
     staff see the case, its tasks and every deadline with its derivation."""
     loaded = await case_for(user, store, client, case_id)
-    if user.role is not Role.applicant:
-        return loaded.staff()
     case = loaded.case
     events = await run_in_threadpool(queries.timeline, store, case_id)
     snap = await run_in_threadpool(
         queries.get_procedure, store, case.procedure_code, case.procedure_version
     )
+    if user.role is not Role.applicant:
+        detail = loaded.staff()
+        detail.materials = materials_held(case, events, snap)
+        return detail
     return applicant_case(case, loaded.tasks, loaded.clocks, events, snap)
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from api.explain import days_left, urgency
+from api.explain import WAITING_LABEL, _label, days_left, urgency
 from api.schemas import Urgency
 from definitions.calendar import SHANGHAI, WorkingCalendar
 from tests.api.conftest import Api
@@ -70,3 +70,43 @@ def test_urgency_is_the_most_serious_card() -> None:
     assert urgency(task_row(warned=True)) is Urgency.warning
     assert urgency(task_row(warned=True, overdue=True)) is Urgency.overdue
     assert urgency(task_row(overdue=True, escalated=True)) is Urgency.escalated
+
+
+def test_a_task_on_time_in_a_late_case_shows_the_case_card() -> None:
+    assert _label(Urgency.normal, Urgency.overdue, False) == (
+        Urgency.overdue,
+        "办件已超期 / the case is overdue",
+    )
+    assert _label(Urgency.escalated, Urgency.overdue, False)[0] is Urgency.escalated
+    assert _label(Urgency.normal, Urgency.normal, True)[1] == WAITING_LABEL
+    assert _label(Urgency.warning, Urgency.normal, True)[1] == "黄牌预警 / warning"
+
+
+async def test_rows_say_when_the_applicant_must_act_and_when_the_case_is_urged(api: Api) -> None:
+    case = await api.submit()
+    await api.ok("desk-1", "POST", f"/cases/{case}/intake", {"decision": "accept"})
+    task = f"/cases/{case}/tasks/company_registration"
+    await api.ok("scjg-1", "POST", f"{task}/claim")
+    await api.ok(
+        "scjg-1",
+        "POST",
+        f"{task}/decision",
+        {"decision": "return", "missing": ["company_articles"], "reason": "缺签字"},
+    )
+    [row] = await api.ok("scjg-1", "GET", "/inbox")
+    assert (row["waiting_for_applicant"], row["urgency_label"]) == (True, WAITING_LABEL)
+    # The desk sees which materials are in and which are asked for.
+    detail = await api.ok("desk-1", "GET", f"/cases/{case}")
+    held = {m["key"]: (m["handed_in"], m["asked"]) for m in detail["materials"]}
+    assert held["company_articles"] == (False, True)
+    assert all(h for k, (h, _) in held.items() if k != "company_articles")
+    assert next(m for m in detail["materials"] if m["key"] == "company_articles")["name"]
+    await api.ok(
+        "applicant-1", "POST", f"/cases/{case}/supplement", {"materials": ["company_articles"]}
+    )
+    [row] = await api.ok("scjg-1", "GET", "/inbox")
+    assert (row["waiting_for_applicant"], row["urgency_label"]) == (False, "正常 / normal")
+    # An urge on the whole case reaches every open task of it.
+    await api.ok("supervisor-1", "POST", f"/cases/{case}/urge", {"days": 1, "note": "请尽快"})
+    [row] = await api.ok("scjg-1", "GET", "/inbox")
+    assert row["urged_until"] is not None
