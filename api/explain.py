@@ -79,7 +79,13 @@ def tasks(
     views = []
     for t in rows:
         case = context.get(t.case_id)
-        waiting = bool(case and case.waiting_for_applicant and t.clock.value == "suspended")
+        waiting = bool(
+            case
+            and (
+                (case.waiting_for_applicant and t.clock.value == "suspended")
+                or (case.owed_before_delivery and t.kind.value == "delivery")
+            )
+        )
         level, label = _label(urgency(t), urgency(case) if case else Urgency.normal, waiting)
         left = None
         if loaded is not None and t.deadline_date is not None:

@@ -346,6 +346,8 @@ class TaskContext(BaseModel):
     """A supervisor's urge on the whole case (督办): every task of it is urged."""
     waiting_for_applicant: bool = False
     """The case's clock stands still until the applicant hands in what was asked for."""
+    owed_before_delivery: bool = False
+    """Decided, but the results wait for 容缺 materials the applicant still owes."""
 
 
 def task_context(target: StoreOrSession, case_ids: Iterable[str]) -> dict[str, TaskContext]:
@@ -369,6 +371,7 @@ def task_context(target: StoreOrSession, case_ids: Iterable[str]) -> dict[str, T
             Case.urge_due_at,
             Case.clock,
             Case.missing,
+            Case.state,
         )
         .outerjoin(User, User.id == Case.applicant_id)
         .where(Case.id.in_(ids))
@@ -377,7 +380,7 @@ def task_context(target: StoreOrSession, case_ids: Iterable[str]) -> dict[str, T
     with transaction(target) as session:
         for row in list(session.execute(query)):
             case_id, code, version, content_hash, name, applicant, headline, person = row[:8]
-            warned, overdue, escalated, urge_due_at, clock, missing = row[8:]
+            warned, overdue, escalated, urge_due_at, clock, missing, state = row[8:]
             snap = version_snapshot(session, code, version, content_hash)
             stages = {s.key: s.name for s in snap.procedure.stages} if snap else {}
             if snap is not None:
@@ -395,6 +398,7 @@ def task_context(target: StoreOrSession, case_ids: Iterable[str]) -> dict[str, T
                 escalated=escalated,
                 urge_due_at=urge_due_at,
                 waiting_for_applicant=clock == "suspended" and bool(missing),
+                owed_before_delivery=state == "delivering" and bool(missing),
             )
     return out
 

@@ -6,6 +6,7 @@ import uuid
 
 from store import queries
 from tests.api.conftest import STARTUP_FORM, Api
+from tests.api.test_flow import FOLLOW_UP, decide
 
 
 async def test_incomplete_applications_need_a_tolerance_list(api: Api) -> None:
@@ -59,3 +60,35 @@ async def test_materials_brought_to_the_window_are_recorded_with_the_acceptance(
     timeline = await api.ok("supervisor-1", "GET", f"/cases/{case}/timeline")
     [event] = [e for e in timeline if e["type"] == "case.accepted"]
     assert event["payload"]["missing"] == []
+
+
+async def test_results_wait_for_owed_materials_and_everyone_is_told_why(api: Api) -> None:
+    snap = queries.get_procedure(api.harness.store, "YZ-YJS-KBQY")
+    assert snap is not None
+    owed = "lease_contract"
+    handed = [k for k in snap.required_keys(STARTUP_FORM) if k != owed]
+    case = await api.submit(materials=handed)
+    await api.ok(
+        "desk-1",
+        "POST",
+        f"/cases/{case}/intake",
+        {"decision": "accept", "tolerated": [owed], "tolerance_days": 1},
+    )
+    await decide(api, "scjg-1", case, "company_registration")
+    for task, user in FOLLOW_UP.items():
+        await decide(api, user, case, task)
+    # Decided; the results wait for the lease contract.
+    [row] = await api.ok("desk-1", "GET", "/inbox")
+    assert (row["task_key"], row["waiting_for_applicant"]) == ("@delivery", True)
+    refused = await api.call("desk-1", "POST", f"/cases/{case}/delivery", {})
+    assert refused.status_code == 409
+    assert "住所（经营场所）使用证明" in refused.json()["message"]["zh"]
+    assert owed in refused.json()["message"]["en"]
+    mine = await api.ok("applicant-1", "GET", f"/cases/{case}")
+    assert mine["status"]["zh"] == "已办结，补齐容缺材料后送达"
+    assert (mine["awaiting_supplement"], [m["key"] for m in mine["missing"]]) == (True, [owed])
+    [listed] = await api.ok("applicant-1", "GET", "/cases")
+    assert (listed["must_act"], listed["missing"]) == (True, 1)
+    await api.ok("applicant-1", "POST", f"/cases/{case}/supplement", {"materials": [owed]})
+    delivered = await api.ok("desk-1", "POST", f"/cases/{case}/delivery", {})
+    assert delivered["state"] == "rating"

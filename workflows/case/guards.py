@@ -370,8 +370,8 @@ def deliver(s: CaseData, spec: Spec, data: DeliverInput) -> None:
         _not_held_by_another(task, data.actor)
     if s.owed:
         raise _conflict(
-            f"容缺材料尚未补齐：{', '.join(s.owed)} / tolerated materials still owed:"
-            f" {', '.join(s.owed)}"
+            f"容缺材料尚未补齐：{_named(spec, list(s.owed))}，补齐后方可送达 / tolerated"
+            f" materials still owed: {', '.join(s.owed)}; results are delivered once they arrive"
         )
 
 
