@@ -86,8 +86,17 @@ def demo_users(store: Store, state: Path, departments: list[str]) -> dict[str, s
     return tokens
 
 
+def has_demo_cases(store: Store) -> bool:
+    """Whether an earlier ``onetrip dev --demo`` on this state left its sample cases."""
+    page, _ = queries.find_cases(store, queries.CaseFilter(text="demo-"), limit=1)
+    return bool(page)
+
+
 async def demo_cases(client: Client, store: Store, task_queue: str) -> list[str]:
-    """Sample cases: in progress, returned for supplement, and overdue."""
+    """Sample cases: in progress, returned for supplement, and overdue (once per state
+    folder: a restart keeps the ones it has)."""
+    if has_demo_cases(store):
+        return []
     applicant = Actor(id="zhangsan", role=Role.applicant, name="张三")
     desk = Actor(id="desk", role=Role.caseworker, department="YZ-ZWFW")
     scjg = Actor(id="yz-scjg", role=Role.caseworker, department="YZ-SCJG")

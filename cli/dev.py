@@ -164,7 +164,10 @@ async def run_dev(
                 await running  # re-raise why it could not start (port taken …)
             if demo:
                 cases = await demo_cases(client, store, settings.task_queue)
-                log.info("demo cases submitted", cases=cases)
+                if cases:
+                    log.info("demo cases submitted", cases=cases)
+                else:
+                    log.info("demo cases already present; none added")
             _banner(
                 settings,
                 f"http://{settings.api_host}:{settings.api_port}",

@@ -136,3 +136,20 @@ async def test_dev_mode_end_to_end(tmp_path: Path) -> None:
             assert timeline[-1]["type"] == "case.completed"
     finally:
         assert await dev.stop() == 0
+
+
+def test_demo_cases_are_made_once_per_state_folder(tmp_path: Path) -> None:
+    from cli.demo import has_demo_cases
+    from store.writes import record
+    from tests.fixtures_store import make_sqlite_store
+    from tests.store.factories import record_input
+
+    store = make_sqlite_store(tmp_path)
+    try:
+        assert not has_demo_cases(store)
+        record(store, record_input("OT-0001"))
+        assert not has_demo_cases(store)
+        record(store, record_input("DEMO-OVERDUE-A1B2C3"))
+        assert has_demo_cases(store)
+    finally:
+        store.dispose()
