@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from api.app import create_app
+from cli.demo import DEMO_FORM
 from core.settings import Settings
 from store import queries
 from store.db import Store
@@ -36,14 +37,8 @@ for _dept in ("YZ-GA", "YZ-RS", "YZ-YB", "YZ-GJJ", "YZ-RMYH"):
     USERS[f"{_dept.lower()}-1"] = (Role.caseworker, _dept)
 
 
-STARTUP_FORM: dict[str, Any] = {
-    "company_name": "云州示范科技有限公司",
-    "legal_representative": "张三",
-    "registered_capital": 100,
-    "employees": 8,
-    "food_business": False,
-    "district": "云城区",
-}
+STARTUP_FORM: dict[str, Any] = dict(DEMO_FORM)
+"""The business start-up that dev mode's demo, the benches and these tests all drive."""
 
 
 @dataclass

@@ -17,18 +17,18 @@ def _startup_schema():  # type: ignore[no-untyped-def]
     return proc.form
 
 
+VALID = {
+    "company_name": "云州示范餐饮有限公司",
+    "legal_representative": "张三",
+    "registered_capital": 100,
+    "employees": 12,
+    "food_business": True,
+    "district": "云城区",
+}
+
+
 def test_a_valid_form_is_normalised() -> None:
-    form = validate_form(
-        _startup_schema(),
-        {
-            "company_name": "云州示范餐饮有限公司",
-            "legal_representative": "张三",
-            "registered_capital": 100,
-            "employees": 12,
-            "food_business": True,
-            "district": "云城区",
-        },
-    )
+    form = validate_form(_startup_schema(), VALID)
     assert form["registered_capital"] == 100.0
     assert form["food_business"] is True
 
@@ -42,16 +42,6 @@ def test_every_error_names_its_field() -> None:
     paths = {tuple(e["loc"]) for e in err.value.errors}
     assert {("employees",), ("food_business",), ("district",), ("color",)} <= paths
     assert ("company_name",) in paths  # required and missing
-
-
-VALID = {
-    "company_name": "云州示范餐饮有限公司",
-    "legal_representative": "张三",
-    "registered_capital": 100,
-    "employees": 12,
-    "food_business": True,
-    "district": "云城区",
-}
 
 
 @pytest.mark.parametrize(
