@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from api.deps import CalendarsDep, StoreDep, Supervisor
-from evaluation.figures import Group, as_data, figures
+from api.deps import CalendarsDep, NowDep, StoreDep, Supervisor
+from evaluation.figures import Group, GroupFigures, Spread, as_data, figures
 from evaluation.periods import Period, PeriodError
 
 router = APIRouter(tags=["evaluation"])
@@ -80,12 +81,115 @@ async def performance(
     """Performance and satisfaction figures of a period's cases, for all cases, by procedure,
     by department (with the department's own tasks: where the time goes) or by service brand.
     Each figure is defined once; ``definitions`` says how."""
+    chosen = _period(period)
+    table = await run_in_threadpool(figures, store, chosen, by, calendars.current().get)
+    return Figures.model_validate(as_data(table))
+
+
+def _period(text: str) -> Period:
     try:
-        chosen = Period.parse(period)
+        return Period.parse(text)
     except PeriodError as exc:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             [{"loc": ["query", "period"], "msg": str(exc), "type": "value_error"}],
         ) from None
+
+
+# --------------------------------------------------------------------------- 信息公开
+
+SMALL_GROUP = 5
+"""Fewer cases than this and a figure is not published: a handful of cases could point at
+the people behind them."""
+CACHE_SECONDS = 300.0
+"""Public statistics are recomputed at most this often per period and grouping."""
+
+
+class PublicFigures(BaseModel):
+    received: int
+    on_time_rate: float | None
+    """Over decided cases; null when fewer than five were decided."""
+    days_used_mean: float | None
+    """Working days from acceptance to decision, mean; null below five decided cases."""
+    days_committed_mean: float | None
+    rating_mean: float | None
+    """Null when fewer than five ratings."""
+    good_rate: float | None
+
+
+class PublicGroup(BaseModel):
+    key: str
+    name: str
+    suppressed: bool
+    """Fewer than five cases: nothing is published but the group's name."""
+    figures: PublicFigures | None
+
+
+class PublicStatistics(BaseModel):
+    period: str
+    first_day: dt.date
+    last_day: dt.date
+    by: Literal["department", "procedure"]
+    computed_at: dt.datetime
+    groups: list[PublicGroup]
+
+
+def _public(g: GroupFigures) -> PublicGroup:
+    f = g.figures
+    if f["received"] < SMALL_GROUP:
+        return PublicGroup(key=g.key, name=g.name, suppressed=True, figures=None)
+    decided: Spread | None = f["days_used"]
+    enough_decided = decided is not None and decided.n >= SMALL_GROUP
+    committed: Spread | None = f["days_committed"]
+    enough_rated = f["rated"] >= SMALL_GROUP
+    return PublicGroup(
+        key=g.key,
+        name=g.name,
+        suppressed=False,
+        figures=PublicFigures(
+            received=f["received"],
+            on_time_rate=f["on_time_rate"] if enough_decided else None,
+            days_used_mean=decided.mean if decided is not None and enough_decided else None,
+            days_committed_mean=committed.mean
+            if committed is not None and enough_decided
+            else None,
+            rating_mean=f["rating_mean"] if enough_rated else None,
+            good_rate=f["good_rate"] if enough_rated else None,
+        ),
+    )
+
+
+@router.get("/public/statistics", tags=["public"])
+async def statistics(
+    request: Request,
+    store: StoreDep,
+    calendars: CalendarsDep,
+    now: NowDep,
+    period: PeriodText,
+    by: Literal["department", "procedure"] = "department",
+) -> PublicStatistics:
+    """信息公开: each department's or procedure's on-time rate, time used against the
+    commitment and satisfaction in a period, for anyone. Aggregates only — no case numbers,
+    names or comments; a group of fewer than five cases publishes nothing but its name, and a
+    figure counted over fewer than five cases is left out."""
+    chosen = _period(period)
+    key = (chosen.label, by)
+    cache: dict[tuple[str, str], tuple[float, PublicStatistics]] | None = getattr(
+        request.app.state, "public_statistics", None
+    )
+    if cache is None:
+        cache = request.app.state.public_statistics = {}
+    cached = cache.get(key)
+    if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
+        return cached[1]
     table = await run_in_threadpool(figures, store, chosen, by, calendars.current().get)
-    return Figures.model_validate(as_data(table))
+    answer = PublicStatistics(
+        period=chosen.label,
+        first_day=chosen.first,
+        last_day=chosen.end - dt.timedelta(days=1),
+        by=by,
+        computed_at=now,
+        groups=[_public(g) for g in table.groups],
+    )
+    cache[key] = (time.monotonic(), answer)
+    return answer
