@@ -12,6 +12,7 @@ from rich.table import Table
 from core.settings import get_settings
 from evaluation.figures import FIGURES, Group, Spread, as_data, figures
 from evaluation.periods import Period, PeriodError
+from evaluation.reengineering import achieved_in
 
 SHOWN = (
     "received",
@@ -104,3 +105,93 @@ def figures_command(
     for g in table.groups:
         grid.add_row(g.name, *[_cell(g.figures.get(k), units[k]) for k in shown])
     out.print(grid)
+
+
+reengineer_app = typer.Typer(
+    help="流程再造：实际成效与时间去向 / reengineering from recorded cases.", no_args_is_help=True
+)
+
+
+def _days(value: Spread | None) -> str:
+    return "—" if value is None else f"{value.p50:.1f} / {value.p90:.1f}"
+
+
+@reengineer_app.command("achieved")
+def achieved_command(
+    period: Annotated[
+        str, typer.Option("--period", "-p", help="2026、2026H2、2026Q3 或 2026-07 / the period.")
+    ],
+    procedure: Annotated[
+        str | None, typer.Option("--procedure", help="只看这个流程 / only this procedure.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON.")] = False,
+) -> None:
+    """实际成效对比承诺，各环节时间去向 / achieved against promised, and where the time goes."""
+    import json
+    from dataclasses import asdict
+
+    from store.db import Store
+    from worker.temporal import calendars_from_settings
+
+    err = Console(stderr=True, soft_wrap=True)
+    try:
+        chosen = Period.parse(period)
+    except PeriodError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    settings = get_settings()
+    store = Store(settings.database_url)
+    try:
+        calendars = calendars_from_settings(store, settings)
+        results = achieved_in(store, chosen, calendars.current().get, procedure)
+    finally:
+        store.dispose()
+    if as_json:
+        print(json.dumps([asdict(r) for r in results], ensure_ascii=False, indent=2))
+        return
+    out = Console(soft_wrap=True)
+    if not results:
+        out.print(f"{chosen.label}：没有办件 / no cases in the period")
+    for r in results:
+        summary = Table(
+            "",
+            "承诺 Promised",
+            "实际 Achieved",
+            title=f"{r.name}（{r.code} v{r.version}）{chosen.label}：{r.cases} 件，{r.decided} 件办结",
+        )
+        summary.add_row("办结时限（工作日） p50 / p90", str(r.promised_days), _days(r.days))
+        summary.add_row(
+            "按时办结率 on time", "100%", "—" if r.on_time_rate is None else f"{r.on_time_rate:.0%}"
+        )
+        summary.add_row(
+            "跑动次数 trips",
+            str(r.after.trips),
+            "—" if r.trips_mean is None else f"{r.trips_mean:.2f}",
+        )
+        summary.add_row(
+            "件均补正 returns",
+            "0",
+            "—" if r.returns_per_case is None else f"{r.returns_per_case:.2f}",
+        )
+        out.print(summary)
+        stages = Table(
+            "环节 Stage",
+            "部门 Department",
+            "件 Tasks",
+            "时限 Share",
+            "待领取 Waiting p50/p90",
+            "办理 Working p50/p90",
+            "待补正 Supplement p50/p90",
+        )
+        for s in r.stages:
+            mark = " ◀" if s is r.bottleneck else ""
+            stages.add_row(
+                s.stage_name + mark,
+                s.department,
+                str(s.tasks),
+                f"{s.committed:.1f}",
+                _days(s.waiting),
+                _days(s.working),
+                _days(s.suspended),
+            )
+        out.print(stages)

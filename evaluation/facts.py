@@ -76,6 +76,7 @@ class CaseFacts:
     clock: Timing | None
     """The committed limit's clock (acceptance to decision), once the case was accepted."""
     tasks: list[TaskFacts] = field(default_factory=list)
+    procedure_version: int = 0
 
 
 def _timing(row: ClockRecord | None) -> Timing | None:
@@ -150,6 +151,7 @@ def cohort(target: StoreOrSession, period: Period) -> Iterator[CaseFacts]:
                     id=c.id,
                     procedure_code=c.procedure_code,
                     procedure_name=c.procedure_name,
+                    procedure_version=c.procedure_version,
                     departments=tuple(c.departments or ()),
                     state=c.state,
                     channel=c.channel,

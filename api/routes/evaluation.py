@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from api.deps import CalendarsDep, NowDep, StoreDep, Supervisor
 from evaluation.figures import Group, GroupFigures, Spread, as_data, figures
 from evaluation.periods import Period, PeriodError
+from evaluation.reengineering import Achieved, achieved_in
 
 router = APIRouter(tags=["evaluation"])
 
@@ -48,7 +49,7 @@ class FigureGroup(BaseModel):
     count), working days as ``Days``, ratings by level."""
 
 
-class Figures(BaseModel):
+class PerformanceFigures(BaseModel):
     period: str
     first_day: dt.date
     last_day: dt.date
@@ -77,13 +78,13 @@ async def performance(
     calendars: CalendarsDep,
     period: PeriodText,
     by: Group = "department",
-) -> Figures:
+) -> PerformanceFigures:
     """Performance and satisfaction figures of a period's cases, for all cases, by procedure,
     by department (with the department's own tasks: where the time goes) or by service brand.
     Each figure is defined once; ``definitions`` says how."""
     chosen = _period(period)
     table = await run_in_threadpool(figures, store, chosen, by, calendars.current().get)
-    return Figures.model_validate(as_data(table))
+    return PerformanceFigures.model_validate(as_data(table))
 
 
 def _period(text: str) -> Period:
@@ -193,3 +194,22 @@ async def statistics(
     )
     cache[key] = (time.monotonic(), answer)
     return answer
+
+
+@router.get("/supervision/reengineering")
+async def reengineering(
+    user: Supervisor,
+    store: StoreDep,
+    calendars: CalendarsDep,
+    period: PeriodText,
+    procedure: Annotated[
+        str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    ] = None,
+) -> list[Achieved]:
+    """Each procedure's achieved figures from the period's cases against what its design
+    promised (committed working days, trips, materials before and after merging), and per
+    stage and department where the time of decided tasks went: waiting to be claimed,
+    working, standing still for the applicant. ``bottleneck`` names where a redesign pays
+    first."""
+    chosen = _period(period)
+    return await run_in_threadpool(achieved_in, store, chosen, calendars.current().get, procedure)

@@ -61,6 +61,7 @@ def endpoints(case: str) -> list[tuple[str, str, Any, set[str]]]:
         ("POST", f"/cases/{case}/urge", {"days": 2}, {"supervisor-1", "admin-1"}),
         ("GET", "/events?after=0", None, {"supervisor-1", "admin-1"}),
         ("GET", "/supervision/figures?period=2025", None, {"supervisor-1", "admin-1"}),
+        ("GET", "/supervision/reengineering?period=2025", None, {"supervisor-1", "admin-1"}),
         ("GET", "/admin/users", None, {"admin-1"}),
         ("GET", "/admin/subscribers", None, {"admin-1"}),
         (

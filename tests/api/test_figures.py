@@ -53,6 +53,18 @@ async def test_figures_of_a_period_by_department(api: Api) -> None:
     assert (scjg["figures"]["tasks_decided"], scjg["figures"]["task_on_time_rate"]) == (1, 1.0)
     assert scjg["figures"]["received"] == 2  # both applications involve registration
 
+    # Achieved against promised, and where the registration stage's time went.
+    [achieved] = await api.ok("supervisor-1", "GET", "/supervision/reengineering?period=2025Q3")
+    assert (achieved["code"], achieved["cases"], achieved["decided"]) == ("YZ-YJS-KBQY", 2, 1)
+    assert (achieved["promised_days"], achieved["days"]["p50"], achieved["on_time_rate"]) == (
+        achieved["after"]["limit_days"],
+        0.0,
+        1.0,
+    )
+    stages = {(s["stage_key"], s["department"]): s for s in achieved["stages"]}
+    assert stages[("registration", "YZ-SCJG")]["tasks"] == 1
+    assert achieved["bottleneck"] is not None
+
     # A period without cases has no groups; a period that does not exist is refused.
     assert (await api.ok("supervisor-1", "GET", "/supervision/figures?period=2024H1"))[
         "groups"

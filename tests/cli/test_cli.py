@@ -147,8 +147,8 @@ def test_installed_console_script() -> None:
 def test_figures_from_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from core.settings import get_settings
     from store.db import Store, migrate
-    from store.writes import record
-    from tests.store.factories import T0, case_row, event, record_input
+    from store.writes import publish, record
+    from tests.store.factories import T0, case_row, event, procedure_snapshot, record_input
     from workflows.contracts import CaseState
 
     url = f"sqlite:///{tmp_path / 'store.db'}"
@@ -156,14 +156,24 @@ def test_figures_from_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     get_settings.cache_clear()
     migrate(url)
     store = Store(url)
+    snap = procedure_snapshot()
     try:
+        publish(store, snap)
         for case_id, state in (("C-1", CaseState.completed), ("C-2", CaseState.refused)):
             submitted = event(case_id, 1, payload={"channel": "online"})
             data = record_input(case_id, seqs=range(1, 2))
             record(
                 store,
                 data.model_copy(
-                    update={"events": [submitted], "case": case_row(case_id, state=state)}
+                    update={
+                        "events": [submitted],
+                        "case": case_row(
+                            case_id,
+                            state=state,
+                            procedure_version=snap.version,
+                            content_hash=snap.content_hash,
+                        ),
+                    }
                 ),
             )
     finally:
@@ -176,6 +186,17 @@ def test_figures_from_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         code, out, _ = run("figures", "--period", f"{T0.year}Q1", "--by", "procedure")
         assert code == 0
         assert "开办企业一件事" in out
+        code, out, _ = run("reengineer", "achieved", "--period", f"{T0.year}Q1", "--json")
+        assert code == 0
+        [achieved] = json.loads(out)
+        assert (achieved["code"], achieved["cases"], achieved["promised_days"]) == (
+            "YZ-YJS-KBQY",
+            2,
+            3,
+        )
+        code, out, _ = run("reengineer", "achieved", "--period", f"{T0.year}Q1")
+        assert code == 0
+        assert "承诺 Promised" in out
         code, _, err = run("figures", "--period", "2026H3")
         assert code == 2
         assert "2026H3" in err
