@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.figures import figures_command, reengineer_app
+from cli.figures import figures_command, reengineer_app, report_command
 from core.logging import configure_logging
 from core.settings import get_settings
 from definitions.analysis import FIGURES, Reengineering, analyze
@@ -35,6 +35,7 @@ app.add_typer(definitions_app, name="definitions")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(store_app, name="store")
 app.command("figures")(figures_command)
+app.command("report")(report_command)
 app.add_typer(reengineer_app, name="reengineer")
 
 out = Console(soft_wrap=True)

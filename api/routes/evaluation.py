@@ -6,7 +6,7 @@ import datetime as dt
 import time
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
@@ -14,6 +14,7 @@ from api.deps import CalendarsDep, NowDep, StoreDep, Supervisor
 from evaluation.figures import Group, GroupFigures, Spread, as_data, figures
 from evaluation.periods import Period, PeriodError
 from evaluation.reengineering import Achieved, achieved_in
+from evaluation.report import build, html, tables, to_csv
 
 router = APIRouter(tags=["evaluation"])
 
@@ -213,3 +214,42 @@ async def reengineering(
     first."""
     chosen = _period(period)
     return await run_in_threadpool(achieved_in, store, chosen, calendars.current().get, procedure)
+
+
+@router.get(
+    "/supervision/report",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/html": {}, "text/csv": {}},
+            "description": "The report as one HTML page, or one of its tables as CSV.",
+        }
+    },
+)
+async def report(
+    user: Supervisor,
+    store: StoreDep,
+    calendars: CalendarsDep,
+    period: PeriodText,
+    department: Annotated[
+        str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    ] = None,
+    table: Annotated[
+        Literal["summary", "departments", "slowest_stages", "overdue", "achieved"] | None,
+        Query(description="a table as CSV instead of the HTML page"),
+    ] = None,
+) -> Response:
+    """The service-quality report of a period (政务服务质量报告): summary against the previous
+    period, departments ranked with their brands, on-time and rating charts, slowest stages,
+    promised against achieved, overdue cases. One self-contained HTML page; ``table`` gives
+    one of its tables as CSV."""
+    chosen = _period(period)
+    built = await run_in_threadpool(build, store, chosen, calendars.current().get, department)
+    name = f"report-{chosen.label}" + (f"-{department}" if department else "")
+    if table is not None:
+        return Response(
+            to_csv(tables(built)[table]),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}-{table}.csv"'},
+        )
+    return Response(html(built), media_type="text/html; charset=utf-8")

@@ -62,6 +62,7 @@ def endpoints(case: str) -> list[tuple[str, str, Any, set[str]]]:
         ("GET", "/events?after=0", None, {"supervisor-1", "admin-1"}),
         ("GET", "/supervision/figures?period=2025", None, {"supervisor-1", "admin-1"}),
         ("GET", "/supervision/reengineering?period=2025", None, {"supervisor-1", "admin-1"}),
+        ("GET", "/supervision/report?period=2025", None, {"supervisor-1", "admin-1"}),
         ("GET", "/admin/users", None, {"admin-1"}),
         ("GET", "/admin/subscribers", None, {"admin-1"}),
         (

@@ -65,6 +65,31 @@ async def test_figures_of_a_period_by_department(api: Api) -> None:
     assert stages[("registration", "YZ-SCJG")]["tasks"] == 1
     assert achieved["bottleneck"] is not None
 
+    # The quality report: one page that needs no network, its tables as CSV.
+    page = await api.call("supervisor-1", "GET", "/supervision/report?period=2025Q3")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    text = page.text
+    assert "政务服务质量报告" in text
+    assert "云州市市场监督管理局" in text
+    assert "<svg" in text
+    assert "src=" not in text
+    assert "<link" not in text  # nothing fetched: styles and charts inline
+    assert case in text or "超期办件" in text
+    csv = await api.call(
+        "supervisor-1", "GET", "/supervision/report?period=2025Q3&table=departments"
+    )
+    assert csv.headers["content-type"].startswith("text/csv")
+    header, *rows = csv.text.lstrip("\ufeff").splitlines()
+    assert header.startswith("rank,department,name")
+    assert any(",YZ-SCJG," in row for row in rows)
+    summary = await api.call(
+        "supervisor-1", "GET", "/supervision/report?period=2025Q3&table=summary"
+    )
+    assert "received,收件量,2,0" in summary.text
+    bad_table = await api.call("supervisor-1", "GET", "/supervision/report?period=2025Q3&table=x")
+    assert bad_table.status_code == 422
+
     # A period without cases has no groups; a period that does not exist is refused.
     assert (await api.ok("supervisor-1", "GET", "/supervision/figures?period=2024H1"))[
         "groups"

@@ -197,6 +197,13 @@ def test_figures_from_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         code, out, _ = run("reengineer", "achieved", "--period", f"{T0.year}Q1")
         assert code == 0
         assert "承诺 Promised" in out
+        code, out, _ = run("report", "--period", f"{T0.year}Q1", "--out", str(tmp_path / "reports"))
+        assert code == 0
+        written = [line.split("\t")[0] for line in out.splitlines()]
+        assert written[0].endswith(f"report-{T0.year}Q1.html")
+        assert len(written) == 6  # the page and five tables
+        page = (tmp_path / "reports" / f"report-{T0.year}Q1.html").read_text()
+        assert "开办企业一件事" in page
         code, _, err = run("figures", "--period", "2026H3")
         assert code == 2
         assert "2026H3" in err

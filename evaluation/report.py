@@ -1,0 +1,334 @@
+"""The periodic service-quality report (政务服务质量报告): one self-contained HTML file and a
+CSV per table, from the figures (evaluation.figures) and the reengineering analysis — never
+computed again here.
+
+The HTML needs no network to open: styles inline, charts as inline SVG whose labels stay
+text (searchable, readable when printed). zh-CN first, English beside it.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from evaluation.facts import CaseFacts, cohort, department_names
+from evaluation.figures import BY_KEY, Calendars, GroupFigures, Spread, compute
+from evaluation.periods import Period
+from evaluation.reengineering import Achieved, StageTime, achieved
+from store import queries
+from store.db import StoreOrSession
+
+Progress = Callable[[str], None]
+"""Told each step as the report is put together (the command shows it)."""
+
+SLOWEST = 10
+"""Stages listed in the slowest-stages table."""
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float | None
+    text: str
+
+
+@dataclass
+class Report:
+    period: Period
+    previous: Period
+    generated_at: dt.datetime
+    department: str | None
+    overall: GroupFigures
+    before: GroupFigures
+    """The same figures for the previous period: what changed."""
+    departments: list[GroupFigures]
+    previous_departments: dict[str, GroupFigures]
+    achieved: list[Achieved]
+    slowest: list[tuple[Achieved, StageTime]]
+    overdue: list[CaseFacts]
+    brands: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def last_day(self) -> dt.date:
+        return self.period.end - dt.timedelta(days=1)
+
+
+def _in(department: str | None, cases: Sequence[CaseFacts]) -> list[CaseFacts]:
+    if department is None:
+        return list(cases)
+    return [c for c in cases if department in c.departments]
+
+
+def build(
+    target: StoreOrSession,
+    period: Period,
+    calendars: Calendars,
+    department: str | None = None,
+    progress: Progress | None = None,
+    now: dt.datetime | None = None,
+) -> Report:
+    """Everything the report shows, for all departments or one."""
+    tell = progress or (lambda _: None)
+    names = department_names(target)
+    tell("读取本期办件 / reading the period's cases")
+    cases = _in(department, list(cohort(target, period)))
+    previous = period.previous()
+    tell("读取上期办件 / reading the previous period's cases")
+    earlier = _in(department, list(cohort(target, previous)))
+    tell("计算指标 / computing the figures")
+    [overall] = compute(cases, period, "all", calendars, names).groups
+    [before] = compute(earlier, previous, "all", calendars, names).groups
+    departments = [
+        g
+        for g in compute(cases, period, "department", calendars, names).groups
+        if department is None or g.key == department
+    ]
+    previous_departments = {
+        g.key: g for g in compute(earlier, previous, "department", calendars, names).groups
+    }
+    tell("流程再造分析 / reengineering analysis")
+    newest: dict[str, int] = {}
+    for c in cases:
+        newest[c.procedure_code] = max(newest.get(c.procedure_code, 0), c.procedure_version)
+    snapshots = {}
+    for code, version in newest.items():
+        snap = queries.get_procedure(target, code, version or None)
+        if snap is not None:
+            snapshots[code] = snap
+    done = achieved(cases, snapshots, calendars)
+    stages = [
+        (a, s)
+        for a in done
+        for s in a.stages
+        if (department is None or s.department == department) and s.working is not None
+    ]
+    stages.sort(key=lambda pair: -_load(pair[1]))
+    overdue = sorted((c for c in cases if c.overdue), key=lambda c: c.submitted_at)
+    return Report(
+        period=period,
+        previous=previous,
+        generated_at=now or dt.datetime.now(dt.UTC),
+        department=department,
+        overall=overall,
+        before=before,
+        departments=sorted(departments, key=_ranking),
+        previous_departments=previous_departments,
+        achieved=done,
+        slowest=stages[:SLOWEST],
+        overdue=overdue,
+        brands={code: brand for code, (_, brand) in names.items()},
+    )
+
+
+def _load(s: StageTime) -> float:
+    return (s.waiting.mean if s.waiting else 0.0) + (s.working.mean if s.working else 0.0)
+
+
+def _ranking(g: GroupFigures) -> tuple[float, float, str]:
+    """Departments ranked by on-time rate, then mean rating (both higher first)."""
+    on_time = g.figures["task_on_time_rate"]
+    rating = g.figures["rating_mean"]
+    return (-(on_time if on_time is not None else -1), -(rating or 0), g.key)
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def num(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def days(value: Spread | None) -> str:
+    return "—" if value is None else f"{value.p50:.1f} / {value.p90:.1f}"
+
+
+def change(now: float | None, before: float | None, rate: bool = False) -> str:
+    if now is None or before is None:
+        return "—"
+    delta = now - before
+    if rate:
+        return f"{delta * 100:+.1f} 个百分点 / pp"
+    return f"{delta:+.2f}"
+
+
+def bars(groups: Sequence[GroupFigures], key: str, scale: float) -> list[Bar]:
+    out = []
+    for g in groups:
+        value = g.figures.get(key)
+        text = pct(value) if BY_KEY[key].unit == "rate" else num(value)
+        out.append(Bar(g.name, None if value is None else value / scale, text))
+    return out
+
+
+# --------------------------------------------------------------------------- output
+
+_ENV = Environment(
+    loader=PackageLoader("evaluation", "templates"),
+    autoescape=select_autoescape(["html", "j2"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_ENV.globals.update(pct=pct, num=num, days=days, change=change, BY_KEY=BY_KEY)
+
+
+def html(report: Report) -> str:
+    """The report as one self-contained HTML page."""
+    template = _ENV.get_template("report.html.j2")
+    return template.render(
+        r=report,
+        on_time=bars(report.departments, "task_on_time_rate", 1.0),
+        ratings=bars(report.departments, "rating_mean", 5.0),
+    )
+
+
+def tables(report: Report) -> dict[str, list[list[Any]]]:
+    """Every table of the report as rows (the first row names the columns)."""
+    o, b = report.overall.figures, report.before.figures
+    summary: list[list[Any]] = [["figure", "指标", report.period.label, report.previous.label]]
+    for key in (
+        "received",
+        "accepted",
+        "approved",
+        "rejected",
+        "open",
+        "on_time_rate",
+        "overdue",
+        "one_trip_rate",
+        "online_rate",
+        "rating_mean",
+        "good_rate",
+        "bad_ratings",
+        "active_rating_rate",
+    ):
+        summary.append([key, BY_KEY[key].zh, _plain(o[key]), _plain(b[key])])
+    departments: list[list[Any]] = [
+        [
+            "rank",
+            "department",
+            "name",
+            "brand",
+            "received",
+            "tasks_decided",
+            "task_on_time_rate",
+            "task_days_p50",
+            "task_days_p90",
+            "overdue",
+            "rating_mean",
+            "good_rate",
+            "bad_ratings",
+        ]
+    ]
+    for rank, g in enumerate(report.departments, 1):
+        f = g.figures
+        used: Spread | None = f["task_days_used"]
+        departments.append(
+            [
+                rank,
+                g.key,
+                g.name,
+                report.brands.get(g.key) or "",
+                f["received"],
+                f["tasks_decided"],
+                _plain(f["task_on_time_rate"]),
+                _plain(used.p50 if used else None),
+                _plain(used.p90 if used else None),
+                f["tasks_overdue"],
+                _plain(f["rating_mean"]),
+                _plain(f["good_rate"]),
+                f["bad_ratings"],
+            ]
+        )
+    stages: list[list[Any]] = [
+        [
+            "procedure",
+            "stage",
+            "department",
+            "tasks",
+            "share_days",
+            "waiting_mean",
+            "working_mean",
+            "supplement_mean",
+        ]
+    ]
+    for a, s in report.slowest:
+        stages.append(
+            [
+                a.code,
+                s.stage_name,
+                s.department,
+                s.tasks,
+                round(s.committed, 2),
+                _plain(s.waiting.mean if s.waiting else None),
+                _plain(s.working.mean if s.working else None),
+                _plain(s.suspended.mean if s.suspended else None),
+            ]
+        )
+    overdue: list[list[Any]] = [["case", "procedure", "state", "submitted_at", "departments"]]
+    for c in report.overdue:
+        overdue.append(
+            [c.id, c.procedure_code, c.state, c.submitted_at.isoformat(), " ".join(c.departments)]
+        )
+    achieved_rows: list[list[Any]] = [
+        [
+            "procedure",
+            "version",
+            "cases",
+            "decided",
+            "promised_days",
+            "days_p50",
+            "days_p90",
+            "on_time_rate",
+            "promised_trips",
+            "trips_mean",
+            "returns_per_case",
+        ]
+    ]
+    for a in report.achieved:
+        achieved_rows.append(
+            [
+                a.code,
+                a.version,
+                a.cases,
+                a.decided,
+                a.promised_days,
+                _plain(a.days.p50 if a.days else None),
+                _plain(a.days.p90 if a.days else None),
+                _plain(a.on_time_rate),
+                a.after.trips,
+                _plain(a.trips_mean),
+                _plain(a.returns_per_case),
+            ]
+        )
+    return {
+        "summary": summary,
+        "departments": departments,
+        "slowest_stages": stages,
+        "overdue": overdue,
+        "achieved": achieved_rows,
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 4)
+    return "" if value is None else value
+
+
+def to_csv(rows: list[list[Any]]) -> str:
+    """CSV text starting with a byte order mark, so that spreadsheet programs read the
+    Chinese as UTF-8."""
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerows(rows)
+    return buffer.getvalue()
