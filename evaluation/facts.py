@@ -52,6 +52,7 @@ class TaskFacts:
     warned: bool
     escalated: bool
     clock: Timing | None
+    item_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class CaseFacts:
     """The committed limit's clock (acceptance to decision), once the case was accepted."""
     tasks: list[TaskFacts] = field(default_factory=list)
     procedure_version: int = 0
+    form: dict[str, Any] = field(default_factory=dict)
 
 
 def _timing(row: ClockRecord | None) -> Timing | None:
@@ -144,6 +146,7 @@ def cohort(target: StoreOrSession, period: Period) -> Iterator[CaseFacts]:
                         warned=t.warned,
                         escalated=t.escalated,
                         clock=_timing(clocks.get((t.case_id, f"task:{t.task_key}"))),
+                        item_code=t.item_code,
                     )
                 )
             facts = [
@@ -152,6 +155,7 @@ def cohort(target: StoreOrSession, period: Period) -> Iterator[CaseFacts]:
                     procedure_code=c.procedure_code,
                     procedure_name=c.procedure_name,
                     procedure_version=c.procedure_version,
+                    form=dict(c.form or {}),
                     departments=tuple(c.departments or ()),
                     state=c.state,
                     channel=c.channel,

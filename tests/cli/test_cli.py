@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -204,6 +205,30 @@ def test_figures_from_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert len(written) == 6  # the page and five tables
         page = (tmp_path / "reports" / f"report-{T0.year}Q1.html").read_text()
         assert "开办企业一件事" in page
+        # What-if: the catalog's procedure as a version 9, replayed on the quarter's cases.
+        design = tmp_path / "redesign.yaml"
+        source = CATALOG / "procedures" / "kaiban_qiye.yaml"
+        design.write_text(
+            re.sub(r"(?m)^version: 2.*$", "version: 9", source.read_text(encoding="utf-8"))
+        )
+        code, out, err = run(
+            "reengineer",
+            "simulate",
+            str(design),
+            "--from",
+            f"{T0.year}Q1",
+            "--runs",
+            "20",
+            "--json",
+        )
+        assert code == 0, err
+        result = json.loads(out)
+        assert (result["cases"], result["tasks"]) == (2, 0)
+        assert (result["current"]["version"], result["redesigned"]["version"]) == (2, 9)
+        assert result["redesigned"]["assumed"]  # no decided task recorded: shares assumed
+        code, out, _ = run("reengineer", "simulate", str(design), "--from", f"{T0.year}Q1")
+        assert code == 0
+        assert "redesigned" in out
         code, _, err = run("figures", "--period", "2026H3")
         assert code == 2
         assert "2026H3" in err
