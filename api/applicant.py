@@ -12,8 +12,9 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from api.public import Answer
 from definitions.guide import GuideMaterial, guide_materials
 from definitions.models import DeliveryMethod
 from definitions.versioning import ProcedureSnapshot
@@ -33,20 +34,20 @@ from workflows.contracts import (
 )
 
 
-class Label(BaseModel):
+class Label(Answer):
     """A text in zh-CN and in English."""
 
     zh: str
     en: str
 
 
-class DepartmentRef(BaseModel):
+class DepartmentRef(Answer):
     code: str
     name: str
     name_en: str | None = None
 
 
-class MaterialNeed(BaseModel):
+class MaterialNeed(Answer):
     """A material the applicant is asked for, with the guide's details."""
 
     key: str
@@ -59,7 +60,7 @@ class MaterialNeed(BaseModel):
     """Names of the items that need it."""
 
 
-class Notice(BaseModel):
+class Notice(Answer):
     """Why the case stopped or was turned down: what the applicant was told, by whom."""
 
     kind: Literal["returned", "refused", "rejected", "terminated"]
@@ -72,7 +73,7 @@ class Notice(BaseModel):
     missing: list[MaterialNeed] = Field(default_factory=list)
 
 
-class ProgressEntry(BaseModel):
+class ProgressEntry(Answer):
     """One step of 办件进度."""
 
     seq: int
@@ -84,7 +85,7 @@ class ProgressEntry(BaseModel):
     detail: str | None = None
 
 
-class TaskProgress(BaseModel):
+class TaskProgress(Answer):
     """One department's part of the case, without who handles it."""
 
     item: str
@@ -97,7 +98,7 @@ class TaskProgress(BaseModel):
     """Given for a rejection only."""
 
 
-class Deadline(BaseModel):
+class Deadline(Answer):
     """A deadline of the case, with how it follows from the calendar."""
 
     kind: ClockKind
@@ -111,7 +112,7 @@ class Deadline(BaseModel):
     ended_at: dt.datetime | None = None
 
 
-class ApplicantCase(BaseModel):
+class ApplicantCase(Answer):
     """A case as its applicant sees it (我的办件)."""
 
     audience: Literal["applicant"] = "applicant"
@@ -345,7 +346,7 @@ def status_of(case: CaseRow) -> Label:
     return _label(_OWED if owes_materials(case) else _STATUS[case.state])
 
 
-class ApplicantCaseSummary(BaseModel):
+class ApplicantCaseSummary(Answer):
     """A case in its applicant's list (我的办件): enough to choose one and see if they must act."""
 
     case_id: str

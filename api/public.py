@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from workflows.contracts import (
     CaseState,
@@ -28,7 +28,24 @@ from workflows.contracts import (
 )
 
 
-class Public(BaseModel):
+class Answer(BaseModel):
+    """Every instant an answer carries is in UTC (``…Z``), whichever zone the engine or the
+    store produced it in: clients compare them as they are."""
+
+    @model_validator(mode="after")
+    def _in_utc(self) -> Self:
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if (
+                isinstance(value, dt.datetime)
+                and value.tzinfo is not None
+                and value.tzinfo is not dt.UTC
+            ):
+                object.__setattr__(self, name, value.astimezone(dt.UTC))
+        return self
+
+
+class Public(Answer):
     """An API answer read from an engine contract by attribute."""
 
     model_config = ConfigDict(from_attributes=True)

@@ -111,3 +111,25 @@ async def test_answers_carry_exactly_the_published_fields(api: Api) -> None:
     assert {frozenset(e) for e in timeline} == {frozenset(EventPublic.model_fields)}
     feed = await api.ok("supervisor-1", "GET", "/events")
     assert {frozenset(e) for e in feed["events"]} == {frozenset(FeedEvent.model_fields)}
+
+
+def test_every_instant_is_answered_in_utc() -> None:
+    from definitions.calendar import SHANGHAI
+
+    local = dt.datetime(2025, 9, 15, 9, tzinfo=SHANGHAI)
+    fields = {
+        "id": "OT-1",
+        "procedure_code": "YZ-YJS-KBQY",
+        "procedure_version": 1,
+        "content_hash": "h",
+        "procedure_name": "开办企业",
+        "applicant_id": "applicant-1",
+        "state": CaseState.intake,
+        "submitted_at": local,
+        "deadline_at": local,
+    }
+    answer = CasePublic.of(CaseRow(**fields)).model_dump(mode="json")
+    assert (answer["submitted_at"], answer["deadline_at"]) == (
+        "2025-09-15T01:00:00Z",
+        "2025-09-15T01:00:00Z",
+    )
