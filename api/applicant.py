@@ -187,6 +187,7 @@ _TITLES: dict[EventType, tuple[str, str]] = {
     EventType.case_delivered: ("结果已送达", "results delivered"),
     EventType.trip_recorded: ("到现场办理", "on-site visit recorded"),
     EventType.case_rated: ("已评价", "rated"),
+    EventType.visit_rated: ("现场服务已评价（一次一评）", "on-site visit rated"),
     EventType.case_completed: ("办结", "completed"),
     EventType.case_withdrawn: ("已撤回申请", "application withdrawn"),
 }
@@ -302,7 +303,9 @@ def _detail(e: Event, ctx: _Context, tasks: Mapping[str, TaskRow]) -> str | None
         label = DeliveryMethod(method).label if method in set(DeliveryMethod) else None
         results = "、".join(str(r) for r in p.get("results") or [])
         return "；".join(x for x in (label, results) if x) or None
-    if t is EventType.case_rated:
+    if t is EventType.case_rated and p.get("defaulted"):
+        return f"{p.get('window_days')} 个工作日内未评价，视为满意 / not rated in time: counted as satisfied"
+    if t in (EventType.case_rated, EventType.visit_rated):
         return f"{p.get('score')} 分" if isinstance(p.get("score"), int) else None
     return None
 

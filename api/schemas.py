@@ -171,10 +171,29 @@ class Withdraw(StrictBody):
     reason: Text | None = None
 
 
+Score = Annotated[int, Field(ge=1, le=5, strict=True)]
+"""5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意 (the last two are 差评)."""
+OnlineDimension = Literal["overall", "efficiency", "guide_accuracy", "convenience", "usability"]
+"""整体满意度, 办事效率, 办事指南准确度, 办事便捷度, 平台操作性."""
+OnSiteDimension = Literal["overall", "efficiency", "service_level", "attitude"]
+"""整体满意度, 服务效率, 服务水平, 服务态度."""
+
+
 class Rating(StrictBody):
-    score: int = Field(ge=1, le=5)
-    """5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意."""
+    """一事一评: one rating of the whole case, online."""
+
+    score: Score
     comment: Text | None = None
+    dimensions: dict[OnlineDimension, Score] = Field(default_factory=dict)
+    """Optional scores per dimension."""
+
+
+class VisitRatingBody(StrictBody):
+    """一次一评: the applicant's rating of this visit, from the desk's rating device."""
+
+    score: Score
+    comment: Text | None = None
+    dimensions: dict[OnSiteDimension, Score] = Field(default_factory=dict)
 
 
 class IntakeDecision(StrictBody):
@@ -216,6 +235,7 @@ class Visit(StrictBody):
     reason: Literal["window_submission", "on_site_supplement", "other"]
     """A window pickup is recorded by the delivery itself (``method: window``)."""
     note: Text | None = None
+    rating: VisitRatingBody | None = None
 
 
 class Resolve(StrictBody):

@@ -240,6 +240,9 @@ class Department(_Model):
     brand: Brand | None = None
     calendar: Key | None = None
     """Calendar to use when not the national one (e.g. a region with its own holidays)."""
+    rating_default_days: int | None = Field(None, ge=1, le=30, json_schema_extra={"added": 3})
+    """For a front desk: a case its applicant has not rated this many working days after
+    delivery counts as 满意 (4), marked defaulted (as some provinces rule). Unset: no rating."""
 
 
 # --------------------------------------------------------------------------- service items

@@ -124,6 +124,7 @@ class Harness:
         case_id: str | None = None,
         procedure: Procedure | None = None,
         materials: list[str] | None = None,
+        desk_rating_default_days: int | None = None,
         **extra: Any,
     ) -> str:
         cat = catalog()
@@ -131,6 +132,15 @@ class Harness:
         assert proc is not None
         case_id = case_id or f"YZ-{uuid.uuid4().hex[:10]}"
         snap = snapshot(cat, proc)
+        if desk_rating_default_days is not None:
+            # A jurisdiction that counts an unrated case as 满意 after that many days.
+            departments = [
+                d.model_copy(update={"rating_default_days": desk_rating_default_days})
+                if d.code == proc.intake.department
+                else d
+                for d in snap.departments
+            ]
+            snap = snap.model_copy(update={"departments": departments})
         form = form if form is not None else {"company_name": "云州示范科技有限公司"}
         data = CaseInput(
             case_id=case_id,

@@ -180,6 +180,8 @@ class EventType(StrEnum):
     case_rejected = "case.rejected"
     case_delivered = "case.delivered"
     case_rated = "case.rated"
+    visit_rated = "visit.rated"
+    """一次一评: the applicant rated an on-site visit at the desk's device."""
     case_completed = "case.completed"
     case_withdrawn = "case.withdrawn"
     case_urged = "case.urged"
@@ -337,12 +339,62 @@ class ReassignInput(_Action):
     """The assignee's department as the API found it; must be the task's."""
 
 
+class RatingDimension(StrEnum):
+    """The dimensions of a rating in national practice (GB/T 39735-2020)."""
+
+    overall = "overall"
+    """整体满意度."""
+    efficiency = "efficiency"
+    """办事效率 (online) / 服务效率 (on site)."""
+    guide_accuracy = "guide_accuracy"
+    """办事指南准确度 (online)."""
+    convenience = "convenience"
+    """办事便捷度 (online)."""
+    usability = "usability"
+    """平台操作性 (online)."""
+    service_level = "service_level"
+    """服务水平 (on site)."""
+    attitude = "attitude"
+    """服务态度 (on site)."""
+
+
+ONLINE_DIMENSIONS = frozenset(
+    {
+        RatingDimension.overall,
+        RatingDimension.efficiency,
+        RatingDimension.guide_accuracy,
+        RatingDimension.convenience,
+        RatingDimension.usability,
+    }
+)
+ONSITE_DIMENSIONS = frozenset(
+    {
+        RatingDimension.overall,
+        RatingDimension.efficiency,
+        RatingDimension.service_level,
+        RatingDimension.attitude,
+    }
+)
+Score = Annotated[int, Field(ge=1, le=5)]
+"""5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意 (the last two are 差评)."""
+
+
+class VisitRating(_Model):
+    """一次一评: the applicant's rating of one on-site visit, from the desk's device."""
+
+    score: Score
+    comment: str | None = Field(None, max_length=TEXT_LENGTH)
+    dimensions: dict[RatingDimension, Score] = Field(default_factory=dict)
+
+
 class VisitInput(_Action):
     """The front desk records an on-site visit of the applicant (到办事现场), counted as a trip."""
 
     reason: Literal["window_submission", "on_site_supplement", "other"]
     """A window pickup is recorded by the delivery itself (method ``window``)."""
     note: str | None = Field(None, max_length=TEXT_LENGTH)
+    rating: VisitRating | None = None
+    """The applicant's rating of this visit (一次一评), when they gave one."""
 
 
 class ResolveIncidentInput(_Action):
@@ -386,10 +438,11 @@ class DeliverInput(_Action):
 
 
 class RateInput(_Action):
-    """好差评: 5 非常满意 … 1 非常不满意."""
+    """好差评, 一事一评: 5 非常满意 … 1 非常不满意, with optional dimension scores."""
 
     score: int = Field(ge=1, le=5)
     comment: str | None = Field(None, max_length=TEXT_LENGTH)
+    dimensions: dict[RatingDimension, Score] = Field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- projections

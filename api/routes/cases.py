@@ -45,6 +45,7 @@ from workflows.contracts import (
     CaseRow,
     ClockRow,
     RateInput,
+    RatingDimension,
     Role,
     SupplementInput,
     TaskRow,
@@ -296,7 +297,13 @@ async def rate(
     client: ClientDep,
     settings: SettingsDep,
 ) -> ActionAnswer:
-    """Rate the service (好差评) once the results are delivered."""
+    """Rate the service (好差评, 一事一评) once the results are delivered: a score, a comment
+    and optional dimension scores. A score of 2 or 1 is a bad rating (差评)."""
     await case_for(user, store, client, case_id)
-    data = RateInput(actor=user.actor(), score=body.score, comment=body.comment)
+    data = RateInput(
+        actor=user.actor(),
+        score=body.score,
+        comment=body.comment,
+        dimensions={RatingDimension(k): v for k, v in body.dimensions.items()},
+    )
     return await act(request, store, client, settings, case_id, CaseWorkflow.rate, data)

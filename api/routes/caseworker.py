@@ -34,6 +34,7 @@ from workflows.contracts import (
     AcceptInput,
     DecideInput,
     DeliverInput,
+    RatingDimension,
     ReassignInput,
     RefuseInput,
     ReturnInput,
@@ -42,6 +43,7 @@ from workflows.contracts import (
     TaskInput,
     TaskState,
     VisitInput,
+    VisitRating,
 )
 
 router = APIRouter(tags=["caseworkers"])
@@ -266,9 +268,19 @@ async def visit(
     client: ClientDep,
     settings: SettingsDep,
 ) -> ActionAnswer:
-    """The front desk records that the applicant came in person (到办事现场: a trip)."""
+    """The front desk records that the applicant came in person (到办事现场: a trip), with
+    the applicant's rating of the visit from the desk's device when given (一次一评)."""
     await case_for(user, store, client, case_id)
-    data = VisitInput(actor=user.actor(), reason=body.reason, note=body.note)
+    rating = (
+        VisitRating(
+            score=body.rating.score,
+            comment=body.rating.comment,
+            dimensions={RatingDimension(k): v for k, v in body.rating.dimensions.items()},
+        )
+        if body.rating is not None
+        else None
+    )
+    data = VisitInput(actor=user.actor(), reason=body.reason, note=body.note, rating=rating)
     return await act(request, store, client, settings, case_id, CaseWorkflow.record_visit, data)
 
 

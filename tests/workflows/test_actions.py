@@ -24,18 +24,23 @@ from workflows.contracts import (
     RECORD_ACTIVITY,
     AcceptInput,
     CaseState,
+    ClockKind,
     DecideInput,
     DeliverInput,
     EventType,
     RateInput,
+    RatingDimension,
     ReassignInput,
     RecordInput,
     RecordResult,
     RefuseInput,
+    Role,
     SupplementInput,
     TaskInput,
     TaskState,
     UrgeInput,
+    VisitInput,
+    VisitRating,
 )
 
 SCJG = caseworker("YZ-SCJG")
@@ -197,6 +202,80 @@ async def test_unrated_case_completes_when_the_window_closes(harness: Harness) -
     assert (final.state, final.rating, final.trips) == (CaseState.completed, None, 1)
     [completed] = h.of_type(case_id, EventType.case_completed)
     assert completed.payload == {"rated": False}
+
+
+async def test_where_silence_counts_as_satisfied_an_unrated_case_is_rated_4(
+    harness: Harness,
+) -> None:
+    h = harness
+    case_id = await h.start("YZ-DX-GTHDJ", form={}, desk_rating_default_days=5)
+    await h.act(case_id, CaseWorkflow.accept, AcceptInput(actor=FRONT_DESK))
+    [task] = h.review(case_id)
+    await approve(h, case_id, task.task_key, task.department)
+    delivered = await h.act(case_id, CaseWorkflow.deliver, DeliverInput(actor=FRONT_DESK))
+    # The desk's jurisdiction sets the window: five working days after delivery.
+    [window] = [c for c in queries.case_clocks(h.store, case_id) if c.kind is ClockKind.rating]
+    assert window.days == 5
+    final = await h.handles[case_id].result()  # time skips to the end of the window
+    assert (final.state, final.rating, delivered.state) == (
+        CaseState.completed,
+        4,
+        CaseState.rating,
+    )
+    [rated] = h.of_type(case_id, EventType.case_rated)
+    assert rated.payload == {
+        "score": 4,
+        "comment": None,
+        "bad": False,
+        "defaulted": True,
+        "window_days": 5,
+    }
+    assert rated.actor_role is Role.system
+    assert window.due_at is not None
+    assert abs(rated.at - window.due_at) < dt.timedelta(seconds=1)
+    [completed] = h.of_type(case_id, EventType.case_completed)
+    assert completed.payload == {"rated": True, "defaulted": True}
+
+
+async def test_ratings_carry_dimensions_and_each_visit_can_be_rated(harness: Harness) -> None:
+    h = harness
+    case_id = await h.start("YZ-DX-GTHDJ", form={})
+    await h.act(
+        case_id,
+        CaseWorkflow.record_visit,
+        VisitInput(
+            actor=FRONT_DESK,
+            reason="other",
+            rating=VisitRating(
+                score=2, comment="排队太久", dimensions={RatingDimension.attitude: 4}
+            ),
+        ),
+    )
+    [visit] = h.of_type(case_id, EventType.visit_rated)
+    assert visit.payload == {
+        "score": 2,
+        "comment": "排队太久",
+        "bad": True,
+        "reason": "other",
+        "recorded_by": FRONT_DESK.id,
+        "dimensions": {"attitude": 4},
+    }
+    assert (visit.actor_id, visit.actor_role) == (APPLICANT.id, Role.applicant)
+    await h.act(case_id, CaseWorkflow.accept, AcceptInput(actor=FRONT_DESK))
+    [task] = h.review(case_id)
+    await approve(h, case_id, task.task_key, task.department)
+    await h.act(case_id, CaseWorkflow.deliver, DeliverInput(actor=FRONT_DESK))
+    await h.act(
+        case_id,
+        CaseWorkflow.rate,
+        RateInput(
+            actor=APPLICANT,
+            score=5,
+            dimensions={RatingDimension.efficiency: 5, RatingDimension.overall: 4},
+        ),
+    )
+    [rated] = h.of_type(case_id, EventType.case_rated)
+    assert rated.payload["dimensions"] == {"efficiency": 5, "overall": 4}
 
 
 async def test_urge_satisfied_in_time_does_not_escalate(harness: Harness) -> None:

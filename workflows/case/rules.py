@@ -703,8 +703,26 @@ def trip(s: CaseData, spec: Spec, reason: str, actor: Actor, now: dt.datetime) -
 
 
 def visit(s: CaseData, spec: Spec, data: VisitInput, now: dt.datetime) -> None:
-    """The front desk records that the applicant came to the office."""
+    """The front desk records that the applicant came to the office, and the applicant's
+    rating of that visit when they gave one (一次一评, from the desk's device)."""
     trip(s, spec, data.reason, data.actor, now)
+    rating = data.rating
+    if rating is not None:
+        extra: dict[str, Any] = {}
+        if rating.dimensions:
+            extra["dimensions"] = {k.value: v for k, v in sorted(rating.dimensions.items())}
+        applicant = Actor(id=s.case.applicant_id, role=Role.applicant)
+        s.emit(
+            EventType.visit_rated,
+            applicant,
+            now,
+            score=rating.score,
+            comment=rating.comment,
+            bad=rating.score <= BAD_RATING,
+            reason=data.reason,
+            recorded_by=data.actor.id,
+            **extra,
+        )
 
 
 # --------------------------------------------------------------------------- the end
@@ -750,19 +768,58 @@ def deliver(s: CaseData, spec: Spec, data: DeliverInput, now: dt.datetime) -> No
     )
 
 
+BAD_RATING = 2
+"""Scores at or below it are 差评."""
+DEFAULT_SCORE = 4
+"""满意: what an unrated case counts as where the jurisdiction says so."""
+
+
 def rate(s: CaseData, spec: Spec, data: RateInput, now: dt.datetime) -> None:
-    """好差评 (1–5); the case completes. A score of 2 or less is a bad rating."""
+    """好差评 (1–5), 一事一评; the case completes. A score of 2 or less is a bad rating."""
     s.case.rating = data.score
     s.case.rating_comment = data.comment
+    extra: dict[str, Any] = {}
+    if data.dimensions:
+        extra["dimensions"] = {k.value: v for k, v in sorted(data.dimensions.items())}
     s.emit(
         EventType.case_rated,
         data.actor,
         now,
         score=data.score,
         comment=data.comment,
-        bad=data.score <= 2,
+        bad=data.score <= BAD_RATING,
+        **extra,
     )
     close(s, spec, CaseState.completed, EventType.case_completed, SYSTEM, now, rated=True)
+
+
+def rating_window_ended(s: CaseData, spec: Spec, now: dt.datetime) -> None:
+    """The applicant did not rate in time: the case completes unrated, or — where the front
+    desk's jurisdiction counts silence as 满意 — rated 4, marked defaulted."""
+    if not spec.rating_defaults:
+        close(s, spec, CaseState.completed, EventType.case_completed, SYSTEM, now, rated=False)
+        return
+    s.case.rating = DEFAULT_SCORE
+    s.emit(
+        EventType.case_rated,
+        SYSTEM,
+        now,
+        score=DEFAULT_SCORE,
+        comment=None,
+        bad=False,
+        defaulted=True,
+        window_days=spec.rating_window_days,
+    )
+    close(
+        s,
+        spec,
+        CaseState.completed,
+        EventType.case_completed,
+        SYSTEM,
+        now,
+        rated=True,
+        defaulted=True,
+    )
 
 
 def close(

@@ -16,9 +16,18 @@ class Spec:
         rating_window_days: int = 10,
     ) -> None:
         self.snapshot = snapshot
-        self.rating_window_days = rating_window_days
-        """Working days the applicant has to rate after delivery."""
         self.procedure = snapshot.procedure
+        desk = next(
+            (d for d in snapshot.departments if d.code == self.procedure.intake.department), None
+        )
+        self.rating_defaults = desk is not None and desk.rating_default_days is not None
+        """The front desk's jurisdiction counts an unrated case as 满意 when the window ends."""
+        self.rating_window_days = (
+            desk.rating_default_days
+            if desk is not None and desk.rating_default_days is not None
+            else rating_window_days
+        )
+        """Working days the applicant has to rate after delivery."""
         self.items: dict[str, ServiceItem] = {i.code: i for i in snapshot.items}
         self.stages: dict[str, Stage] = {s.key: s for s in self.procedure.stages}
         self.calendars: dict[str, str] = {

@@ -14,7 +14,7 @@ from typing import Any
 
 from workflows.case.clocks import INTAKE_SUPPLEMENT, SUPPLEMENT, CaseClock
 from workflows.case.incidents import open_incident, resolve_kind
-from workflows.case.rules import accept_application, close
+from workflows.case.rules import accept_application, close, rating_window_ended
 from workflows.case.spec import Spec
 from workflows.case.state import CaseData
 from workflows.contracts import (
@@ -208,7 +208,7 @@ def fire_due(s: CaseData, spec: Spec, now: dt.datetime) -> bool:
             provisional=clock.provisional,
         )
     elif clock.kind is ClockKind.rating:
-        close(s, spec, CaseState.completed, EventType.case_completed, SYSTEM, now, rated=False)
+        rating_window_ended(s, spec, now)
     elif clock.kind is ClockKind.urge:
         urged = next(u for u in s.urges if u.clock == key)
         scope = "task" if urged.task_key else "case"
