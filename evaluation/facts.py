@@ -17,7 +17,7 @@ from sqlalchemy import and_, select
 from definitions.calendar import Suspension
 from evaluation.periods import Period
 from store.db import StoreOrSession, transaction
-from store.models import Case, ClockRecord, ProcedureVersion, Task
+from store.models import Case, ClockRecord, EventRecord, ProcedureVersion, Task
 
 CHUNK = 5000
 """Cases read per query: bounded memory per round trip on a large store."""
@@ -56,6 +56,17 @@ class TaskFacts:
 
 
 @dataclass(frozen=True)
+class RatingFacts:
+    """One rating: the case's own (一事一评) or an on-site visit's (一次一评)."""
+
+    score: int
+    on_site: bool = False
+    defaulted: bool = False
+    """Not given: counted as 满意 when the rating window ended (where the rules say so)."""
+    dimensions: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class CaseFacts:
     id: str
     procedure_code: str
@@ -79,6 +90,8 @@ class CaseFacts:
     tasks: list[TaskFacts] = field(default_factory=list)
     procedure_version: int = 0
     form: dict[str, Any] = field(default_factory=dict)
+    ratings: list[RatingFacts] = field(default_factory=list)
+    """Its online rating and every on-site visit's, from the events (with their dimensions)."""
 
 
 def _timing(row: ClockRecord | None) -> Timing | None:
@@ -95,6 +108,22 @@ def _timing(row: ClockRecord | None) -> Timing | None:
         if s.get("start")
     )
     return Timing(row.start, row.days, row.calendar, suspensions, row.ended_at, row.overdue)
+
+
+def _rating(kind: str, payload: Any) -> RatingFacts | None:
+    data = payload if isinstance(payload, dict) else {}
+    score = data.get("score")
+    if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+        return None
+    dims = data.get("dimensions") if isinstance(data.get("dimensions"), dict) else {}
+    return RatingFacts(
+        score=score,
+        on_site=kind == "visit.rated",
+        defaulted=bool(data.get("defaulted")),
+        dimensions={
+            str(k): v for k, v in (dims or {}).items() if isinstance(v, int) and 1 <= v <= 5
+        },
+    )
 
 
 def cohort(target: StoreOrSession, period: Period) -> Iterator[CaseFacts]:
@@ -149,6 +178,18 @@ def cohort(target: StoreOrSession, period: Period) -> Iterator[CaseFacts]:
                         item_code=t.item_code,
                     )
                 )
+            ratings: dict[str, list[RatingFacts]] = {}
+            for case_id, kind, payload in session.execute(
+                select(EventRecord.case_id, EventRecord.type, EventRecord.payload)
+                .where(
+                    EventRecord.case_id.in_(ids),
+                    EventRecord.type.in_(("case.rated", "visit.rated")),
+                )
+                .order_by(EventRecord.case_id, EventRecord.seq)
+            ):
+                rating = _rating(kind, payload)
+                if rating is not None:
+                    ratings.setdefault(case_id, []).append(rating)
             facts = [
                 CaseFacts(
                     id=c.id,
@@ -156,6 +197,7 @@ def cohort(target: StoreOrSession, period: Period) -> Iterator[CaseFacts]:
                     procedure_name=c.procedure_name,
                     procedure_version=c.procedure_version,
                     form=dict(c.form or {}),
+                    ratings=ratings.get(c.id, []),
                     departments=tuple(c.departments or ()),
                     state=c.state,
                     channel=c.channel,

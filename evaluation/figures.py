@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from definitions.calendar import DAY_SECONDS, WorkingCalendar, local_date, start_of_day
-from evaluation.facts import CaseFacts, TaskFacts, Timing, cohort, department_names
+from evaluation.facts import (
+    CaseFacts,
+    RatingFacts,
+    TaskFacts,
+    Timing,
+    cohort,
+    department_names,
+)
 from evaluation.periods import Period
 from store.db import StoreOrSession
 
@@ -39,7 +46,7 @@ class Figure:
     key: str
     zh: str
     en: str
-    unit: Literal["count", "rate", "days", "ratio", "score", "distribution"]
+    unit: Literal["count", "rate", "days", "ratio", "score", "scores", "distribution"]
     definition: str
     scope: Literal["case", "task"] = "case"
 
@@ -165,7 +172,52 @@ FIGURES: tuple[Figure, ...] = (
         "主动评价率",
         "rated actively",
         "rate",
-        "delivered cases the applicant rated, over delivered cases",
+        "delivered cases the applicant rated themselves (not defaulted), over delivered cases",
+    ),
+    Figure(
+        "defaulted_ratings",
+        "默认好评",
+        "defaulted ratings",
+        "count",
+        "cases not rated in the window and counted as 满意 (4) where the rules say so; included"
+        " in the rating figures, not in the active rating rate",
+    ),
+    Figure(
+        "dimension_means",
+        "分项评分",
+        "mean by dimension",
+        "scores",
+        "online ratings' dimension scores (整体满意度, 办事效率, 办事指南准确度, 办事便捷度,"
+        " 平台操作性): the mean of each dimension rated",
+    ),
+    Figure(
+        "onsite_rated",
+        "现场评价数（一次一评）",
+        "on-site ratings",
+        "count",
+        "ratings of on-site visits of the received cases, recorded at the desk",
+    ),
+    Figure(
+        "onsite_rating_mean",
+        "现场平均评分",
+        "on-site mean rating",
+        "score",
+        "mean of the on-site visits' ratings",
+    ),
+    Figure(
+        "onsite_bad_ratings",
+        "现场差评数",
+        "on-site bad ratings",
+        "count",
+        "on-site visits rated 1 or 2",
+    ),
+    Figure(
+        "onsite_dimension_means",
+        "现场分项评分",
+        "on-site mean by dimension",
+        "scores",
+        "on-site ratings' dimension scores (整体满意度, 服务效率, 服务水平, 服务态度): the mean of"
+        " each",
     ),
     Figure(
         "tasks_decided",
@@ -296,7 +348,11 @@ def case_figures(cases: Sequence[CaseFacts], calendars: Calendars) -> dict[str, 
     delivered = [c for c in cases if c.delivered_at is not None]
     known_channel = [c for c in cases if c.channel is not None]
     ratings = [c.rating for c in cases if c.rating is not None]
-    rated_delivered = [c for c in delivered if c.rating is not None]
+    online = [r for c in cases for r in c.ratings if not r.on_site]
+    on_site = [r for c in cases for r in c.ratings if r.on_site]
+    defaulted = {c.id for c in cases if any(r.defaulted for r in c.ratings if not r.on_site)}
+    rated_delivered = [c for c in delivered if c.rating is not None and c.id not in defaulted]
+    site_scores = [r.score for r in on_site]
     return {
         "received": len(cases),
         "accepted": len(accepted),
@@ -327,7 +383,22 @@ def case_figures(cases: Sequence[CaseFacts], calendars: Calendars) -> dict[str, 
         "good_rate": rate(sum(r > BAD_RATING for r in ratings), len(ratings)),
         "bad_ratings": sum(r <= BAD_RATING for r in ratings),
         "active_rating_rate": rate(len(rated_delivered), len(delivered)),
+        "defaulted_ratings": len(defaulted),
+        "dimension_means": dimension_means(online),
+        "onsite_rated": len(on_site),
+        "onsite_rating_mean": sum(site_scores) / len(site_scores) if site_scores else None,
+        "onsite_bad_ratings": sum(r <= BAD_RATING for r in site_scores),
+        "onsite_dimension_means": dimension_means(on_site),
     }
+
+
+def dimension_means(ratings: Sequence[RatingFacts]) -> dict[str, float]:
+    """The mean score of each dimension rated, by dimension name."""
+    scores: dict[str, list[int]] = {}
+    for r in ratings:
+        for dimension, score in r.dimensions.items():
+            scores.setdefault(dimension, []).append(score)
+    return {d: sum(v) / len(v) for d, v in sorted(scores.items())}
 
 
 def task_figures(tasks: Sequence[TaskFacts], calendars: Calendars) -> dict[str, Any]:

@@ -285,3 +285,42 @@ def test_the_docs_define_every_figure() -> None:
     docs = (Path(__file__).parents[2] / "docs" / "figures.md").read_text()
     for figure in FIGURES:
         assert f"| `{figure.key}` | {figure.zh} |" in docs, figure.key
+
+
+def test_rating_figures_by_hand() -> None:
+    from evaluation.facts import RatingFacts
+
+    delivered = {"state": "completed", "decided_at": at(WED), "delivered_at": at(WED, 15)}
+    cases = [
+        case(
+            "r1",
+            rating=5,
+            ratings=[RatingFacts(5, dimensions={"overall": 5, "efficiency": 4})],
+            **delivered,
+        ),
+        case("r2", rating=4, ratings=[RatingFacts(4, defaulted=True)], **delivered),
+        case(
+            "r3",
+            rating=1,
+            ratings=[
+                RatingFacts(3, on_site=True, dimensions={"attitude": 2}),
+                RatingFacts(1, dimensions={"overall": 1}),
+            ],
+            **delivered,
+        ),
+        case("r4", ratings=[RatingFacts(1, on_site=True)]),
+    ]
+    [group] = compute(cases, PERIOD, "all", calendars).groups
+    f = group.figures
+    # Online: 5, 4 (defaulted) and 1; the defaulted one counts as 满意 but not as active.
+    assert (f["rated"], f["rating_mean"], f["good_rate"], f["bad_ratings"]) == (
+        3,
+        pytest.approx(10 / 3),
+        pytest.approx(2 / 3),
+        1,
+    )
+    assert (f["defaulted_ratings"], f["active_rating_rate"]) == (1, pytest.approx(2 / 3))
+    assert f["dimension_means"] == {"efficiency": 4.0, "overall": 3.0}
+    # On site (一次一评): 3 and 1.
+    assert (f["onsite_rated"], f["onsite_rating_mean"], f["onsite_bad_ratings"]) == (2, 2.0, 1)
+    assert f["onsite_dimension_means"] == {"attitude": 2.0}
