@@ -6,24 +6,30 @@ what a newcomer sees in dev mode is what is measured and tested.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import uuid
 from pathlib import Path
 from typing import Any
 
+import structlog
 from temporalio.client import Client
 
+from activities.clock import Calendars
 from core.settings import DEFAULT_CATALOG
 from definitions.validate import validate_paths
-from definitions.versioning import snapshot
+from definitions.versioning import ProcedureSnapshot, snapshot
 from services.cases import start_case
+from services.history import Written, write_history
 from store import queries
 from store.db import Store
 from store.users import create_user, get_user, issue_token
 from workflows.case import CaseWorkflow
 from workflows.client import Done, send
 from workflows.contracts import AcceptInput, Actor, ReturnInput, Role, TaskInput
+
+log = structlog.get_logger("demo")
 
 DEMO_PROCEDURE = "YZ-YJS-KBQY"
 """开办企业, the business start-up: the procedure the demo cases, benches and tests follow."""
@@ -92,11 +98,45 @@ def has_demo_cases(store: Store) -> bool:
     return bool(page)
 
 
-async def demo_cases(client: Client, store: Store, task_queue: str) -> list[str]:
-    """Sample cases: in progress, returned for supplement, and overdue (once per state
-    folder: a restart keeps the ones it has)."""
+HISTORY_CASES = 300
+"""Closed cases of the past half year that the demo writes (see services.history)."""
+
+
+def demo_history(store: Store, calendars: Calendars) -> Written:
+    """Half a year of closed cases across the shipped procedures, run offline by the rules."""
+    snapshots = [
+        snap
+        for info in queries.list_procedures(store)
+        if (snap := queries.get_procedure(store, info.code, info.version)) is not None
+    ]
+    latest: dict[str, ProcedureSnapshot] = {}
+    for snap in snapshots:
+        if snap.code not in latest or snap.version > latest[snap.code].version:
+            latest[snap.code] = snap
+    return write_history(
+        store,
+        [latest[code] for code in sorted(latest)],
+        calendars,
+        end=dt.datetime.now(dt.UTC),
+        cases=HISTORY_CASES,
+    )
+
+
+async def demo_cases(
+    client: Client, store: Store, task_queue: str, calendars: Calendars | None = None
+) -> list[str]:
+    """Sample cases: half a year of history, and running ones — in progress, returned for
+    supplement, and overdue (once per state folder: a restart keeps the ones it has)."""
     if has_demo_cases(store):
         return []
+    if calendars is not None:
+        written = await asyncio.to_thread(demo_history, store, calendars)
+        log.info(
+            "demo history written",
+            cases=written.cases,
+            events=written.events,
+            left_out=written.skipped,
+        )
     applicant = Actor(id="zhangsan", role=Role.applicant, name="张三")
     desk = Actor(id="desk", role=Role.caseworker, department="YZ-ZWFW")
     scjg = Actor(id="yz-scjg", role=Role.caseworker, department="YZ-SCJG")

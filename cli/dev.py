@@ -29,7 +29,7 @@ from core.settings import Settings
 from definitions.validate import validate_paths
 from store.db import Store, migrate
 from store.writes import publish_catalog
-from worker.temporal import serving
+from worker.temporal import calendars_from_settings, serving
 from workflows import search
 from workflows.client import connect
 
@@ -163,7 +163,9 @@ async def run_dev(
             if running.done():
                 await running  # re-raise why it could not start (port taken …)
             if demo:
-                cases = await demo_cases(client, store, settings.task_queue)
+                cases = await demo_cases(
+                    client, store, settings.task_queue, calendars_from_settings(store, settings)
+                )
                 if cases:
                     log.info("demo cases submitted", cases=cases)
                 else:

@@ -125,7 +125,7 @@ def _upsert_newer(session: Session, table: Table, rows: list[dict[str, Any]]) ->
         session.execute(_upsert(dialect, table, columns), same)
 
 
-def record(target: StoreOrSession, data: RecordInput) -> RecordResult:
+def record(target: StoreOrSession, data: RecordInput, *, notify: bool = True) -> RecordResult:
     """Append events and update the case and task projections, in one transaction.
 
     Events are inserted with ``ON CONFLICT (case_id, seq) DO NOTHING``, so a retry inserts only
@@ -142,6 +142,8 @@ def record(target: StoreOrSession, data: RecordInput) -> RecordResult:
     Args:
         target: a :class:`Store` (committed on return) or a session (the caller commits).
         data: the events and the projection rows they lead to.
+        notify: put the applicant's messages in the outbox (not for a history imported after
+            the fact: nobody is to be told about it now).
 
     Returns:
         How many events were newly inserted (0 on a complete retry).
@@ -171,7 +173,8 @@ def record(target: StoreOrSession, data: RecordInput) -> RecordResult:
             case["channel"] = submitted.payload["channel"]
         _upsert_newer(session, CASES, [case])
         # The applicant's messages, in the same transaction as the events that cause them.
-        outbox.add(session, outbox.rows_for(data.events, data.case, snap, now))
+        if notify:
+            outbox.add(session, outbox.rows_for(data.events, data.case, snap, now))
         tasks = [_columns(t, []) | {"updated_at": now} for t in data.tasks]
         _upsert_newer(session, TASKS, tasks)
         _upsert_newer(session, CLOCKS, _clock_rows(data, now))
