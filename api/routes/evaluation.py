@@ -45,7 +45,7 @@ class FigureGroup(BaseModel):
     name: str
     departments: list[str]
     """The departments of a department or brand group."""
-    figures: dict[str, int | float | Days | dict[str, int] | None]
+    figures: dict[str, int | float | Days | dict[str, int] | dict[str, float] | None]
     """Each figure by its key (see ``definitions``): counts, rates (0–1, null when nothing to
     count), working days as ``Days``, ratings by level."""
 

@@ -13,6 +13,9 @@ async def test_a_case_and_its_visit_rated_with_dimensions(api: Api) -> None:
         "rating": {"score": 2, "comment": "排队太久", "dimensions": {"attitude": 3}},
     }
     await api.ok("desk-1", "POST", f"/cases/{case}/visits", visit)
+    # A second visit, so that a dimension's mean has a fraction.
+    again = {"reason": "other", "rating": {"score": 5, "dimensions": {"attitude": 4}}}
+    await api.ok("desk-1", "POST", f"/cases/{case}/visits", again)
     await api.ok("desk-1", "POST", f"/cases/{case}/intake", {"decision": "accept"})
     await decide(api, "scjg-1", case, "company_registration")
     for task, user in FOLLOW_UP.items():
@@ -34,9 +37,10 @@ async def test_a_case_and_its_visit_rated_with_dimensions(api: Api) -> None:
     f = group["figures"]
     assert f["dimension_means"] == {"guide_accuracy": 5.0, "overall": 4.0}
     assert (f["onsite_rated"], f["onsite_bad_ratings"], f["onsite_dimension_means"]) == (
+        2,
         1,
-        1,
-        {"attitude": 3.0},
+        {"attitude": 3.5},
     )
+    assert f["rating_distribution"] == {"5": 0, "4": 1, "3": 0, "2": 0, "1": 0}
     progress = (await api.ok("applicant-1", "GET", f"/cases/{case}"))["progress"]
     assert "visit.rated" in [p["type"] for p in progress]
