@@ -35,6 +35,15 @@ SHOWN = (
 """The columns of the terminal table; ``--json`` gives every figure."""
 
 
+def _period(text: str) -> Period:
+    """The period, or the reason it is none and exit status 2."""
+    try:
+        return Period.parse(text)
+    except PeriodError as exc:
+        Console(stderr=True, soft_wrap=True).print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+
+
 def _cell(value: Any, unit: str) -> str:
     if value is None:
         return "—"
@@ -67,11 +76,7 @@ def figures_command(
     from worker.temporal import calendars_from_settings
 
     err = Console(stderr=True, soft_wrap=True)
-    try:
-        chosen = Period.parse(period)
-    except PeriodError as exc:
-        err.print(str(exc), markup=False)
-        raise typer.Exit(2) from None
+    chosen = _period(period)
     if by not in ("all", "procedure", "department", "brand"):
         err.print(
             f"--by 须为 all、procedure、department 或 brand / --by must be all, procedure,"
@@ -134,12 +139,7 @@ def achieved_command(
     from store.db import Store
     from worker.temporal import calendars_from_settings
 
-    err = Console(stderr=True, soft_wrap=True)
-    try:
-        chosen = Period.parse(period)
-    except PeriodError as exc:
-        err.print(str(exc), markup=False)
-        raise typer.Exit(2) from None
+    chosen = _period(period)
     settings = get_settings()
     store = Store(settings.database_url)
     try:
@@ -219,11 +219,7 @@ def report_command(
     from worker.temporal import calendars_from_settings
 
     err = Console(stderr=True, soft_wrap=True)
-    try:
-        chosen = Period.parse(period)
-    except PeriodError as exc:
-        err.print(str(exc), markup=False)
-        raise typer.Exit(2) from None
+    chosen = _period(period)
     settings = get_settings()
     store = Store(settings.database_url)
     started = time.perf_counter()
@@ -282,11 +278,7 @@ def simulate_command(
     from worker.temporal import calendars_from_settings
 
     err = Console(stderr=True, soft_wrap=True)
-    try:
-        chosen = Period.parse(period)
-    except PeriodError as exc:
-        err.print(str(exc), markup=False)
-        raise typer.Exit(2) from None
+    chosen = _period(period)
     settings = get_settings()
     proposed = [
         e.definition for e in load_paths([design]).loaded if isinstance(e.definition, Procedure)

@@ -37,6 +37,8 @@ ENDED_EARLY = {"refused": "refused", "withdrawn": "withdrawn", "terminated": "te
 BAD_RATING = 2
 """Ratings at or below it are 差评 (不满意 2, 非常不满意 1); 3 to 5 count as good (好评)."""
 ONLINE = "online"
+SUPPLEMENT = "supplement"
+"""The suspension source of a return for supplement (the applicant's time)."""
 
 Group = Literal["all", "procedure", "department", "brand"]
 
@@ -401,20 +403,41 @@ def dimension_means(ratings: Sequence[RatingFacts]) -> dict[str, float]:
     return {d: sum(v) / len(v) for d, v in sorted(scores.items())}
 
 
+def waiting_time(task: TaskFacts, calendars: Calendars) -> float | None:
+    """Working time a task waited, opened and unclaimed (None if it was never claimed)."""
+    if task.opened_at is None or task.claimed_at is None or task.clock is None:
+        return None
+    return between(task.opened_at, task.claimed_at, task.clock.calendar, calendars)
+
+
+def suspended_time(task: TaskFacts, calendars: Calendars) -> float:
+    """Working time the task's clock stood still for the applicant (补正)."""
+    if task.clock is None:
+        return 0.0
+    end = task.decided_at or task.clock.ended_at
+    total = 0.0
+    for span in task.clock.suspensions:
+        stop = span.end or end
+        if span.reason == SUPPLEMENT and stop is not None:
+            total += between(span.start, stop, task.clock.calendar, calendars)
+    return total
+
+
+def working_time(task: TaskFacts, calendars: Calendars) -> float | None:
+    """Working time from a task's claim to its decision, less the time it stood still for
+    the applicant (None if it was not decided)."""
+    if task.claimed_at is None or task.decided_at is None or task.clock is None:
+        return None
+    spent = between(task.claimed_at, task.decided_at, task.clock.calendar, calendars)
+    return max(0.0, spent - suspended_time(task, calendars))
+
+
 def task_figures(tasks: Sequence[TaskFacts], calendars: Calendars) -> dict[str, Any]:
     """The task figures of one department's review tasks."""
     decided = [t for t in tasks if t.decided_at is not None and t.clock is not None]
     used = [clock_days(t.clock, calendars, t.decided_at) for t in decided if t.clock]
-    waiting = [
-        between(t.opened_at, t.claimed_at, t.clock.calendar, calendars)
-        for t in tasks
-        if t.opened_at and t.claimed_at and t.clock
-    ]
-    working = [
-        between(t.claimed_at, t.decided_at, t.clock.calendar, calendars)
-        for t in tasks
-        if t.claimed_at and t.decided_at and t.clock
-    ]
+    waiting = [w for t in tasks if (w := waiting_time(t, calendars)) is not None]
+    working = [w for t in tasks if (w := working_time(t, calendars)) is not None]
     return {
         "tasks_decided": len(decided),
         "task_on_time_rate": rate(sum(not t.overdue for t in decided), len(decided)),

@@ -18,12 +18,18 @@ from definitions.analysis import Figures as Promise
 from definitions.analysis import analyze
 from definitions.versioning import ProcedureSnapshot
 from evaluation.facts import CaseFacts, TaskFacts, cohort
-from evaluation.figures import Calendars, Spread, between, case_figures, spread
+from evaluation.figures import (
+    Calendars,
+    Spread,
+    case_figures,
+    spread,
+    suspended_time,
+    waiting_time,
+    working_time,
+)
 from evaluation.periods import Period
 from store import queries
 from store.db import StoreOrSession
-
-SUPPLEMENT = "supplement"
 
 
 @dataclass(frozen=True)
@@ -68,22 +74,6 @@ class Achieved:
     mean): where a redesign pays first."""
 
 
-def suspended_days(task: TaskFacts, calendars: Calendars) -> float:
-    """Working time the task's clock stood still for the applicant (补正)."""
-    if task.clock is None:
-        return 0.0
-    end = task.decided_at or task.clock.ended_at
-    total = 0.0
-    for span in task.clock.suspensions:
-        if span.reason != SUPPLEMENT:
-            continue
-        stop = span.end or end
-        if stop is None:
-            continue
-        total += between(span.start, stop, task.clock.calendar, calendars)
-    return total
-
-
 def stage_times(
     cases: Sequence[CaseFacts], snap: ProcedureSnapshot | None, calendars: Calendars
 ) -> list[StageTime]:
@@ -98,17 +88,8 @@ def stage_times(
     for (stage, department), tasks in sorted(
         groups.items(), key=lambda kv: (order.get(kv[0][0], len(order)), kv[0])
     ):
-        waiting = [
-            between(t.opened_at, t.claimed_at, t.clock.calendar, calendars)
-            for t in tasks
-            if t.opened_at and t.claimed_at and t.clock
-        ]
-        working = [
-            between(t.claimed_at, t.decided_at, t.clock.calendar, calendars)
-            - suspended_days(t, calendars)
-            for t in tasks
-            if t.claimed_at and t.decided_at and t.clock
-        ]
+        waiting = [w for t in tasks if (w := waiting_time(t, calendars)) is not None]
+        working = [w for t in tasks if (w := working_time(t, calendars)) is not None]
         out.append(
             StageTime(
                 stage_key=stage,
@@ -117,8 +98,8 @@ def stage_times(
                 tasks=len(tasks),
                 committed=sum(t.days for t in tasks) / len(tasks),
                 waiting=spread(waiting),
-                working=spread([max(0.0, w) for w in working]),
-                suspended=spread([suspended_days(t, calendars) for t in tasks]),
+                working=spread(working),
+                suspended=spread([suspended_time(t, calendars) for t in tasks]),
             )
         )
     return out
@@ -169,14 +150,11 @@ def achieved(
     return out
 
 
-def achieved_in(
-    target: StoreOrSession, period: Period, calendars: Calendars, procedure: str | None = None
-) -> list[Achieved]:
-    """The period's cases from the store, each procedure against its newest version's
-    promise among them."""
-    cases = [
-        c for c in cohort(target, period) if procedure is None or c.procedure_code == procedure
-    ]
+def newest_snapshots(
+    target: StoreOrSession, cases: Sequence[CaseFacts]
+) -> dict[str, ProcedureSnapshot]:
+    """For each procedure among ``cases``, the newest version they ran (its promise is the one
+    shown)."""
     newest: dict[str, int] = {}
     for c in cases:
         newest[c.procedure_code] = max(newest.get(c.procedure_code, 0), c.procedure_version)
@@ -185,4 +163,15 @@ def achieved_in(
         snap = queries.get_procedure(target, code, version or None)
         if snap is not None:
             snapshots[code] = snap
-    return achieved(cases, snapshots, calendars)
+    return snapshots
+
+
+def achieved_in(
+    target: StoreOrSession, period: Period, calendars: Calendars, procedure: str | None = None
+) -> list[Achieved]:
+    """The period's cases from the store, each procedure against its newest version's
+    promise among them."""
+    cases = [
+        c for c in cohort(target, period) if procedure is None or c.procedure_code == procedure
+    ]
+    return achieved(cases, newest_snapshots(target, cases), calendars)

@@ -20,8 +20,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from evaluation.facts import CaseFacts, cohort, department_names
 from evaluation.figures import BY_KEY, Calendars, GroupFigures, Spread, compute
 from evaluation.periods import Period
-from evaluation.reengineering import Achieved, StageTime, achieved
-from store import queries
+from evaluation.reengineering import Achieved, StageTime, achieved, newest_snapshots
 from store.db import StoreOrSession
 
 Progress = Callable[[str], None]
@@ -93,15 +92,7 @@ def build(
         g.key: g for g in compute(earlier, previous, "department", calendars, names).groups
     }
     tell("流程再造分析 / reengineering analysis")
-    newest: dict[str, int] = {}
-    for c in cases:
-        newest[c.procedure_code] = max(newest.get(c.procedure_code, 0), c.procedure_version)
-    snapshots = {}
-    for code, version in newest.items():
-        snap = queries.get_procedure(target, code, version or None)
-        if snap is not None:
-            snapshots[code] = snap
-    done = achieved(cases, snapshots, calendars)
+    done = achieved(cases, newest_snapshots(target, cases), calendars)
     stages = [
         (a, s)
         for a in done

@@ -41,6 +41,7 @@ from workflows.contracts import (
     DecideInput,
     DeliverInput,
     Event,
+    MovedDeadline,
     RateInput,
     RatingDimension,
     RecordInput,
@@ -81,26 +82,43 @@ class Written:
 
 class OfflineCase:
     """One case driven through the guards and rules, its clocks computed as the activity
-    does, its timers fired at their instants as time moves on."""
+    does, its timers fired at their instants as time moves on: what the workflow does around
+    the rules, with the time moved by hand (the rules' own tests drive cases the same way)."""
 
-    def __init__(self, data: CaseInput, calendars: Calendars, at: dt.datetime) -> None:
+    def __init__(
+        self,
+        data: CaseInput,
+        calendars: Calendars,
+        at: dt.datetime,
+        submitted_at: dt.datetime | None = None,
+    ) -> None:
         self.calendars = calendars
         self.spec = Spec(data.snapshot, data.calendar, data.rating_window_days)
         self.now = at
-        self.s: CaseData = rules.new_case(data, self.spec, at)
+        self.s: CaseData = rules.new_case(data, self.spec, submitted_at or at)
         self.events: list[Event] = []
+        self.failures: list[str] = []
+        """Clock computations that failed (each became an incident, as in the workflow)."""
         rules.submit(self.s, self.spec, data, self.now)
-        self._settle()
+        self.settle()
 
-    def _settle(self) -> None:
+    def settle(self, reason: str = "computed") -> list[MovedDeadline]:
+        """Compute every stale clock, as the workflow does after each change."""
         stale = timing.stale_clocks(self.s)
+        moved: list[MovedDeadline] = []
         if stale:
-            result = answer(self.calendars, timing.clock_request(self.s, self.spec, stale))
-            timing.apply_answers(self.s, self.spec, stale, result, self.now, "computed")
+            try:
+                result = answer(self.calendars, timing.clock_request(self.s, self.spec, stale))
+            except Exception as exc:  # what the activity turns into a CalendarError
+                self.failures.append(str(exc))
+                timing.clock_failed(self.s, stale, str(exc), self.now)
+            else:
+                moved = timing.apply_answers(self.s, self.spec, stale, result, self.now, reason)
         else:
             timing.nothing_to_compute(self.s, self.now)
         timing.project(self.s)
         self.events += self.s.take_pending()
+        return moved
 
     def until(self, instant: dt.datetime) -> None:
         """Let time pass to ``instant``, firing every timer on the way at its own instant."""
@@ -110,10 +128,10 @@ class OfflineCase:
                 break
             self.now = max(self.now, nxt)
             while timing.fire_due(self.s, self.spec, self.now):
-                self._settle()
+                self.settle()
         self.now = max(self.now, instant)
 
-    def act(
+    def act_at(
         self,
         at: dt.datetime,
         guard: Callable[[CaseData, Spec, Any], None],
@@ -129,7 +147,7 @@ class OfflineCase:
         except guards.Refusal:
             return False
         rule(self.s, self.spec, data, self.now)
-        self._settle()
+        self.settle()
         return True
 
     @property
@@ -247,14 +265,14 @@ def run_case(
     at = later(national, submitted, rng.uniform(0.05, 0.8))
     if not complete:
         missing = [required[-1]]
-        case.act(
+        case.act_at(
             at,
             guards.return_for_supplement,
             rules.return_for_supplement,
             ReturnInput(actor=desk, missing=missing, reason="材料不齐，请补正"),
         )
         at = later(national, at, rng.uniform(0.5, 3))
-        case.act(
+        case.act_at(
             at,
             guards.supplement,
             rules.supplement,
@@ -270,13 +288,13 @@ def run_case(
                 dimensions={RatingDimension.attitude: _score(rng)},
             ),
         )
-        case.act(at, guards.visit, rules.visit, visit)
-    case.act(at, guards.accept, rules.accept, AcceptInput(actor=desk))
+        case.act_at(at, guards.visit, rules.visit, visit)
+    case.act_at(at, guards.accept, rules.accept, AcceptInput(actor=desk))
     _work(case, rng, national, at)
     if case.closed:
         return case
     at = later(national, case.now, rng.uniform(0.1, 1.0))
-    case.act(at, guards.deliver, rules.deliver, DeliverInput(actor=desk))
+    case.act_at(at, guards.deliver, rules.deliver, DeliverInput(actor=desk))
     if rng.random() < 0.75:
         at = later(national, at, rng.uniform(0.1, 4))
         score = _score(rng)
@@ -286,7 +304,7 @@ def run_case(
             else {}
         )
         comment = "办理太慢" if score <= 2 else None
-        case.act(
+        case.act_at(
             at,
             guards.rate,
             rules.rate,
@@ -329,12 +347,12 @@ def _work(
         worker = Actor(id=task.department.lower(), role=Role.caseworker, department=task.department)
         claim_at, decide_at, luck = plans[key]
         if task.state is TaskState.open:
-            case.act(claim_at, guards.claim, rules.claim, TaskInput(actor=worker, task_key=key))
+            case.act_at(claim_at, guards.claim, rules.claim, TaskInput(actor=worker, task_key=key))
             continue
         if luck < 0.05 and not case.s.return_scope:
             material = next(iter(case.s.handed), None)
             if material is not None:
-                case.act(
+                case.act_at(
                     decide_at,
                     guards.return_for_supplement,
                     rules.return_for_supplement,
@@ -344,7 +362,7 @@ def _work(
                 )
                 back = later(calendar, decide_at, rng.uniform(0.5, 4))
                 applicant = Actor(id=case.s.case.applicant_id, role=Role.applicant)
-                case.act(
+                case.act_at(
                     back,
                     guards.supplement,
                     rules.supplement,
@@ -354,7 +372,7 @@ def _work(
                 plans[key] = [claim_at, later(calendar, back, rng.expovariate(1 / 0.5)), 0.5]
                 continue
         approve = luck < 0.995
-        case.act(
+        case.act_at(
             decide_at,
             guards.decide,
             rules.decide,

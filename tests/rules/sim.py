@@ -10,12 +10,13 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from activities.clock import Calendars, answer
+from activities.clock import Calendars
 from definitions.calendar import SHANGHAI
 from definitions.models import Procedure
 from definitions.versioning import snapshot
+from services.history import OfflineCase
 from tests.fixtures_temporal import catalog
-from workflows.case import guards, rules, timing
+from workflows.case import guards
 from workflows.case.clocks import CaseClock
 from workflows.case.spec import Spec
 from workflows.case.state import CaseData
@@ -47,7 +48,7 @@ Guard = Callable[[CaseData, Spec, Any], None]
 Rule = Callable[[CaseData, Spec, Any, dt.datetime], None]
 
 
-class Sim:
+class Sim(OfflineCase):
     """One case, its clock, and every event it emitted."""
 
     def __init__(
@@ -74,31 +75,9 @@ class Sim:
             # Everything the form needs, unless a test says what was handed in.
             materials=snap.required_keys(form) if materials is None else materials,
         )
-        self.calendars = calendars or Calendars()
-        self.spec = Spec(data.snapshot, data.calendar, data.rating_window_days)
-        self.now = at
-        self.s = rules.new_case(data, self.spec, submitted_at or at)
-        self.events: list[Event] = []
-        self.failures: list[str] = []
-        rules.submit(self.s, self.spec, data, self.now)
-        self.settle()
+        super().__init__(data, calendars or Calendars(), at, submitted_at)
 
     # ----------------------------------------------------------------- driving
-
-    def settle(self, reason: str = "computed") -> list[MovedDeadline]:
-        stale = timing.stale_clocks(self.s)
-        moved: list[MovedDeadline] = []
-        if stale:
-            try:
-                result = answer(self.calendars, timing.clock_request(self.s, self.spec, stale))
-            except Exception as exc:  # what the activity turns into a CalendarError
-                self.failures.append(str(exc))
-                timing.clock_failed(self.s, stale, str(exc), self.now)
-            else:
-                moved = timing.apply_answers(self.s, self.spec, stale, result, self.now, reason)
-        timing.project(self.s)
-        self.events += self.s.take_pending()
-        return moved
 
     def act(
         self, guard: Guard, rule: Rule, data: Any, reason: str = "resumed"
@@ -114,17 +93,6 @@ class Sim:
         except guards.Refusal as refusal:
             return refusal
         raise AssertionError("not refused")
-
-    def until(self, instant: dt.datetime) -> None:
-        """Let time pass to ``instant``, firing every timer on the way at its own instant."""
-        while True:
-            nxt = timing.next_instant(self.s)
-            if nxt is None or nxt > instant:
-                break
-            self.now = max(self.now, nxt)
-            while timing.fire_due(self.s, self.spec, self.now):
-                self.settle()
-        self.now = max(self.now, instant)
 
     # ----------------------------------------------------------------- reading
 
