@@ -56,12 +56,8 @@ def test_every_published_field_is_read_from_the_engine(
     assert not missing, f"{public.__name__} publishes what {source.__name__} lacks: {missing}"
 
 
-def test_a_field_added_to_the_engine_does_not_reach_clients() -> None:
-    class GrownCase(CaseRow):
-        internal_cursor: int = 7
-
-    now = dt.datetime(2025, 9, 15, 9, tzinfo=dt.UTC)
-    fields = {
+def case_fields(submitted_at: dt.datetime) -> dict[str, object]:
+    return {
         "id": "OT-1",
         "procedure_code": "YZ-YJS-KBQY",
         "procedure_version": 1,
@@ -69,8 +65,15 @@ def test_a_field_added_to_the_engine_does_not_reach_clients() -> None:
         "procedure_name": "开办企业",
         "applicant_id": "applicant-1",
         "state": CaseState.intake,
-        "submitted_at": now,
+        "submitted_at": submitted_at,
     }
+
+
+def test_a_field_added_to_the_engine_does_not_reach_clients() -> None:
+    class GrownCase(CaseRow):
+        internal_cursor: int = 7
+
+    fields = case_fields(dt.datetime(2025, 9, 15, 9, tzinfo=dt.UTC))
     grown = CasePublic.of(GrownCase(**fields, last_seq=9)).model_dump()
     assert grown == CasePublic.of(CaseRow(**fields)).model_dump()
     assert "internal_cursor" not in grown
@@ -117,17 +120,7 @@ def test_every_instant_is_answered_in_utc() -> None:
     from definitions.calendar import SHANGHAI
 
     local = dt.datetime(2025, 9, 15, 9, tzinfo=SHANGHAI)
-    fields = {
-        "id": "OT-1",
-        "procedure_code": "YZ-YJS-KBQY",
-        "procedure_version": 1,
-        "content_hash": "h",
-        "procedure_name": "开办企业",
-        "applicant_id": "applicant-1",
-        "state": CaseState.intake,
-        "submitted_at": local,
-        "deadline_at": local,
-    }
+    fields = case_fields(local) | {"deadline_at": local}
     answer = CasePublic.of(CaseRow(**fields)).model_dump(mode="json")
     assert (answer["submitted_at"], answer["deadline_at"]) == (
         "2025-09-15T01:00:00Z",
