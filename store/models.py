@@ -404,6 +404,8 @@ class Notification(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    """Whose lease it is: every report of a delivery must carry it, so a worker whose lease
+    ran out, or was revoked by an admin's change, cannot move the cursor."""
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
 
@@ -429,3 +431,6 @@ class Subscriber(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    lease_token: Mapped[str | None] = mapped_column(String(32))
+    """Whose lease it is: every report of a delivery must carry it, so a worker whose lease
+    ran out, or was revoked by an admin's change, cannot move the cursor."""

@@ -11,7 +11,9 @@ to one subscriber at the same time.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, or_, select, update
@@ -58,6 +60,7 @@ class Leased(BaseModel):
     types: list[str]
     cursor: int
     failures: int
+    token: str
 
 
 def backoff(failures: int) -> dt.timedelta:
@@ -145,8 +148,9 @@ def change(
     if cursor is not None:
         values["cursor"] = cursor
     if values:
-        # Whatever changed, the next attempt is now, and past failures no longer count.
-        values |= {"next_attempt_at": now, "failures": 0}
+        # Whatever changed, the next attempt is now, past failures no longer count, and a
+        # worker delivering under the old settings loses its lease at its next report.
+        values |= {"next_attempt_at": now, "failures": 0, "lease_until": None, "lease_token": None}
     with transaction(target) as session:
         if session.get(Subscriber, subscriber_id) is None:
             return False
@@ -166,10 +170,9 @@ def remove(target: StoreOrSession, subscriber_id: int) -> bool:
         return True
 
 
-def take(target: StoreOrSession, now: dt.datetime) -> list[Leased]:
-    """Lease every active subscriber that is due: this worker delivers to them until the lease
-    ends or it reports back."""
-    due = (
+def due(target: StoreOrSession, now: dt.datetime) -> list[int]:
+    """Active subscribers whose next attempt is due and that nobody holds."""
+    query = (
         select(Subscriber.id)
         .where(
             Subscriber.active.is_(True),
@@ -178,67 +181,83 @@ def take(target: StoreOrSession, now: dt.datetime) -> list[Leased]:
         )
         .order_by(Subscriber.id)
     )
-    taken = []
     with transaction(target) as session:
-        for subscriber_id in list(session.scalars(due)):
-            won = session.execute(
-                update(Subscriber)
-                .where(
-                    Subscriber.id == subscriber_id,
-                    or_(Subscriber.lease_until.is_(None), Subscriber.lease_until < now),
-                )
-                .values(lease_until=now + dt.timedelta(seconds=LEASE_SECONDS))
-            )
-            if won.rowcount:  # type: ignore[attr-defined]
-                row = session.get(Subscriber, subscriber_id)
-                assert row is not None
-                session.refresh(row)
-                taken.append(
-                    Leased(
-                        id=row.id,
-                        url=row.url,
-                        secret=row.secret,
-                        types=list(row.types),
-                        cursor=row.cursor,
-                        failures=row.failures,
-                    )
-                )
-    return taken
+        return list(session.scalars(query))
 
 
-def acknowledged(target: StoreOrSession, leased: Leased, cursor: int, now: dt.datetime) -> None:
-    """The receiver took everything up to ``cursor``: move on (the lease is kept until
-    :func:`release`).
-
-    The cursor only moves from where this lease found it, so an admin's reset made meanwhile
-    is not overwritten."""
+def lease(target: StoreOrSession, subscriber_id: int, now: dt.datetime) -> Leased | None:
+    """Hold one subscriber for ``LEASE_SECONDS`` (each acknowledged batch renews it), reading
+    its URL, secret, types and cursor as they are now; None if someone else holds it."""
+    token = uuid.uuid4().hex
     with transaction(target) as session:
-        session.execute(
+        won = session.execute(
             update(Subscriber)
-            .where(Subscriber.id == leased.id, Subscriber.cursor == leased.cursor)
-            .values(cursor=cursor, failures=0, last_error=None, delivered_at=now)
+            .where(
+                Subscriber.id == subscriber_id,
+                Subscriber.active.is_(True),
+                or_(Subscriber.lease_until.is_(None), Subscriber.lease_until < now),
+            )
+            .values(lease_until=now + dt.timedelta(seconds=LEASE_SECONDS), lease_token=token)
+        )
+        if not won.rowcount:  # type: ignore[attr-defined]
+            return None
+        row = session.get(Subscriber, subscriber_id)
+        assert row is not None
+        session.refresh(row)
+        return Leased(
+            id=row.id,
+            url=row.url,
+            secret=row.secret,
+            types=list(row.types),
+            cursor=row.cursor,
+            failures=row.failures,
+            token=token,
         )
 
 
-def release(target: StoreOrSession, subscriber_id: int) -> None:
-    """Give the lease back (nothing to send, or done)."""
+def _held(leased: Leased) -> Any:
+    return (Subscriber.id == leased.id) & (Subscriber.lease_token == leased.token)
+
+
+def acknowledged(target: StoreOrSession, leased: Leased, cursor: int, now: dt.datetime) -> bool:
+    """The receiver took everything up to ``cursor``: move on and renew the lease. False when
+    the lease is no longer this worker's (it ran out, or an admin changed the subscriber) or
+    the cursor moved meanwhile: the worker stops, and nothing is overwritten."""
+    with transaction(target) as session:
+        done = session.execute(
+            update(Subscriber)
+            .where(_held(leased), Subscriber.cursor == leased.cursor)
+            .values(
+                cursor=cursor,
+                failures=0,
+                last_error=None,
+                delivered_at=now,
+                lease_until=now + dt.timedelta(seconds=LEASE_SECONDS),
+            )
+        )
+        return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+def release(target: StoreOrSession, leased: Leased) -> None:
+    """Give the lease back (caught up), if it is still this worker's."""
     with transaction(target) as session:
         session.execute(
-            update(Subscriber).where(Subscriber.id == subscriber_id).values(lease_until=None)
+            update(Subscriber).where(_held(leased)).values(lease_until=None, lease_token=None)
         )
 
 
 def failed(target: StoreOrSession, leased: Leased, error: str, now: dt.datetime) -> None:
     """The receiver did not take the batch: the same events are sent again after the
-    backoff."""
+    backoff (if the lease is still this worker's; otherwise its holder decides)."""
     with transaction(target) as session:
         session.execute(
             update(Subscriber)
-            .where(Subscriber.id == leased.id)
+            .where(_held(leased))
             .values(
                 failures=Subscriber.failures + 1,
                 last_error=error[:500],
                 next_attempt_at=now + backoff(leased.failures),
                 lease_until=None,
+                lease_token=None,
             )
         )

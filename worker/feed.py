@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -52,9 +53,10 @@ def _event(event_id: int, event: Any) -> dict[str, Any]:
 
 
 async def _deliver_one(
-    store: Store, http: httpx.AsyncClient, leased: Leased, now: dt.datetime
+    store: Store, http: httpx.AsyncClient, leased: Leased, clock: Callable[[], dt.datetime]
 ) -> int:
-    """Send what ``leased`` has not acknowledged; returns how many events it took."""
+    """Send what ``leased`` has not acknowledged; returns how many events it took. Stops as
+    soon as the lease is no longer this worker's."""
     sent = 0
     for _ in range(ROUNDS):
         rows, after = await asyncio.to_thread(queries.events_after, store, leased.cursor, BATCH)
@@ -66,15 +68,22 @@ async def _deliver_one(
                 await _post(http, leased, wanted)
             except Exception as error:  # down, slow, refusing: the same batch later
                 log.warning("feed not delivered", subscriber=leased.id, error=str(error)[:200])
-                await asyncio.to_thread(subscribers.failed, store, leased, str(error), now)
+                await asyncio.to_thread(subscribers.failed, store, leased, str(error), clock())
                 return sent
             sent += len(wanted)
-        await asyncio.to_thread(subscribers.acknowledged, store, leased, after, now)
+        kept = await asyncio.to_thread(subscribers.acknowledged, store, leased, after, clock())
+        if not kept:
+            log.info("feed lease lost; another worker or a change takes over", subscriber=leased.id)
+            return sent
         leased = leased.model_copy(update={"cursor": after, "failures": 0})
         if len(rows) < BATCH:
             break
-    await asyncio.to_thread(subscribers.release, store, leased.id)
+    await asyncio.to_thread(subscribers.release, store, leased)
     return sent
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 async def _post(http: httpx.AsyncClient, leased: Leased, events: list[tuple[int, Any]]) -> None:
@@ -99,11 +108,15 @@ async def _post(http: httpx.AsyncClient, leased: Leased, events: list[tuple[int,
 
 
 async def deliver_due(store: Store, http: httpx.AsyncClient, now: dt.datetime | None = None) -> int:
-    """One round: every due subscriber gets what it lacks; returns the events delivered."""
-    at = now or dt.datetime.now(dt.UTC)
+    """One round: every due subscriber, leased one at a time just before it is served, gets
+    what it lacks; returns the events delivered. ``now`` stands still for the whole round
+    (tests); otherwise each step reads the clock."""
+    clock: Callable[[], dt.datetime] = (lambda: now) if now is not None else _now
     total = 0
-    for leased in await asyncio.to_thread(subscribers.take, store, at):
-        total += await _deliver_one(store, http, leased, at)
+    for subscriber_id in await asyncio.to_thread(subscribers.due, store, clock()):
+        leased = await asyncio.to_thread(subscribers.lease, store, subscriber_id, clock())
+        if leased is not None:
+            total += await _deliver_one(store, http, leased, clock)
     return total
 
 

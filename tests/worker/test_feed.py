@@ -166,3 +166,30 @@ async def test_types_cursors_and_a_reset(store: Store, receiver: Receiver) -> No
         write(store, "C-3", range(1, 2))
         receiver.batches.clear()
         assert await deliver_due(store, http, now=later(5)) == 1
+
+
+def test_a_lease_that_ran_out_or_was_revoked_moves_nothing(store: Store) -> None:
+    write(store, "C-1", range(1, 4))
+    sub = subscribers.add(
+        store, url="http://127.0.0.1:9/x", secret=SECRET, types=[], cursor=0, created_by="a", now=T0
+    )
+    first = subscribers.lease(store, sub.id, T0)
+    assert first is not None
+    assert subscribers.lease(store, sub.id, later(30)) is None  # held
+    # The first worker stalls past its lease; a second one takes over and moves on.
+    second = subscribers.lease(store, sub.id, later(61))
+    assert second is not None
+    assert subscribers.acknowledged(store, second, 3, later(62))
+    # The stalled worker's report changes nothing, and it cannot give the lease away.
+    assert not subscribers.acknowledged(store, first, 1, later(63))
+    subscribers.release(store, first)
+    assert subscribers.lease(store, sub.id, later(64)) is None
+    assert status(store, sub.id).cursor == 3
+    # An admin's change revokes the lease at once: the holder's next report is refused.
+    subscribers.change(store, sub.id, url="http://127.0.0.1:10/y", now=later(65))
+    assert not subscribers.acknowledged(
+        store, second.model_copy(update={"cursor": 3}), 3, later(66)
+    )
+    third = subscribers.lease(store, sub.id, later(67))
+    assert third is not None
+    assert third.url == "http://127.0.0.1:10/y"

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("next_attempt_at", INSTANT, nullable=False),
         sa.Column("lease_until", INSTANT, nullable=True),
+        sa.Column("lease_token", sa.String(32), nullable=True),
     )
 
 
