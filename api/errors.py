@@ -94,6 +94,7 @@ def _split(text: str, status: int = 400) -> Message:
     own. Text in one language only (a framework's English) gets the status's words for the
     other."""
     zh_default, en_default = DEFAULT_MESSAGES.get(status, ("请求失败", "request failed"))
+    text = text[: 4 * MESSAGE_LENGTH]  # both languages fit; a longer text is cut anyway
     for match in _SEPARATOR.finditer(text):
         before, after = text[: match.start()], text[match.end() :]
         if not before.isascii() and after[:1].isascii() and after[:1].isalpha():
@@ -228,7 +229,12 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     }
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
-            public = path in ("/healthz", "/procedures", "/procedures/{code}")
+            public = path in (
+                "/healthz",
+                "/procedures",
+                "/procedures/{code}",
+                "/public/statistics",
+            )
             statuses = [404, 422, 503] if public else [401, 403, 404, 422, 503]
             if method in ("post", "patch", "put", "delete"):
                 statuses += [409, 413]

@@ -7,6 +7,7 @@ version so that errors come back with field paths, the way API clients expect th
 from __future__ import annotations
 
 import datetime as dt
+import math
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
@@ -72,8 +73,9 @@ def _annotation(f: FormField) -> Any:
             *checks,
         ]
     elif f.type is FieldType.integer:
-        low = -LARGEST_INTEGER if ge is None else max(int(ge), -LARGEST_INTEGER)
-        high = LARGEST_INTEGER if le is None else min(int(le), LARGEST_INTEGER)
+        # A fractional bound on a whole number: the nearest whole number inside it.
+        low = -LARGEST_INTEGER if ge is None else max(math.ceil(ge), -LARGEST_INTEGER)
+        high = LARGEST_INTEGER if le is None else min(math.floor(le), LARGEST_INTEGER)
         base = Annotated[int, Field(strict=True, ge=low, le=high)]
     elif f.type is FieldType.number:
         # No strings, no NaN or Infinity (JSON parsers accept them; PostgreSQL does not).

@@ -110,10 +110,12 @@ def _pos(node: yaml.Node) -> Position:
 
 
 MAX_NODES = 200_000
-"""Values one document may hold once its aliases are expanded: a definition holds a few
+"""Values one file may hold once its aliases are expanded: a definition holds a few
 thousand; a document of nested aliases ("billion laughs") would otherwise grow without end."""
 MAX_DEPTH = 50
 """How deep mappings and lists may nest; definitions go about eight levels deep."""
+MAX_DOCUMENTS = 1000
+"""Documents one file may hold (the shipped catalog has a few dozen in all)."""
 
 
 class _TooLargeError(Exception):
@@ -390,12 +392,30 @@ def load_text(text: str, file: str, result: LoadResult | None = None) -> LoadRes
     if bad:
         return result
     loader = _Loader(text)
+    budget = _Budget()  # one for the whole text: many small documents add up too
+    documents = 0
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is None:
                 continue
-            _load_document(loader, node, file, result)
+            documents += 1
+            if documents > MAX_DOCUMENTS:
+                result.diagnostics.append(
+                    Diagnostic(
+                        Severity.error,
+                        "yaml-too-large",
+                        f"一个文件最多 {MAX_DOCUMENTS} 个文档 / at most {MAX_DOCUMENTS} documents"
+                        " in one file",
+                        file,
+                        *_pos(node),
+                    )
+                )
+                break
+            before = len(result.diagnostics)
+            _load_document(loader, node, file, result, budget)
+            if any(d.code == "yaml-too-large" for d in result.diagnostics[before:]):
+                break
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = (mark.line + 1, mark.column + 1) if mark else (None, None)
@@ -452,11 +472,17 @@ def load_file(file: Path, result: LoadResult | None = None) -> LoadResult:
     return load_bytes(data, str(file), result)
 
 
-def _load_document(loader: _Loader, node: yaml.Node, file: str, result: LoadResult) -> None:
+def _load_document(
+    loader: _Loader,
+    node: yaml.Node,
+    file: str,
+    result: LoadResult,
+    budget: _Budget | None = None,
+) -> None:
     source = Source(file=file, line=_pos(node)[0])
     problems: list[tuple[str, str, PathKey, Position]] = []
     try:
-        data = _convert(loader, node, (), source.positions, problems)
+        data = _convert(loader, node, (), source.positions, problems, budget)
     except _TooLargeError as exc:
         line, column = _pos(exc.node)
         result.diagnostics.append(

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 
 from definitions.calendar import Suspension
 from evaluation.periods import Period
@@ -128,21 +128,21 @@ def _rating(kind: str, payload: Any) -> RatingFacts | None:
 
 def cohort(target: StoreOrSession, period: Period) -> Iterator[CaseFacts]:
     """The cases submitted in ``period`` with their departments' review tasks, in chunks."""
-    last = ""
+    last: tuple[dt.datetime, str] | None = None
     while True:
         with transaction(target) as session:
-            cases = list(
-                session.scalars(
-                    select(Case)
-                    .where(
-                        Case.submitted_at >= period.start_at,
-                        Case.submitted_at < period.end_at,
-                        Case.id > last,
-                    )
-                    .order_by(Case.id)
-                    .limit(CHUNK)
-                )
+            query = select(Case).where(
+                Case.submitted_at >= period.start_at, Case.submitted_at < period.end_at
             )
+            if last is not None:
+                # Keyset paging along the (submitted_at, id) index.
+                query = query.where(
+                    or_(
+                        Case.submitted_at > last[0],
+                        and_(Case.submitted_at == last[0], Case.id > last[1]),
+                    )
+                )
+            cases = list(session.scalars(query.order_by(Case.submitted_at, Case.id).limit(CHUNK)))
             if not cases:
                 return
             ids = [c.id for c in cases]
@@ -218,7 +218,7 @@ def cohort(target: StoreOrSession, period: Period) -> Iterator[CaseFacts]:
                 for c in cases
             ]
         yield from facts
-        last = ids[-1]
+        last = (cases[-1].submitted_at, cases[-1].id)
 
 
 def department_names(target: StoreOrSession) -> dict[str, tuple[str, str | None]]:

@@ -260,7 +260,8 @@ FIGURES: tuple[Figure, ...] = (
         "working days waiting",
         "days",
         "working time from a task's opening to its claim (nobody working on it), the opening"
-        " day included: mean, p50, p90",
+        " day included, less the time it stood still for the applicant's supplement: mean,"
+        " p50, p90",
         "task",
     ),
     Figure(
@@ -403,33 +404,48 @@ def dimension_means(ratings: Sequence[RatingFacts]) -> dict[str, float]:
     return {d: sum(v) / len(v) for d, v in sorted(scores.items())}
 
 
-def waiting_time(task: TaskFacts, calendars: Calendars) -> float | None:
-    """Working time a task waited, opened and unclaimed (None if it was never claimed)."""
-    if task.opened_at is None or task.claimed_at is None or task.clock is None:
-        return None
-    return between(task.opened_at, task.claimed_at, task.clock.calendar, calendars)
-
-
-def suspended_time(task: TaskFacts, calendars: Calendars) -> float:
-    """Working time the task's clock stood still for the applicant (补正)."""
+def suspended_time(
+    task: TaskFacts,
+    calendars: Calendars,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> float:
+    """Working time the task's clock stood still for the applicant (补正), within
+    ``start``–``end`` when given (each span clipped to it)."""
     if task.clock is None:
         return 0.0
-    end = task.decided_at or task.clock.ended_at
+    last = task.decided_at or task.clock.ended_at
     total = 0.0
     for span in task.clock.suspensions:
-        stop = span.end or end
-        if span.reason == SUPPLEMENT and stop is not None:
-            total += between(span.start, stop, task.clock.calendar, calendars)
+        if span.reason != SUPPLEMENT:
+            continue
+        begin = max(span.start, start) if start is not None else span.start
+        stop = span.end or last
+        if end is not None:
+            stop = min(stop, end) if stop is not None else end
+        if stop is not None and stop > begin:
+            total += between(begin, stop, task.clock.calendar, calendars)
     return total
+
+
+def waiting_time(task: TaskFacts, calendars: Calendars) -> float | None:
+    """Working time a task waited, opened and unclaimed, less the time it stood still for
+    the applicant meanwhile (None if it was never claimed)."""
+    if task.opened_at is None or task.claimed_at is None or task.clock is None:
+        return None
+    spent = between(task.opened_at, task.claimed_at, task.clock.calendar, calendars)
+    held = suspended_time(task, calendars, task.opened_at, task.claimed_at)
+    return max(0.0, spent - held)
 
 
 def working_time(task: TaskFacts, calendars: Calendars) -> float | None:
     """Working time from a task's claim to its decision, less the time it stood still for
-    the applicant (None if it was not decided)."""
+    the applicant meanwhile (None if it was not decided)."""
     if task.claimed_at is None or task.decided_at is None or task.clock is None:
         return None
     spent = between(task.claimed_at, task.decided_at, task.clock.calendar, calendars)
-    return max(0.0, spent - suspended_time(task, calendars))
+    held = suspended_time(task, calendars, task.claimed_at, task.decided_at)
+    return max(0.0, spent - held)
 
 
 def task_figures(tasks: Sequence[TaskFacts], calendars: Calendars) -> dict[str, Any]:
@@ -487,25 +503,33 @@ def compute(
             for code, same in sorted(by_code.items())
         ]
         return FigureTable(period, by, groups)
+
     # By department (or by the brand of departments): the cases each took part in, and its
-    # own review tasks.
-    members: dict[str, set[str]] = {}
-    for code in {d for c in everything for d in c.departments} | {
-        t.department for c in everything for t in c.tasks
-    }:
-        brand = departments.get(code, (code, None))[1]
+    # own review tasks; each case and task visited once.
+    def keys_of(code: str) -> list[str]:
         if by == "brand":
-            if brand is None:
-                continue
-            members.setdefault(brand, set()).add(code)
-        else:
-            members.setdefault(code, set()).add(code)
+            brand = departments.get(code, (code, None))[1]
+            return [brand] if brand is not None else []
+        return [code]
+
+    cases_of: dict[str, list[CaseFacts]] = {}
+    tasks_of: dict[str, list[TaskFacts]] = {}
+    members: dict[str, set[str]] = {}
+    for c in everything:
+        codes = set(c.departments) | {t.department for t in c.tasks}
+        for key in {k for code in codes for k in keys_of(code)}:
+            cases_of.setdefault(key, []).append(c)
+        for code in codes:
+            for key in keys_of(code):
+                members.setdefault(key, set()).add(code)
+        for t in c.tasks:
+            for key in keys_of(t.department):
+                tasks_of.setdefault(key, []).append(t)
     groups = []
     for key, codes in sorted(members.items()):
-        involved = [c for c in everything if codes & set(c.departments)]
-        tasks = [t for c in everything for t in c.tasks if t.department in codes]
+        involved = [c for c in cases_of.get(key, []) if codes & set(c.departments)]
         name = key if by == "brand" else departments.get(key, (key, None))[0]
-        figures = case_figures(involved, calendars) | task_figures(tasks, calendars)
+        figures = case_figures(involved, calendars) | task_figures(tasks_of.get(key, []), calendars)
         groups.append(GroupFigures(key, name, figures, tuple(sorted(codes))))
     return FigureTable(period, by, groups)
 

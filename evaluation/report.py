@@ -17,6 +17,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from definitions.calendar import SHANGHAI
 from evaluation.facts import CaseFacts, cohort, department_names
 from evaluation.figures import BY_KEY, Calendars, GroupFigures, Spread, compute
 from evaluation.periods import Period
@@ -77,9 +78,12 @@ def build(
     names = department_names(target)
     tell("读取本期办件 / reading the period's cases")
     cases = _in(department, list(cohort(target, period)))
-    previous = period.previous()
+    try:
+        previous = period.previous()
+    except ValueError:  # the first year periods can name: nothing before it
+        previous = period
     tell("读取上期办件 / reading the previous period's cases")
-    earlier = _in(department, list(cohort(target, previous)))
+    earlier = _in(department, list(cohort(target, previous))) if previous != period else []
     tell("计算指标 / computing the figures")
     [overall] = compute(cases, period, "all", calendars, names).groups
     [before] = compute(earlier, previous, "all", calendars, names).groups
@@ -169,7 +173,14 @@ _ENV = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_ENV.globals.update(pct=pct, num=num, days=days, change=change, BY_KEY=BY_KEY)
+
+
+def local_day(instant: dt.datetime) -> str:
+    """The Asia/Shanghai day of an instant (the day people and periods count)."""
+    return instant.astimezone(SHANGHAI).strftime("%Y-%m-%d")
+
+
+_ENV.globals.update(pct=pct, num=num, days=days, change=change, local_day=local_day, BY_KEY=BY_KEY)
 
 
 def html(report: Report) -> str:
@@ -225,9 +236,9 @@ def tables(report: Report) -> dict[str, list[list[Any]]]:
         departments.append(
             [
                 rank,
-                g.key,
-                g.name,
-                report.brands.get(g.key) or "",
+                _plain(g.key),
+                _plain(g.name),
+                _plain(report.brands.get(g.key) or ""),
                 f["received"],
                 f["tasks_decided"],
                 _plain(f["task_on_time_rate"]),
@@ -254,9 +265,9 @@ def tables(report: Report) -> dict[str, list[list[Any]]]:
     for a, s in report.slowest:
         stages.append(
             [
-                a.code,
-                s.stage_name,
-                s.department,
+                _plain(a.code),
+                _plain(s.stage_name),
+                _plain(s.department),
                 s.tasks,
                 round(s.committed, 2),
                 _plain(s.waiting.mean if s.waiting else None),
@@ -264,10 +275,10 @@ def tables(report: Report) -> dict[str, list[list[Any]]]:
                 _plain(s.suspended.mean if s.suspended else None),
             ]
         )
-    overdue: list[list[Any]] = [["case", "procedure", "state", "submitted_at", "departments"]]
+    overdue: list[list[Any]] = [["case", "procedure", "state", "submitted_day", "departments"]]
     for c in report.overdue:
         overdue.append(
-            [c.id, c.procedure_code, c.state, c.submitted_at.isoformat(), " ".join(c.departments)]
+            [c.id, c.procedure_code, c.state, local_day(c.submitted_at), " ".join(c.departments)]
         )
     achieved_rows: list[list[Any]] = [
         [
@@ -309,9 +320,15 @@ def tables(report: Report) -> dict[str, list[list[Any]]]:
     }
 
 
+FORMULA = ("=", "+", "-", "@", "\t", "\r")
+"""How a spreadsheet cell starting would be read as a formula."""
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 4)
+    if isinstance(value, str) and value.startswith(FORMULA):
+        return "'" + value  # text stays text in a spreadsheet (no formula from a name)
     return "" if value is None else value
 
 

@@ -95,7 +95,7 @@ class Draws:
     def __init__(
         self, seed: int, run: int, durations: Mapping[str, Sequence[float]], assumed: set[str]
     ) -> None:
-        self.rng = random.Random(f"{seed}:{run}")
+        self.seed, self.run = seed, run
         self.durations = durations
         self.assumed = assumed
         self.drawn: dict[str, float] = {}
@@ -104,7 +104,9 @@ class Draws:
         if item not in self.drawn:
             found = self.durations.get(item)
             if found:
-                self.drawn[item] = found[self.rng.randrange(len(found))]
+                # Seeded by the item too: whichever design asks first, in whatever order.
+                rng = random.Random(f"{self.seed}:{self.run}:{item}")
+                self.drawn[item] = found[rng.randrange(len(found))]
             else:
                 self.assumed.add(item)
                 self.drawn[item] = float(share)

@@ -67,8 +67,9 @@ async def _deliver_one(
             try:
                 await _post(http, leased, wanted)
             except Exception as error:  # down, slow, refusing: the same batch later
-                log.warning("feed not delivered", subscriber=leased.id, error=str(error)[:200])
-                await asyncio.to_thread(subscribers.failed, store, leased, str(error), clock())
+                reason = _redacted(str(error), leased.url)
+                log.warning("feed not delivered", subscriber=leased.id, error=reason[:200])
+                await asyncio.to_thread(subscribers.failed, store, leased, reason, clock())
                 return sent
             sent += len(wanted)
         kept = await asyncio.to_thread(subscribers.acknowledged, store, leased, after, clock())
@@ -80,6 +81,14 @@ async def _deliver_one(
             break
     await asyncio.to_thread(subscribers.release, store, leased)
     return sent
+
+
+def _redacted(text: str, url: str) -> str:
+    """An error as it may be shown and stored: without credentials the URL may carry."""
+    parts = httpx.URL(url)
+    if parts.userinfo:
+        text = text.replace(parts.userinfo.decode(errors="replace"), "***")
+    return text
 
 
 def _now() -> dt.datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from typing import Annotated, Literal
@@ -11,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from api.deps import CalendarsDep, NowDep, StoreDep, Supervisor
+from definitions.calendar import SHANGHAI
 from evaluation.figures import Group, GroupFigures, Spread, as_data, figures
 from evaluation.periods import Period, PeriodError
 from evaluation.reengineering import Achieved, achieved_in
@@ -105,6 +107,8 @@ SMALL_GROUP = 5
 the people behind them."""
 CACHE_SECONDS = 300.0
 """Public statistics are recomputed at most this often per period and grouping."""
+PUBLIC_YEARS = 5
+"""How many years back the public statistics go."""
 
 
 class PublicFigures(BaseModel):
@@ -122,9 +126,7 @@ class PublicFigures(BaseModel):
 class PublicGroup(BaseModel):
     key: str
     name: str
-    suppressed: bool
-    """Fewer than five cases: nothing is published but the group's name."""
-    figures: PublicFigures | None
+    figures: PublicFigures
 
 
 class PublicStatistics(BaseModel):
@@ -134,12 +136,13 @@ class PublicStatistics(BaseModel):
     by: Literal["department", "procedure"]
     computed_at: dt.datetime
     groups: list[PublicGroup]
+    """Groups of at least five cases; smaller ones are left out entirely."""
 
 
-def _public(g: GroupFigures) -> PublicGroup:
+def _public(g: GroupFigures) -> PublicGroup | None:
     f = g.figures
     if f["received"] < SMALL_GROUP:
-        return PublicGroup(key=g.key, name=g.name, suppressed=True, figures=None)
+        return None
     decided: Spread | None = f["days_used"]
     enough_decided = decided is not None and decided.n >= SMALL_GROUP
     committed: Spread | None = f["days_committed"]
@@ -147,7 +150,6 @@ def _public(g: GroupFigures) -> PublicGroup:
     return PublicGroup(
         key=g.key,
         name=g.name,
-        suppressed=False,
         figures=PublicFigures(
             received=f["received"],
             on_time_rate=f["on_time_rate"] if enough_decided else None,
@@ -161,6 +163,29 @@ def _public(g: GroupFigures) -> PublicGroup:
     )
 
 
+def _public_period(text: str, today: dt.date) -> Period:
+    """Half years only, begun, at most five years back: one granularity, so that no small
+    group can be worked out by subtracting one period from another, and a bounded set of
+    answers to compute."""
+    chosen = _period(text)
+    if "H" not in chosen.label or not (
+        today.year - PUBLIC_YEARS < chosen.first.year and chosen.first <= today
+    ):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                {
+                    "loc": ["query", "period"],
+                    "msg": f"公开统计按半年发布（如 2026H1），近 {PUBLIC_YEARS} 年内已开始的半年"
+                    f" / public statistics are published by half year (e.g. 2026H1), begun"
+                    f" within the last {PUBLIC_YEARS} years",
+                    "type": "value_error",
+                }
+            ],
+        )
+    return chosen
+
+
 @router.get("/public/statistics", tags=["public"])
 async def statistics(
     request: Request,
@@ -171,30 +196,32 @@ async def statistics(
     by: Literal["department", "procedure"] = "department",
 ) -> PublicStatistics:
     """信息公开: each department's or procedure's on-time rate, time used against the
-    commitment and satisfaction in a period, for anyone. Aggregates only — no case numbers,
-    names or comments; a group of fewer than five cases publishes nothing but its name, and a
-    figure counted over fewer than five cases is left out."""
-    chosen = _period(period)
+    commitment and satisfaction in a half year, for anyone. Aggregates only — no case
+    numbers, names or comments; groups of fewer than five cases are left out, and a figure
+    counted over fewer than five cases is null. Computed at most every five minutes, one
+    computation at a time."""
+    chosen = _public_period(period, now.astimezone(SHANGHAI).date())
+    state = request.app.state
+    if getattr(state, "public_statistics", None) is None:
+        state.public_statistics = {}
+        state.public_statistics_lock = asyncio.Lock()
+    cache: dict[tuple[str, str], tuple[float, PublicStatistics]] = state.public_statistics
     key = (chosen.label, by)
-    cache: dict[tuple[str, str], tuple[float, PublicStatistics]] | None = getattr(
-        request.app.state, "public_statistics", None
-    )
-    if cache is None:
-        cache = request.app.state.public_statistics = {}
-    cached = cache.get(key)
-    if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
-        return cached[1]
-    table = await run_in_threadpool(figures, store, chosen, by, calendars.current().get)
-    answer = PublicStatistics(
-        period=chosen.label,
-        first_day=chosen.first,
-        last_day=chosen.end - dt.timedelta(days=1),
-        by=by,
-        computed_at=now,
-        groups=[_public(g) for g in table.groups],
-    )
-    cache[key] = (time.monotonic(), answer)
-    return answer
+    async with state.public_statistics_lock:
+        cached = cache.get(key)
+        if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
+            return cached[1]
+        table = await run_in_threadpool(figures, store, chosen, by, calendars.current().get)
+        answer = PublicStatistics(
+            period=chosen.label,
+            first_day=chosen.first,
+            last_day=chosen.end - dt.timedelta(days=1),
+            by=by,
+            computed_at=now,
+            groups=[g for g in (_public(t) for t in table.groups) if g is not None],
+        )
+        cache[key] = (time.monotonic(), answer)
+        return answer
 
 
 @router.get("/supervision/reengineering")

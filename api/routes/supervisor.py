@@ -214,7 +214,7 @@ async def timeline(
     return [EventPublic.of(e) for e in events]
 
 
-_PEOPLE = ("assignee", "previous", "urged_by", "by", "resolved_by")
+_PEOPLE = ("assignee", "previous", "urged_by", "by", "resolved_by", "recorded_by")
 """Payload fields that name a person."""
 
 

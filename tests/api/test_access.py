@@ -41,7 +41,7 @@ def endpoints(case: str) -> list[tuple[str, str, Any, set[str]]]:
     return [
         ("GET", "/procedures", None, set(ROLES) | {"anonymous"}),
         ("GET", "/procedures/YZ-YJS-KBQY", None, set(ROLES) | {"anonymous"}),
-        ("GET", "/public/statistics?period=2025", None, set(ROLES) | {"anonymous"}),
+        ("GET", "/public/statistics?period=2025H2", None, set(ROLES) | {"anonymous"}),
         ("POST", "/cases", {"procedure": "YZ-YJS-KBQY", "form": {}}, {"applicant-1"}),
         ("GET", "/cases", None, {"applicant-1"}),
         ("GET", f"/cases/{case}", None, set(ROLES)),

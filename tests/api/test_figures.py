@@ -89,6 +89,9 @@ async def test_figures_of_a_period_by_department(api: Api) -> None:
     assert "received,收件量,2,0" in summary.text
     bad_table = await api.call("supervisor-1", "GET", "/supervision/report?period=2025Q3&table=x")
     assert bad_table.status_code == 422
+    # The first year a period can name has nothing before it: still a report.
+    first = await api.call("supervisor-1", "GET", "/supervision/report?period=2000")
+    assert first.status_code == 200
 
     # A period without cases has no groups; a period that does not exist is refused.
     assert (await api.ok("supervisor-1", "GET", "/supervision/figures?period=2024H1"))[

@@ -87,8 +87,8 @@ def test_a_field_added_to_the_language_leaves_published_hashes_alone() -> None:
     proc = cat.procedure("YZ-GCJS-SGXK")
     assert proc is not None
     snap = snapshot(cat, proc)
-    # The hash input is what it was before `repeatable`, `headline` and `produces` existed:
-    # no step, form field or item carries them at their default.
+    # The hash input is what it was before `repeatable`, `headline`, `produces` and
+    # `rating_default_days` existed: nothing carries them at their default.
     body = {
         "procedure": snap.procedure.model_dump(mode="json", by_alias=True),
         "items": [i.model_dump(mode="json", by_alias=True) for i in snap.items],
@@ -101,6 +101,8 @@ def test_a_field_added_to_the_language_leaves_published_hashes_alone() -> None:
             del item["produces"]
     for form_field in body["procedure"]["form"]["fields"]:
         del form_field["headline"]
+    for department in body["departments"]:
+        del department["rating_default_days"]
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     assert snap.content_hash == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
     # Using the field is a change of content.

@@ -325,3 +325,31 @@ def test_rating_figures_by_hand() -> None:
     # On site (一次一评): 3 and 1.
     assert (f["onsite_rated"], f["onsite_rating_mean"], f["onsite_bad_ratings"]) == (2, 2.0, 1)
     assert f["onsite_dimension_means"] == {"attitude": 2.0}
+
+
+def test_time_standing_still_for_the_applicant_counts_where_it_fell() -> None:
+    from evaluation.figures import waiting_time, working_time
+
+    # Opened Monday 09:00; the case waits for the applicant Monday 10:00 to Wednesday 09:00;
+    # claimed Wednesday 10:00, decided Thursday 10:00.
+    stood = (Suspension(at(MON, 10), at(WED, 9), "supplement"),)
+    t = task(
+        "c9",
+        "A",
+        claimed_at=at(WED, 10),
+        decided_at=at(THU, 10),
+        clock=Timing(at(MON), 2, "national", stood, at(THU, 10)),
+    )
+    # Waiting: Monday 09:00 to Wednesday 10:00 is 2 + 1/24 days, of which 1 + 23/24 stood
+    # still: 2 hours. Working: a whole day, none of it standing still.
+    assert waiting_time(t, calendars) == pytest.approx(2 / 24)
+    assert working_time(t, calendars) == pytest.approx(1.0)
+
+
+def test_report_cells_never_become_spreadsheet_formulas() -> None:
+    from evaluation.report import _plain, to_csv
+
+    assert _plain("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert _plain("-1") == "'-1"
+    assert _plain("云州市公安局") == "云州市公安局"
+    assert to_csv([["a"], [_plain("@x")]]) == "\ufeffa\n'@x\n"
