@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Body, HTTPException, Path, status
+from fastapi import APIRouter, BackgroundTasks, Body, HTTPException, Path, Query, status
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
 from temporalio.client import Client
 
-from api.deps import Admin, ClientDep, SettingsDep, StoreDep
+from api.deps import Admin, CalendarsDep, ClientDep, SettingsDep, StoreDep
 from api.errors import ApiError
 from api.public import EventPublic
 from api.schemas import IssuedToken, NewToken, NewUser, UserUpdate
 from core.settings import Settings
+from definitions.calendar import DaySource
 from definitions.loader import Catalog, LoadResult, calendar_years, load_bytes, load_paths
 from definitions.models import CalendarYear, Definition, Procedure
 from definitions.validate import validate_catalog
@@ -157,6 +159,57 @@ async def publish_calendars(
 def calendars(user: Admin, store: StoreDep) -> list[PublishedYear]:
     """The calendar years in force (the latest revision of each calendar and year)."""
     return current_years(store)
+
+
+class YearSourceAnswer(BaseModel):
+    year: int
+    source: DaySource
+    """``override``: a year published (or shipped) as data; ``chinesecalendar``: the
+    official arrangement as the package knows it; ``fallback``: the statutory rules alone."""
+    provisional: bool
+    """Deadlines in this year may still move when the official arrangement is published."""
+    notice: str
+    """Where it comes from: the notice's name, or the package, or the fallback's rules."""
+
+
+@router.get("/calendars/sources")
+def calendar_sources(
+    user: Admin,
+    calendars: CalendarsDep,
+    calendar: Annotated[
+        str, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    ] = "national",
+    first: Annotated[int, Query(alias="from", ge=2000, le=2100)] = 2024,
+    last: Annotated[int, Query(alias="to", ge=2000, le=2100)] = 2028,
+) -> list[YearSourceAnswer]:
+    """On whose authority each year's working days stand, for deadlines computed now: the
+    years still on the provisional fallback are the ones to publish (``POST
+    /admin/calendars``)."""
+    if last < first or last - first > 50:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                {
+                    "loc": ["query", "to"],
+                    "msg": "须不早于 from，且至多 50 年 / must not be before from, at most 50"
+                    " years",
+                    "type": "value_error",
+                }
+            ],
+        )
+    working = calendars.get(calendar)
+    answers = []
+    for year in range(first, last + 1):
+        found = working.year_source(year)
+        answers.append(
+            YearSourceAnswer(
+                year=year,
+                source=found.source,
+                provisional=found.source is DaySource.fallback,
+                notice=found.notice,
+            )
+        )
+    return answers
 
 
 @router.get("/calendars/{revision}/moved")

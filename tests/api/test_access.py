@@ -65,6 +65,7 @@ def endpoints(case: str) -> list[tuple[str, str, Any, set[str]]]:
         ("GET", "/supervision/report?period=2025", None, {"supervisor-1", "admin-1"}),
         ("GET", "/admin/users", None, {"admin-1"}),
         ("GET", "/admin/subscribers", None, {"admin-1"}),
+        ("GET", "/admin/calendars/sources", None, {"admin-1"}),
         (
             "POST",
             "/admin/users",
