@@ -17,9 +17,17 @@ from sqlalchemy import exc as sa_exc
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from store import followups
 from store.db import Store
 from store.writes import record, sanitize
-from workflows.contracts import RECORD_ACTIVITY, STORE_REJECTED, RecordInput, RecordResult
+from workflows.contracts import (
+    RECORD_ACTIVITY,
+    RECORD_FOLLOWUP_ACTIVITY,
+    STORE_REJECTED,
+    FollowUpRecordInput,
+    RecordInput,
+    RecordResult,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -75,3 +83,15 @@ class RecordActivities:
                 )
                 return record(self.store, sanitize(data))
             raise ApplicationError(message, type=STORE_REJECTED, non_retryable=True) from None
+
+    @activity.defn(name=RECORD_FOLLOWUP_ACTIVITY)
+    def record_followup_events(self, data: FollowUpRecordInput) -> RecordResult:
+        """A follow-up's events and rows; classified like a case's."""
+        try:
+            return followups.record(self.store, sanitize(data) if data.sanitize else data)
+        except Exception as error:
+            if transient(error):
+                raise
+            raise ApplicationError(
+                describe(error), type=STORE_REJECTED, non_retryable=True
+            ) from None

@@ -243,6 +243,12 @@ class Department(_Model):
     rating_default_days: int | None = Field(None, ge=1, le=30, json_schema_extra={"added": 3})
     """For a front desk: a case its applicant has not rated this many working days after
     delivery counts as 满意 (4), marked defaulted (as some provinces rule). Unset: no rating."""
+    callback_days: int | None = Field(None, ge=1, le=30, json_schema_extra={"added": 4})
+    """Working days to call back the applicant of a bad rating and verify it (回访核实).
+    Unset: 3."""
+    rectification_days: int | None = Field(None, ge=1, le=60, json_schema_extra={"added": 4})
+    """Working days to rectify what a justified bad rating found (整改), as the department's
+    jurisdiction rules (5 in some provinces). Unset: 15."""
 
 
 # --------------------------------------------------------------------------- service items

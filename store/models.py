@@ -432,3 +432,46 @@ class Subscriber(Base):
     lease_token: Mapped[str | None] = mapped_column(String(32))
     """Whose lease it is: every report of a delivery must carry it, so a worker whose lease
     ran out, or was revoked by an admin's change, cannot move the cursor."""
+
+
+class FollowUpRecord(Base):
+    """The ``followups`` table: each bad rating's follow-up (workflows.followup).
+
+    Written with the rating's event, in the same transaction (``start`` holds what the
+    follow-up starts from); the worker starts its workflow and sets ``started_at``. From then on
+    the workflow rewrites the row with its events, newer ``last_seq`` only.
+    """
+
+    __tablename__ = "followups"
+    __table_args__ = (
+        Index("ix_followups_case_id", "case_id"),
+        Index("ix_followups_rated_at", "rated_at"),
+        Index("ix_followups_pending", "started_at", "next_attempt_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    """``<case id>/<rating seq>``."""
+    case_id: Mapped[str] = mapped_column(String(ID))
+    rating_seq: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(STATE))
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    applicant_id: Mapped[str] = mapped_column(String(CODE))
+    procedure_code: Mapped[str] = mapped_column(String(CODE))
+    procedure_name: Mapped[str] = mapped_column(Text)
+    departments: Mapped[list[str]] = mapped_column(JSONType)
+    state: Mapped[str] = mapped_column(String(STATE))
+    excluded: Mapped[bool] = mapped_column(Boolean, default=False)
+    parts: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    opened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    concluded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    summary: Mapped[str | None] = mapped_column(Text)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    start: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    """The workflow's input (FollowUpInput), kept until the worker has started it."""
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)

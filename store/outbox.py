@@ -23,7 +23,7 @@ from definitions.models import DeliveryMethod
 from definitions.versioning import ProcedureSnapshot
 from store.db import StoreOrSession, transaction
 from store.models import Base, Notification
-from workflows.contracts import CaseRow, Event, EventType
+from workflows.contracts import CaseRow, Event, EventType, FollowUpRow
 
 NOTIFICATIONS: Table = Base.metadata.tables["notifications"]
 
@@ -137,6 +137,81 @@ def rows_for(
                 "title_en": title_en,
                 "text": text,
                 "data": data,
+                "created_at": now,
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+            }
+        )
+    return rows
+
+
+def _followup_message(e: Event, f: FollowUpRow) -> tuple[str, str, str, str] | None:
+    """(kind, title zh, title en, text) for a follow-up event the applicant is told about."""
+    p = e.payload
+    where = "现场服务" if f.source == "visit" else "办件"
+    head = f"您对{where}（{f.procedure_name}，办件号 {f.case_id}）的评价"
+    name = str(p.get("department_name") or e.department or "")
+    if e.type is EventType.followup_opened:
+        days = p.get("callback_days")
+        return (
+            "followup_opened",
+            "差评回访",
+            "Your rating will be followed up",
+            f"{head}已收到，{name}将在 {days} 个工作日内与您联系核实。",
+        )
+    if e.type is EventType.followup_explained:
+        return (
+            "followup_explained",
+            "差评核实结果",
+            "What the call-back found",
+            f"{head}经{name}回访核实，情况说明如下：{p.get('explanation') or ''}",
+        )
+    if e.type is EventType.followup_appeal_decided:
+        if p.get("granted"):
+            text = (
+                f"{head}经复核认定为误评或恶意评价，不计入统计（记录保留）。理由：{p.get('reason')}"
+            )
+        else:
+            text = f"{head}经复核维持，{name}将整改。"
+        return ("followup_appeal", "差评复核结果", "The review of your rating", text)
+    if e.type is EventType.followup_rectified:
+        return (
+            "followup_rectified",
+            "差评整改完成",
+            "What was put right",
+            f"{head}所反映的问题，{name}已整改：{p.get('measures') or ''}。我们将回访您对整改的满意度。",
+        )
+    if e.type is EventType.followup_concluded:
+        return (
+            "followup_concluded",
+            "差评处理结果公开",
+            "The follow-up of your rating is published",
+            f"{head}处理完毕，结果已公开：{p.get('summary') or ''}",
+        )
+    return None
+
+
+def followup_rows(
+    events: Sequence[Event], followup: FollowUpRow, now: dt.datetime
+) -> list[dict[str, Any]]:
+    """The outbox rows a follow-up's events make."""
+    rows = []
+    for e in events:
+        made = _followup_message(e, followup)
+        if made is None:
+            continue
+        kind, title_zh, title_en, text = made
+        rows.append(
+            {
+                "id": f"{e.case_id}/{e.seq}",
+                "case_id": e.case_id,
+                "applicant_id": followup.applicant_id,
+                "kind": kind,
+                "title_zh": title_zh,
+                "title_en": title_en,
+                "text": text,
+                "data": {"followup": followup.id, "department": e.department},
                 "created_at": now,
                 "state": "pending",
                 "attempts": 0,

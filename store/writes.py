@@ -11,7 +11,7 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import Table, select, text
@@ -21,10 +21,19 @@ from sqlalchemy.orm import Session
 from definitions.loader import Catalog
 from definitions.models import FormSchema, Procedure
 from definitions.versioning import ProcedureSnapshot, snapshot
-from store import outbox
+from store import followups, outbox
 from store.db import StoreOrSession, transaction
 from store.models import Base, ProcedureVersion, RequestKey
-from workflows.contracts import EventType, RecordInput, RecordResult
+from workflows.contracts import (
+    ClockRow,
+    Event,
+    EventType,
+    RecordInput,
+    RecordResult,
+    TaskRow,
+)
+
+Batch = TypeVar("Batch", bound=BaseModel)
 
 FEED_LOCK = 0x0E7E_0001
 """PostgreSQL advisory lock key taken by every :func:`record` transaction (see there)."""
@@ -74,6 +83,33 @@ def _insert(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
     raise NotImplementedError(f"store backend {dialect!r} is not supported (sqlite, postgresql)")
 
 
+def insert_statement(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """The session's dialect's INSERT into ``table``."""
+    return _insert(session.get_bind().dialect.name, table)
+
+
+def insert_events(session: Session, events: Sequence[Event], now: dt.datetime) -> int:
+    """Insert events not stored yet (by case id and seq); returns how many were new."""
+    rows = [_columns(e, ["payload"]) | {"recorded_at": now} for e in events]
+    inserted = 0
+    stmt = _insert_events(session.get_bind().dialect.name)
+    for start in range(0, len(rows), EVENT_BATCH):
+        inserted += len(session.execute(stmt, rows[start : start + EVENT_BATCH]).all())
+    return inserted
+
+
+def task_columns(task: TaskRow, now: dt.datetime) -> dict[str, Any]:
+    return _columns(task, []) | {"updated_at": now}
+
+
+def clock_columns(clock: ClockRow, now: dt.datetime) -> dict[str, Any]:
+    """A clock row's columns; without a derivation, the stored one is left as it is."""
+    row = _columns(clock, ["spans", "derivation"]) | {"updated_at": now}
+    if clock.derivation is None:
+        del row["derivation"]
+    return row
+
+
 def _insert_events(dialect: str) -> Any:
     key = (dialect, "events", ())
     if key not in _STATEMENTS:
@@ -109,7 +145,7 @@ def _columns(model: BaseModel, json_columns: Sequence[str]) -> dict[str, Any]:
     return values
 
 
-def _upsert_newer(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+def upsert_newer(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert rows, or overwrite existing ones whose stored ``last_seq`` is lower.
 
     ``INSERT … ON CONFLICT (id) DO UPDATE … WHERE stored.last_seq < new.last_seq``, executed
@@ -153,11 +189,7 @@ def record(target: StoreOrSession, data: RecordInput, *, notify: bool = True) ->
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
 
-        rows = [_columns(e, ["payload"]) | {"recorded_at": now} for e in data.events]
-        inserted = 0
-        stmt = _insert_events(session.get_bind().dialect.name)
-        for start in range(0, len(rows), EVENT_BATCH):
-            inserted += len(session.execute(stmt, rows[start : start + EVENT_BATCH]).all())
+        inserted = insert_events(session, data.events, now)
 
         case = _columns(data.case, ["departments", "form", "missing"]) | {"updated_at": now}
         c = data.case
@@ -171,15 +203,18 @@ def record(target: StoreOrSession, data: RecordInput, *, notify: bool = True) ->
         submitted = next((e for e in data.events if e.type is EventType.case_submitted), None)
         if submitted is not None and isinstance(submitted.payload.get("channel"), str):
             case["channel"] = submitted.payload["channel"]
-        _upsert_newer(session, CASES, [case])
+        upsert_newer(session, CASES, [case])
         # The applicant's messages, in the same transaction as the events that cause them.
         if notify:
             outbox.add(session, outbox.rows_for(data.events, data.case, snap, now))
-        tasks = [_columns(t, []) | {"updated_at": now} for t in data.tasks]
-        _upsert_newer(session, TASKS, tasks)
-        _upsert_newer(session, CLOCKS, _clock_rows(data, now))
+            # A bad rating opens its follow-up with it (a history imported after the fact
+            # brings its follow-ups along instead).
+            followups.open_for(session, data.events, data.case, snap, now)
+        tasks = [task_columns(t, now) for t in data.tasks]
+        upsert_newer(session, TASKS, tasks)
+        upsert_newer(session, CLOCKS, clock_rows(data.events, data.clocks, now))
         incidents = [_columns(i, []) | {"updated_at": now} for i in data.incidents]
-        _upsert_newer(session, INCIDENTS, incidents)
+        upsert_newer(session, INCIDENTS, incidents)
     return RecordResult(inserted=inserted)
 
 
@@ -225,23 +260,20 @@ def search_columns(
 DEADLINE_EVENTS = frozenset({EventType.deadline_set, EventType.deadline_moved})
 
 
-def _clock_rows(data: RecordInput, now: dt.datetime) -> list[dict[str, Any]]:
+def clock_rows(
+    events: Sequence[Event], clocks: Sequence[ClockRow], now: dt.datetime
+) -> list[dict[str, Any]]:
     """Clock rows with the derivation of the batch's latest deadline event for each; a row
     without one leaves the stored derivation as it is (its column is not written)."""
     derivations = {
         e.payload["clock"]: e.payload["derivation"]
-        for e in data.events
+        for e in events
         if e.type in DEADLINE_EVENTS and e.payload.get("derivation") and e.payload.get("clock")
     }
     rows = []
-    for clock in data.clocks:
-        row = _columns(clock, ["spans", "derivation"]) | {"updated_at": now}
+    for clock in clocks:
         derivation = clock.derivation or derivations.get(clock.key)
-        if derivation is None:
-            del row["derivation"]
-        else:
-            row["derivation"] = derivation
-        rows.append(row)
+        rows.append(clock_columns(clock.model_copy(update={"derivation": derivation}), now))
     return rows
 
 
@@ -269,10 +301,10 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def sanitize(data: RecordInput) -> RecordInput:
+def sanitize(data: Batch) -> Batch:
     """The same batch with every text cleaned (:func:`clean_text`) and non-finite numbers
     dropped: what the store refused for its content, in a form it accepts."""
-    return RecordInput.model_validate(_clean(data.model_dump(mode="python")))
+    return type(data).model_validate(_clean(data.model_dump(mode="python")))
 
 
 def remember_request(target: StoreOrSession, key_id: str, body_hash: str) -> str:

@@ -31,7 +31,7 @@ from definitions.loader import Catalog
 from definitions.models import Procedure
 from definitions.validate import validate_paths
 from definitions.versioning import snapshot
-from store import queries
+from store import queries, writes
 from store.db import Store
 from tests.conftest import CATALOG
 from worker.temporal import build_worker, register_search_attributes
@@ -114,6 +114,8 @@ class Harness:
     store: Store
     task_queue: str
     handles: dict[str, WorkflowHandle[Any, Any]] = field(default_factory=dict)
+    followups: dict[str, WorkflowHandle[Any, Any]] = field(default_factory=dict)
+    """Follow-up workflows a test started, by follow-up id."""
 
     async def start(
         self,
@@ -141,6 +143,9 @@ class Harness:
                 for d in snap.departments
             ]
             snap = snap.model_copy(update={"departments": departments})
+        # Published, as the API starts cases only from published versions (the store names
+        # departments and procedures from it).
+        writes.publish(self.store, snap)
         form = form if form is not None else {"company_name": "云州示范科技有限公司"}
         data = CaseInput(
             case_id=case_id,
@@ -269,9 +274,9 @@ HISTORIES = Path(__file__).resolve().parent / "histories"
 
 async def save_histories(h: Harness, test_name: str) -> None:
     """Keep each case's history for the replay test (``make histories`` re-records them)."""
-    folder = HISTORIES / "v2"
-    folder.mkdir(parents=True, exist_ok=True)
-    for i, handle in enumerate(h.handles.values()):
-        history = await handle.fetch_history()
-        name = test_name.removeprefix("test_") + (f"-{i}" if i else "")
-        (folder / f"{name}.json").write_text(history.to_json())
+    for folder, handles in ((HISTORIES / "v2", h.handles), (HISTORIES / "followup", h.followups)):
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, handle in enumerate(handles.values()):
+            history = await handle.fetch_history()
+            name = test_name.removeprefix("test_") + (f"-{i}" if i else "")
+            (folder / f"{name}.json").write_text(history.to_json())

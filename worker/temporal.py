@@ -26,17 +26,20 @@ from core.settings import Settings
 from definitions.loader import calendar_years
 from store.db import Store
 from worker.feed import keep_delivering
+from worker.followups import keep_starting
 from worker.notify import keep_sending, sender_from
 from workflows import search
 from workflows.case import CaseWorkflow
 from workflows.case_v1 import CaseWorkflowV1
 from workflows.client import connect
 from workflows.contracts import TASK_QUEUE
+from workflows.followup import FollowUpWorkflow
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS = [CaseWorkflow, CaseWorkflowV1]
-"""Both editions: new cases start on the second; the first runs its cases to their end."""
+WORKFLOWS = [CaseWorkflow, CaseWorkflowV1, FollowUpWorkflow]
+"""Both case editions (new cases start on the second; the first runs its cases to their end)
+and the follow-up of a bad rating."""
 
 
 async def register_search_attributes(client: Client) -> list[str]:
@@ -88,7 +91,11 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[record.record_case_events, clock.compute_deadlines],
+        activities=[
+            record.record_case_events,
+            record.record_followup_events,
+            clock.compute_deadlines,
+        ],
         activity_executor=ThreadPoolExecutor(max_workers=threads),
         max_concurrent_activities=threads,
         graceful_shutdown_timeout=timedelta(seconds=grace),
@@ -144,6 +151,9 @@ async def serving(client: Client, store: Store, settings: Settings) -> AsyncIter
         asyncio.create_task(keep_calendars_fresh(calendars, settings.calendar_refresh_seconds)),
         asyncio.create_task(keep_sending(store, sender, settings.notify_interval_seconds)),
         asyncio.create_task(keep_delivering(store, settings.feed_interval_seconds)),
+        asyncio.create_task(
+            keep_starting(client, store, settings.task_queue, settings.notify_interval_seconds)
+        ),
     ]
     try:
         async with worker:

@@ -28,12 +28,21 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from definitions.versioning import ProcedureSnapshot
 from workflows.case import CaseWorkflow
-from workflows.contracts import TASK_QUEUE, ActionResult, Actor, CaseInput, CaseRow, Channel
+from workflows.contracts import (
+    TASK_QUEUE,
+    ActionResult,
+    Actor,
+    CaseInput,
+    CaseRow,
+    Channel,
+    FollowUpInput,
+)
+from workflows.followup import FollowUpWorkflow
 
 REFUSAL_KINDS = frozenset({"conflict", "forbidden", "invalid", "not_found"})
 
@@ -113,6 +122,24 @@ async def start(
     )
 
 
+async def start_followup(
+    client: Client, data: FollowUpInput, workflow_id: str, *, task_queue: str = TASK_QUEUE
+) -> None:
+    """Start a bad rating's follow-up once: a running or finished one with that id is left as
+    it is (the worker may try again after a lost answer)."""
+    try:
+        await client.start_workflow(
+            FollowUpWorkflow.run,
+            data,
+            id=workflow_id,
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+    except WorkflowAlreadyStartedError:
+        return
+
+
 def update_id(actor_id: str, action: str, case_id: str, key: str) -> str:
     """The Temporal update id of a request: one key reused for another action or by another
     user is another update, while the same request sent again is the same one."""
@@ -126,7 +153,8 @@ def update_id(actor_id: str, action: str, case_id: str, key: str) -> str:
 class Done:
     """Applied, and its events are in the store."""
 
-    result: ActionResult
+    result: Any
+    """The update's answer: an ActionResult for a case, a FollowUpResult for a follow-up."""
 
 
 @dataclass(frozen=True)
@@ -192,6 +220,7 @@ async def send(
     *,
     uid: str,
     wait: dt.timedelta,
+    result_type: type[Any] = ActionResult,
 ) -> Outcome:
     """Execute the update of that name, waiting at most ``wait`` for its answer.
 
@@ -203,7 +232,7 @@ async def send(
     try:
         async with asyncio.timeout(wait.total_seconds()):
             result = await handle.execute_update(
-                update, data, id=uid, result_type=ActionResult, rpc_timeout=wait
+                update, data, id=uid, result_type=result_type, rpc_timeout=wait
             )
     except WorkflowUpdateFailedError as error:
         cause = error.cause
@@ -223,6 +252,6 @@ async def send(
         return rpc_outcome(error)
     except RuntimeError as error:  # the lazy client could not connect
         return Unavailable(str(error)[:200])
-    if not isinstance(result, ActionResult):
-        result = ActionResult.model_validate(result)
+    if not isinstance(result, result_type):
+        result = result_type.model_validate(result)
     return Done(result)

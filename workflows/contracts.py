@@ -117,6 +117,12 @@ class TaskKind(StrEnum):
     """受理 at the front desk: a new application, or one whose supplement came in."""
     delivery = "delivery"
     """送达: all results waiting to be handed out."""
+    callback = "callback"
+    """差评回访核实: call the applicant back and verify a bad rating (a follow-up's first step)."""
+    rectification = "rectification"
+    """差评整改: put right what a justified bad rating found."""
+    revisit = "revisit"
+    """回访: ask the applicant how satisfied they are with the rectification."""
 
 
 INTAKE_TASK = "@intake"
@@ -150,6 +156,14 @@ class ClockKind(StrEnum):
     """Results handed out within the delivery limit (第四十四条)."""
     rating = "rating"
     """The applicant's rating window; then the case completes unrated."""
+    callback = "callback"
+    """A follow-up's call-back and verification period (回访核实)."""
+    rectification = "rectification"
+    """A follow-up's rectification period (整改)."""
+    revisit = "revisit"
+    """A follow-up's period to ask the applicant about the rectification (回访满意度)."""
+    appeal = "appeal"
+    """A follow-up's appeal (申诉) waiting for a supervisor's decision."""
 
 
 class IncidentKind(StrEnum):
@@ -208,6 +222,24 @@ class EventType(StrEnum):
     finding = "supervision.finding"
     incident_opened = "incident.opened"
     incident_resolved = "incident.resolved"
+    followup_opened = "followup.opened"
+    """A bad rating's follow-up began (workflows.followup); one part per department."""
+    followup_verified = "followup.verified"
+    """回访核实: the department called the applicant back and gave its verdict."""
+    followup_explained = "followup.explained"
+    """The bad rating was found unjustified: explained to the applicant."""
+    followup_appealed = "followup.appealed"
+    """The department holds the rating mistaken or malicious: 申诉 to a supervisor."""
+    followup_appeal_decided = "followup.appeal_decided"
+    """A supervisor granted the appeal (the rating leaves the figures) or refused it."""
+    followup_rectified = "followup.rectified"
+    """整改: the department put right what the rating found."""
+    followup_revisited = "followup.revisited"
+    """回访满意度: the applicant's satisfaction with the rectification, or that they were not
+    reached."""
+    followup_urged = "followup.urged"
+    followup_concluded = "followup.concluded"
+    """Every department's part ended; the result is published (公开)."""
 
 
 class Finding(StrEnum):
@@ -719,3 +751,210 @@ class CaseView(_Model):
     """Without their derivations: the store takes each from the ``deadline.set`` or
     ``deadline.moved`` event of the same batch, and keeps the stored one otherwise."""
     incidents: list[IncidentRow] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- follow-ups
+
+FOLLOWUP_WORKFLOW_NAME = "FollowUpWorkflow"
+"""A bad rating's follow-up (workflows.followup): 回访核实, verdict, 整改 or 申诉, 回访满意度."""
+RECORD_FOLLOWUP_ACTIVITY = "record_followup_events"
+FOLLOWUP_SEQ = 100_000
+"""A follow-up's events are stored under its case's id, numbered from ``FOLLOWUP_SEQ`` times
+the rating event's own number: the case's timeline, the feed and the task and clock tables
+take them as they are, and no two follow-ups (nor the case) share a number."""
+FOLLOWUP_TASK_PREFIX = "followup:"
+"""Task keys of a follow-up: ``followup:<rating seq>:<department>:<step>``."""
+
+
+class Verdict(StrEnum):
+    """What calling the applicant back found (回访核实)."""
+
+    justified = "justified"
+    """清晰合理: the department rectifies."""
+    unjustified = "unjustified"
+    """不属实: explained to the applicant."""
+    mistaken = "mistaken"
+    """误评: an appeal (申诉) asks a supervisor to leave it out of the figures."""
+    malicious = "malicious"
+    """恶意差评: as mistaken."""
+
+
+APPEALED_VERDICTS = frozenset({Verdict.mistaken, Verdict.malicious})
+
+
+class PartState(StrEnum):
+    """Where one department's part of a follow-up is."""
+
+    callback = "callback"
+    """Waiting for the call-back and verdict."""
+    appealed = "appealed"
+    """Waiting for a supervisor's decision on the appeal."""
+    rectifying = "rectifying"
+    revisit = "revisit"
+    """Rectified; waiting for the applicant's satisfaction."""
+    explained = "explained"
+    rectified = "rectified"
+    excluded = "excluded"
+    """An appeal was granted: the rating is left out of the figures (and kept)."""
+
+
+OPEN_PART_STATES = frozenset(
+    {PartState.callback, PartState.appealed, PartState.rectifying, PartState.revisit}
+)
+
+
+class FollowUpState(StrEnum):
+    open = "open"
+    concluded = "concluded"
+    """Every part ended; the result is published."""
+
+
+class FollowUpDepartment(_Model):
+    """A department that handled the rated case, with its jurisdiction's periods."""
+
+    code: str
+    name: str
+    calendar: str = "national"
+    callback_days: int = 3
+    """Working days to call the applicant back and give a verdict (回访核实)."""
+    rectification_days: int = 15
+    """Working days to rectify a justified bad rating (5 in some provinces)."""
+
+
+class FollowUpInput(_Model):
+    """What a follow-up starts from: the bad rating and the departments that answer for it."""
+
+    id: str
+    """``<case id>/<rating seq>``; the workflow id is ``followup-<case id>-<rating seq>``."""
+    case_id: str
+    rating_seq: int = Field(ge=1)
+    source: Literal["case", "visit"]
+    """一事一评 (the case's rating) or 一次一评 (an on-site visit's)."""
+    score: int = Field(ge=1, le=5)
+    comment: str | None = None
+    rated_at: dt.datetime
+    applicant_id: str
+    procedure_code: str
+    procedure_name: str
+    departments: list[FollowUpDepartment] = Field(min_length=1)
+    warning: WarningThreshold | None = None
+    """When a 黄牌 fires on the follow-up's clocks (the procedure's threshold)."""
+    default_calendar: str = "national"
+
+
+class PartRow(_Model):
+    """One department's part of a follow-up."""
+
+    department: str
+    name: str
+    state: PartState = PartState.callback
+    verdict: Verdict | None = None
+    verified_by: str | None = None
+    verified_at: dt.datetime | None = None
+    finding: str | None = None
+    """What the call-back found."""
+    explanation: str | None = None
+    """For the applicant: why the rating was unjustified, or what was put right."""
+    appeal_granted: bool | None = None
+    appeal_reason: str | None = None
+    """The supervisor's reason for granting or refusing."""
+    appeal_decided_by: str | None = None
+    appeal_decided_at: dt.datetime | None = None
+    rectification_due_at: dt.datetime | None = None
+    rectified_at: dt.datetime | None = None
+    rectified_on_time: bool | None = None
+    measures: str | None = None
+    satisfaction: int | None = None
+    """回访满意度, 1 to 5; None when not asked yet or the applicant was not reached."""
+    revisited_at: dt.datetime | None = None
+    due_at: dt.datetime | None = None
+    """The deadline of the step under way."""
+    warned: bool = False
+    overdue: bool = False
+    escalated: bool = False
+    ended_at: dt.datetime | None = None
+
+
+class FollowUpRow(_Model):
+    """A follow-up as the store keeps it (the ``followups`` projection)."""
+
+    id: str
+    case_id: str
+    rating_seq: int
+    source: Literal["case", "visit"]
+    score: int
+    comment: str | None = None
+    rated_at: dt.datetime
+    applicant_id: str
+    procedure_code: str
+    procedure_name: str
+    departments: list[str] = Field(default_factory=list)
+    state: FollowUpState = FollowUpState.open
+    excluded: bool = False
+    """An appeal was granted: the rating counts in no figure."""
+    parts: list[PartRow] = Field(default_factory=list)
+    opened_at: dt.datetime | None = None
+    concluded_at: dt.datetime | None = None
+    summary: str | None = None
+    """The published result (公开): verdicts and measures, no names."""
+    last_seq: int = 0
+
+
+class VerifyInput(_Action):
+    """回访核实: the department called the applicant back; its verdict."""
+
+    department: str
+    verdict: Verdict
+    finding: str = Field(min_length=1, max_length=TEXT_LENGTH)
+    """What the call-back found (for a mistaken or malicious rating: the appeal's grounds)."""
+    explanation: str | None = Field(None, max_length=TEXT_LENGTH)
+    """For an unjustified rating: what the applicant is told (required then)."""
+
+
+class RectifyInput(_Action):
+    department: str
+    measures: str = Field(min_length=1, max_length=TEXT_LENGTH)
+    """What was put right (published without names)."""
+
+
+class RevisitInput(_Action):
+    """回访满意度: the applicant's satisfaction with the rectification, 1 to 5, or None when
+    they could not be reached or would not say."""
+
+    department: str
+    satisfaction: int | None = Field(None, ge=1, le=5)
+    note: str | None = Field(None, max_length=TEXT_LENGTH)
+
+
+class AppealDecisionInput(_Action):
+    """A supervisor decides an appeal (申诉复核)."""
+
+    department: str
+    granted: bool
+    reason: str = Field(min_length=1, max_length=TEXT_LENGTH)
+
+
+class FollowUpUrgeInput(_Action):
+    """督办 on one department's part of a follow-up."""
+
+    department: str
+    days: int = Field(ge=1, le=30)
+    note: str | None = Field(None, max_length=TEXT_LENGTH)
+
+
+class FollowUpRecordInput(_Model):
+    """A follow-up's events and the rows they changed, written in one transaction."""
+
+    events: list[Event] = Field(min_length=1)
+    followup: FollowUpRow
+    tasks: list[TaskRow] = Field(default_factory=list)
+    clocks: list[ClockRow] = Field(default_factory=list)
+    sanitize: bool = False
+    """Clean text the store refused (NUL …) before writing (see RecordInput)."""
+
+
+class FollowUpResult(_Model):
+    """What a follow-up update answers, once its events are in the store."""
+
+    followup: FollowUpRow
+    last_seq: int
