@@ -39,6 +39,7 @@ from workflows.client import (
     send,
     update_id,
 )
+from workflows.contracts import ActionResult
 
 STATUS_OF = {
     "conflict": status.HTTP_409_CONFLICT,
@@ -138,21 +139,38 @@ async def act(
     data: Any,
 ) -> ActionAnswer:
     """Execute an update named by the request's key, waiting a bounded time for its answer."""
+    outcome = await execute(request, store, client, settings, case_id, update, data)
+    return answer(outcome, case_id)
+
+
+async def execute(
+    request: Request,
+    store: Store,
+    client: Client,
+    settings: Settings,
+    workflow_id: str,
+    update: Callable[..., Any],
+    data: Any,
+    result_type: type[Any] = ActionResult,
+) -> Outcome:
+    """Send the update once per request key (see the module); its outcome, whatever it is."""
     key = client_key(request)
     action = update.__name__
-    uid = update_id(data.actor.id, action, case_id, key or uuid.uuid4().hex)
+    uid = update_id(data.actor.id, action, workflow_id, key or uuid.uuid4().hex)
     if key is not None:
         # Remembered per endpoint, so that one key sent to /decision with "approve" and then
         # with "return" (two different updates) is refused too.
-        endpoint = update_id(data.actor.id, f"{request.method} {request.url.path}", case_id, key)
+        endpoint = update_id(
+            data.actor.id, f"{request.method} {request.url.path}", workflow_id, key
+        )
         await same_request(store, endpoint, fingerprint(action, data))
     data = data.model_copy(update={"request_id": key})
-    outcome = await send(
+    return await send(
         client,
-        case_id,
+        workflow_id,
         action,
         data,
         uid=uid,
         wait=dt.timedelta(seconds=settings.update_timeout_seconds),
+        result_type=result_type,
     )
-    return answer(outcome, case_id)

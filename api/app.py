@@ -23,7 +23,16 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api import errors
-from api.routes import admin, cases, caseworker, evaluation, public, subscribers, supervisor
+from api.routes import (
+    admin,
+    cases,
+    caseworker,
+    evaluation,
+    followups,
+    public,
+    subscribers,
+    supervisor,
+)
 from core.settings import Settings, get_settings
 from store.db import Store
 from store.users import ensure_admin
@@ -166,7 +175,16 @@ def create_app(
         )
         return response
 
-    for module in (public, cases, caseworker, supervisor, evaluation, admin, subscribers):
+    for module in (
+        public,
+        cases,
+        caseworker,
+        supervisor,
+        followups,
+        evaluation,
+        admin,
+        subscribers,
+    ):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

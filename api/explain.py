@@ -4,13 +4,14 @@ and for tasks the context to choose work without opening each case."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from activities.clock import Calendars
 from api.schemas import CaseSummary, TaskView, Urgency
 from definitions.calendar import SHANGHAI, WorkingCalendar
 from store import queries
 from store.db import Store
-from workflows.contracts import CaseRow, TaskRow
+from workflows.contracts import FOLLOWUP_TASK_PREFIX, CaseRow, TaskKind, TaskRow
 
 URGENCY_LABELS = {
     Urgency.normal: "正常 / normal",
@@ -79,6 +80,11 @@ def tasks(
     views = []
     for t in rows:
         case = context.get(t.case_id)
+        followup = _followup_path(t)
+        if followup is not None:
+            # A follow-up's task stands on its own: the case's cards and suspensions are not its.
+            views.append(_followup_task(t, case, found, loaded, today, followup))
+            continue
         waiting = bool(
             case
             and (
@@ -110,6 +116,47 @@ def tasks(
             )
         )
     return views
+
+
+FOLLOWUP_KINDS = frozenset({TaskKind.callback, TaskKind.rectification, TaskKind.revisit})
+
+
+def _followup_path(t: TaskRow) -> str | None:
+    if t.kind not in FOLLOWUP_KINDS:
+        return None
+    seq = t.task_key.removeprefix(FOLLOWUP_TASK_PREFIX).split(":", 1)[0]
+    return f"/followups/{t.case_id}/{seq}"
+
+
+def _followup_task(
+    t: TaskRow,
+    case: Any,
+    found: dict[str, Any],
+    loaded: Any,
+    today: dt.date,
+    path: str,
+) -> TaskView:
+    level, label = _label(urgency(t), Urgency.normal, False)
+    derivation = found.get(f"{t.case_id}/{t.clock_key}")
+    left = None
+    if loaded is not None and t.deadline_date is not None:
+        calendar = loaded.get(str((derivation or {}).get("calendar") or "national"))
+        left = days_left(calendar, t.deadline_date, today)
+    return TaskView.of(
+        t,
+        derivation=derivation,
+        procedure=case.procedure if case else None,
+        procedure_name=case.procedure_name if case else None,
+        stage_name="差评回访 / bad-rating follow-up",
+        applicant=case.applicant if case else None,
+        applicant_name=case.applicant_name if case else None,
+        headline=case.headline if case else {},
+        urgency=level,
+        urgency_label=label,
+        days_left=left,
+        urged_until=t.urge_due_at,
+        followup=path,
+    )
 
 
 def cases(store: Store, rows: list[CaseRow]) -> list[CaseSummary]:

@@ -258,3 +258,101 @@ class NotificationStatus(NotificationPublic):
     """``pending``, ``sent`` or ``failed`` (after the last retry)."""
     attempts: int
     last_error: str | None = None
+
+
+# --------------------------------------------------------------------------- follow-ups
+
+
+PART_WORDS: dict[str, tuple[str, str]] = {
+    "callback": ("待回访核实", "to be called back and verified"),
+    "appealed": ("申诉待复核", "appeal awaiting a supervisor"),
+    "rectifying": ("整改中", "being rectified"),
+    "revisit": ("待回访满意度", "to ask the applicant about the rectification"),
+    "explained": ("已解释说明", "explained to the applicant"),
+    "rectified": ("已整改", "rectified"),
+    "excluded": ("申诉成立，不计入统计", "appeal granted: left out of the figures"),
+}
+
+
+class FollowUpPartPublic(Public):
+    """One department's part of a bad rating's follow-up."""
+
+    department: str
+    name: str
+    state: str
+    state_label: str = ""
+    verdict: str | None = None
+    explanation: str | None = None
+    appeal_granted: bool | None = None
+    rectification_due_at: dt.datetime | None = None
+    rectified_at: dt.datetime | None = None
+    rectified_on_time: bool | None = None
+    measures: str | None = None
+    satisfaction: int | None = None
+    revisited_at: dt.datetime | None = None
+    due_at: dt.datetime | None = None
+    """The deadline of the step under way."""
+    ended_at: dt.datetime | None = None
+
+    @model_validator(mode="after")
+    def _words(self) -> Self:
+        zh, en = PART_WORDS.get(self.state, (self.state, self.state))
+        object.__setattr__(self, "state_label", f"{zh} / {en}")
+        return self
+
+
+class FollowUpPartStaff(FollowUpPartPublic):
+    """What staff also see: who verified and decided, what the call-back found, the cards."""
+
+    verified_by: str | None = None
+    verified_at: dt.datetime | None = None
+    finding: str | None = None
+    appeal_reason: str | None = None
+    appeal_decided_by: str | None = None
+    appeal_decided_at: dt.datetime | None = None
+    warned: bool = False
+    overdue: bool = False
+    escalated: bool = False
+
+
+class FollowUpPublic(Public):
+    """A bad rating's follow-up (差评回访核实与整改), as its applicant sees it."""
+
+    audience: str = "applicant"
+    id: str
+    case_id: str
+    rating_seq: int
+    source: str
+    """``case`` (一事一评) or ``visit`` (一次一评)."""
+    score: int
+    comment: str | None = None
+    rated_at: dt.datetime
+    procedure_code: str
+    procedure_name: str
+    state: str
+    excluded: bool = False
+    """An appeal was granted: the rating counts in no figure (it is kept)."""
+    opened_at: dt.datetime | None = None
+    concluded_at: dt.datetime | None = None
+    summary: str | None = None
+    """The published result (公开)."""
+    parts: list[FollowUpPartPublic] = Field(default_factory=list)
+    path: str = ""
+    """Where to act on it: ``/followups/<case id>/<rating seq>``."""
+
+    @classmethod
+    def of_row(cls, row: Any) -> Self:
+        part = FollowUpPartStaff if cls is FollowUpStaff else FollowUpPartPublic
+        return cls.of(
+            row,
+            parts=[part.of(p) for p in row.parts],
+            path=f"/followups/{row.case_id}/{row.rating_seq}",
+        )
+
+
+class FollowUpStaff(FollowUpPublic):
+    """A follow-up as staff see it."""
+
+    audience: str = "staff"
+    applicant_id: str
+    parts: list[FollowUpPartStaff] = Field(default_factory=list)  # type: ignore[assignment]

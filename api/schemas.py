@@ -128,6 +128,9 @@ class TaskView(TaskPublic):
     """The task stands still until the applicant hands in what was asked for (补正)."""
     urged_until: dt.datetime | None = None
     """A supervisor urged this task or its whole case (督办) to be done by then."""
+    followup: str | None = None
+    """For a bad rating's follow-up task (kind callback, rectification or revisit): where to
+    act on it, ``/followups/<case id>/<rating seq>``."""
 
 
 class CaseSummary(CasePublic):

@@ -85,12 +85,12 @@ async def performance(
     """Performance and satisfaction figures of a period's cases, for all cases, by procedure,
     by department (with the department's own tasks: where the time goes) or by service brand.
     Each figure is defined once; ``definitions`` says how."""
-    chosen = _period(period)
+    chosen = parse_period(period)
     table = await run_in_threadpool(figures, store, chosen, by, calendars.current().get)
     return PerformanceFigures.model_validate(as_data(table))
 
 
-def _period(text: str) -> Period:
+def parse_period(text: str) -> Period:
     try:
         return Period.parse(text)
     except PeriodError as exc:
@@ -167,7 +167,7 @@ def _public_period(text: str, today: dt.date) -> Period:
     """Half years only, begun, at most five years back: one granularity, so that no small
     group can be worked out by subtracting one period from another, and a bounded set of
     answers to compute."""
-    chosen = _period(text)
+    chosen = parse_period(text)
     if "H" not in chosen.label or not (
         today.year - PUBLIC_YEARS < chosen.first.year and chosen.first <= today
     ):
@@ -239,7 +239,7 @@ async def reengineering(
     stage and department where the time of decided tasks went: waiting to be claimed,
     working, standing still for the applicant. ``bottleneck`` names where a redesign pays
     first."""
-    chosen = _period(period)
+    chosen = parse_period(period)
     return await run_in_threadpool(achieved_in, store, chosen, calendars.current().get, procedure)
 
 
@@ -270,7 +270,7 @@ async def report(
     period, departments ranked with their brands, on-time and rating charts, slowest stages,
     promised against achieved, overdue cases. One self-contained HTML page; ``table`` gives
     one of its tables as CSV."""
-    chosen = _period(period)
+    chosen = parse_period(period)
     built = await run_in_threadpool(build, store, chosen, calendars.current().get, department)
     name = f"report-{chosen.label}" + (f"-{department}" if department else "")
     if table is not None:

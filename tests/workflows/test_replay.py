@@ -19,6 +19,7 @@ from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from tests.fixtures_temporal import HISTORIES
 from workflows.case import CaseWorkflow
+from workflows.followup import FollowUpWorkflow
 from workflows.case.workflow import (
     MATERIALS_CHECKED,
     RETURNS_COMPLETE,
@@ -50,6 +51,10 @@ async def test_first_edition_histories_replay() -> None:
 
 async def test_second_edition_histories_replay() -> None:
     assert await replay(HISTORIES / "v2", [CaseWorkflow]) >= 20, "record them: make histories"
+
+
+async def test_followup_histories_replay() -> None:
+    assert await replay(HISTORIES / "followup", [FollowUpWorkflow]) >= 5
 
 
 @pytest.mark.parametrize("patch", [MATERIALS_CHECKED, SUPPLEMENTS_IN_PARTS, RETURNS_COMPLETE])
