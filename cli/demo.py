@@ -136,6 +136,7 @@ async def demo_cases(
             cases=written.cases,
             events=written.events,
             left_out=written.skipped,
+            followups=written.followups,
         )
     applicant = Actor(id="zhangsan", role=Role.applicant, name="张三")
     desk = Actor(id="desk", role=Role.caseworker, department="YZ-ZWFW")

@@ -16,8 +16,10 @@ from sqlalchemy import and_, or_, select
 
 from definitions.calendar import Suspension
 from evaluation.periods import Period
+from store import followups
 from store.db import StoreOrSession, transaction
 from store.models import Case, ClockRecord, EventRecord, ProcedureVersion, Task
+from workflows.contracts import FollowUpRow, PartRow, Verdict
 
 CHUNK = 5000
 """Cases read per query: bounded memory per round trip on a large store."""
@@ -63,7 +65,29 @@ class RatingFacts:
     on_site: bool = False
     defaulted: bool = False
     """Not given: counted as 满意 when the rating window ended (where the rules say so)."""
+    excluded: bool = False
+    """A bad rating whose appeal (申诉) was granted: kept, counted in no figure."""
     dimensions: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FollowUpFacts:
+    """One department's part of a bad rating's follow-up."""
+
+    case_id: str
+    department: str
+    rating_seq: int
+    source: str
+    state: str
+    excluded: bool
+    """The rating's appeal was granted."""
+    verified: bool
+    """回访核实 done: the department gave a verdict."""
+    needs_rectification: bool
+    """Justified, or its appeal refused."""
+    rectified: bool
+    on_time: bool
+    satisfaction: int | None
 
 
 @dataclass(frozen=True)
@@ -92,6 +116,9 @@ class CaseFacts:
     form: dict[str, Any] = field(default_factory=dict)
     ratings: list[RatingFacts] = field(default_factory=list)
     """Its online rating and every on-site visit's, from the events (with their dimensions)."""
+    rating_excluded: bool = False
+    """The case's own rating was a bad one whose appeal was granted: in no figure."""
+    followups: list[FollowUpFacts] = field(default_factory=list)
 
 
 def _timing(row: ClockRecord | None) -> Timing | None:
@@ -110,7 +137,7 @@ def _timing(row: ClockRecord | None) -> Timing | None:
     return Timing(row.start, row.days, row.calendar, suspensions, row.ended_at, row.overdue)
 
 
-def _rating(kind: str, payload: Any) -> RatingFacts | None:
+def _rating(kind: str, payload: Any, excluded: bool = False) -> RatingFacts | None:
     data = payload if isinstance(payload, dict) else {}
     score = data.get("score")
     if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
@@ -120,9 +147,26 @@ def _rating(kind: str, payload: Any) -> RatingFacts | None:
         score=score,
         on_site=kind == "visit.rated",
         defaulted=bool(data.get("defaulted")),
+        excluded=excluded,
         dimensions={
             str(k): v for k, v in (dims or {}).items() if isinstance(v, int) and 1 <= v <= 5
         },
+    )
+
+
+def _part(f: FollowUpRow, p: PartRow) -> FollowUpFacts:
+    return FollowUpFacts(
+        case_id=f.case_id,
+        department=p.department,
+        rating_seq=f.rating_seq,
+        source=f.source,
+        state=p.state.value,
+        excluded=f.excluded,
+        verified=p.verified_at is not None,
+        needs_rectification=p.verdict is Verdict.justified or p.appeal_granted is False,
+        rectified=p.rectified_at is not None,
+        on_time=bool(p.rectified_at is not None and p.rectified_on_time),
+        satisfaction=p.satisfaction,
     )
 
 
@@ -178,16 +222,27 @@ def cohort(target: StoreOrSession, period: Period) -> Iterator[CaseFacts]:
                         item_code=t.item_code,
                     )
                 )
+            found = followups.of_period(session, ids)
+            excluded = {
+                (f.case_id, f.rating_seq) for fs in found.values() for f in fs if f.excluded
+            }
+            parts = {
+                case_id: [_part(f, p) for f in fs for p in f.parts] for case_id, fs in found.items()
+            }
+            excluded_case_rating: set[str] = set()
             ratings: dict[str, list[RatingFacts]] = {}
-            for case_id, kind, payload in session.execute(
-                select(EventRecord.case_id, EventRecord.type, EventRecord.payload)
+            for case_id, kind, payload, seq in session.execute(
+                select(EventRecord.case_id, EventRecord.type, EventRecord.payload, EventRecord.seq)
                 .where(
                     EventRecord.case_id.in_(ids),
                     EventRecord.type.in_(("case.rated", "visit.rated")),
                 )
                 .order_by(EventRecord.case_id, EventRecord.seq)
             ):
-                rating = _rating(kind, payload)
+                out = (case_id, seq) in excluded
+                if out and kind == "case.rated":
+                    excluded_case_rating.add(case_id)
+                rating = _rating(kind, payload, out)
                 if rating is not None:
                     ratings.setdefault(case_id, []).append(rating)
             facts = [
@@ -198,6 +253,8 @@ def cohort(target: StoreOrSession, period: Period) -> Iterator[CaseFacts]:
                     procedure_version=c.procedure_version,
                     form=dict(c.form or {}),
                     ratings=ratings.get(c.id, []),
+                    rating_excluded=c.id in excluded_case_rating,
+                    followups=parts.get(c.id, []),
                     departments=tuple(c.departments or ()),
                     state=c.state,
                     channel=c.channel,

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from definitions.calendar import DAY_SECONDS, WorkingCalendar, local_date, start_of_day
 from evaluation.facts import (
     CaseFacts,
+    FollowUpFacts,
     RatingFacts,
     TaskFacts,
     Timing,
@@ -222,6 +223,60 @@ FIGURES: tuple[Figure, ...] = (
         " each",
     ),
     Figure(
+        "followups",
+        "差评回访件数",
+        "bad ratings followed up",
+        "count",
+        "parts of bad-rating follow-ups: each bad rating of a received case (its own or a"
+        " visit's) once for every department answering for it",
+    ),
+    Figure(
+        "callback_rate",
+        "差评回访率",
+        "bad ratings called back",
+        "rate",
+        "follow-up parts the department called back and gave a verdict on (回访核实), over"
+        " follow-up parts (those ended by another department's granted appeal left out)",
+    ),
+    Figure(
+        "rectification_rate",
+        "差评整改率",
+        "bad ratings rectified",
+        "rate",
+        "follow-up parts rectified, over those found justified or whose appeal was refused",
+    ),
+    Figure(
+        "rectified",
+        "差评整改数",
+        "bad ratings rectified",
+        "count",
+        "follow-up parts rectified",
+    ),
+    Figure(
+        "rectified_on_time_rate",
+        "差评按期整改率",
+        "bad ratings rectified on time",
+        "rate",
+        "follow-up parts rectified by the end of their rectification period, over those found"
+        " justified or whose appeal was refused",
+    ),
+    Figure(
+        "revisit_satisfaction",
+        "回访满意度",
+        "satisfied with the rectification",
+        "rate",
+        "revisits after a rectification where the applicant said 3 to 5 (基本满意 and above),"
+        " over revisits where the applicant answered",
+    ),
+    Figure(
+        "appeals_granted",
+        "申诉成立",
+        "appeals granted",
+        "count",
+        "bad ratings left out of every rating figure because a supervisor granted the"
+        " department's appeal (mistaken or malicious); kept in the records",
+    ),
+    Figure(
         "tasks_decided",
         "办结环节数",
         "tasks decided",
@@ -350,9 +405,10 @@ def case_figures(cases: Sequence[CaseFacts], calendars: Calendars) -> dict[str, 
     accepted = [c for c in cases if c.accepted_at is not None]
     delivered = [c for c in cases if c.delivered_at is not None]
     known_channel = [c for c in cases if c.channel is not None]
-    ratings = [c.rating for c in cases if c.rating is not None]
-    online = [r for c in cases for r in c.ratings if not r.on_site]
-    on_site = [r for c in cases for r in c.ratings if r.on_site]
+    # A bad rating whose appeal was granted counts in no rating figure.
+    ratings = [c.rating for c in cases if c.rating is not None and not c.rating_excluded]
+    online = [r for c in cases for r in c.ratings if not r.on_site and not r.excluded]
+    on_site = [r for c in cases for r in c.ratings if r.on_site and not r.excluded]
     defaulted = {c.id for c in cases if any(r.defaulted for r in c.ratings if not r.on_site)}
     rated_delivered = [c for c in delivered if c.rating is not None and c.id not in defaulted]
     site_scores = [r.score for r in on_site]
@@ -392,6 +448,22 @@ def case_figures(cases: Sequence[CaseFacts], calendars: Calendars) -> dict[str, 
         "onsite_rating_mean": sum(site_scores) / len(site_scores) if site_scores else None,
         "onsite_bad_ratings": sum(r <= BAD_RATING for r in site_scores),
         "onsite_dimension_means": dimension_means(on_site),
+    } | followup_figures([p for c in cases for p in c.followups])
+
+
+def followup_figures(parts: Sequence[FollowUpFacts]) -> dict[str, Any]:
+    """The follow-up figures of a set of follow-up parts (see FIGURES)."""
+    counted = [p for p in parts if p.verified or not p.excluded]
+    owed = [p for p in parts if p.needs_rectification]
+    answered = [p.satisfaction for p in parts if p.satisfaction is not None]
+    return {
+        "followups": len(parts),
+        "callback_rate": rate(sum(p.verified for p in counted), len(counted)),
+        "rectification_rate": rate(sum(p.rectified for p in owed), len(owed)),
+        "rectified": sum(p.rectified for p in parts),
+        "rectified_on_time_rate": rate(sum(p.on_time for p in owed), len(owed)),
+        "revisit_satisfaction": rate(sum(s > BAD_RATING for s in answered), len(answered)),
+        "appeals_granted": len({(p.case_id, p.rating_seq) for p in parts if p.excluded}),
     }
 
 
@@ -514,8 +586,12 @@ def compute(
 
     cases_of: dict[str, list[CaseFacts]] = {}
     tasks_of: dict[str, list[TaskFacts]] = {}
+    parts_of: dict[str, list[FollowUpFacts]] = {}
     members: dict[str, set[str]] = {}
     for c in everything:
+        for p in c.followups:
+            for key in keys_of(p.department):
+                parts_of.setdefault(key, []).append(p)
         codes = set(c.departments) | {t.department for t in c.tasks}
         for key in {k for code in codes for k in keys_of(code)}:
             cases_of.setdefault(key, []).append(c)
@@ -529,7 +605,13 @@ def compute(
     for key, codes in sorted(members.items()):
         involved = [c for c in cases_of.get(key, []) if codes & set(c.departments)]
         name = key if by == "brand" else departments.get(key, (key, None))[0]
-        figures = case_figures(involved, calendars) | task_figures(tasks_of.get(key, []), calendars)
+        figures = (
+            case_figures(involved, calendars)
+            | task_figures(tasks_of.get(key, []), calendars)
+            # Its own parts of the follow-ups only: another department's rectification is not
+            # this one's.
+            | followup_figures(parts_of.get(key, []))
+        )
         groups.append(GroupFigures(key, name, figures, tuple(sorted(codes))))
     return FigureTable(period, by, groups)
 

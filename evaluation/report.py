@@ -190,6 +190,14 @@ def html(report: Report) -> str:
         r=report,
         on_time=bars(report.departments, "task_on_time_rate", 1.0),
         ratings=bars(report.departments, "rating_mean", 5.0),
+        rectification=[
+            *(
+                (g.name, g.figures)
+                for g in sorted(report.departments, key=lambda g: g.key)
+                if g.figures["followups"]
+            ),
+            ("全部 / all", report.overall.figures),
+        ],
     )
 
 
@@ -317,7 +325,33 @@ def tables(report: Report) -> dict[str, list[list[Any]]]:
         "slowest_stages": stages,
         "overdue": overdue,
         "achieved": achieved_rows,
+        "rectification": rectification(report),
     }
+
+
+RECTIFICATION = (
+    "followups",
+    "callback_rate",
+    "rectified",
+    "rectification_rate",
+    "rectified_on_time_rate",
+    "revisit_satisfaction",
+    "appeals_granted",
+)
+"""The follow-up figures the report's rectification table shows, per department."""
+
+
+def rectification(report: Report) -> list[list[Any]]:
+    """差评整改: each department's follow-ups of bad ratings (its own parts), then the total."""
+    rows: list[list[Any]] = [["department", "name", *RECTIFICATION]]
+    for g in sorted(report.departments, key=lambda g: g.key):
+        if g.figures["followups"]:
+            rows.append(
+                [_plain(g.key), _plain(g.name), *(_plain(g.figures[k]) for k in RECTIFICATION)]
+            )
+    o = report.overall.figures
+    rows.append(["all", "全部 / all", *(_plain(o[k]) for k in RECTIFICATION)])
+    return rows
 
 
 FORMULA = ("=", "+", "-", "@", "\t", "\r")

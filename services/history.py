@@ -27,6 +27,7 @@ from activities.clock import Calendars, answer
 from definitions.calendar import SHANGHAI, WorkingCalendar
 from definitions.models import FieldType, FormSchema
 from definitions.versioning import ProcedureSnapshot
+from services.followup_history import handled_by, write_followups
 from store.db import Store
 from store.writes import record
 from workflows.case import guards, rules, timing
@@ -78,6 +79,8 @@ class Written:
     skipped: int
     """Cases still open when the history ends: left out."""
     events: int
+    followups: int = 0
+    """Follow-ups of the bad ratings among them (those still open go on in workflows)."""
 
 
 class OfflineCase:
@@ -401,7 +404,7 @@ def write_history(
     rng = random.Random(seed)
     national = calendars.get("national")
     weights = [3.0 if s.code == "YZ-YJS-KBQY" else 1.0 for s in snapshots]
-    written = skipped = events = 0
+    written = skipped = events = followed = 0
     first = end - dt.timedelta(days=days)
     last = end - dt.timedelta(days=30)
     for index in range(cases):
@@ -417,6 +420,9 @@ def write_history(
             continue
         data = case.record()
         record(store, data, notify=False)
+        followed += write_followups(
+            store, data, snap, handled_by(list(case.s.tasks.values())), rng, calendars, later, end
+        )
         written += 1
         events += len(data.events)
-    return Written(written, skipped, events)
+    return Written(written, skipped, events, followed)

@@ -207,6 +207,22 @@ def started(target: StoreOrSession, followup_id: str, now: dt.datetime) -> None:
         )
 
 
+def to_resume(target: StoreOrSession, start: FollowUpInput) -> None:
+    """A follow-up whose beginning was written elsewhere (a history) is to be started from its
+    state (``start.resume``) by the worker."""
+    with transaction(target) as session:
+        session.execute(
+            update(FOLLOWUPS)
+            .where(FOLLOWUPS.c.id == start.id)
+            .values(
+                start=start.model_dump(mode="json"),
+                started_at=None,
+                next_attempt_at=dt.datetime.now(dt.UTC),
+                attempts=0,
+            )
+        )
+
+
 def start_failed(target: StoreOrSession, followup_id: str, error: str, now: dt.datetime) -> None:
     """Starting failed (Temporal unreachable): try again later, ever more slowly."""
     with transaction(target) as session:

@@ -840,6 +840,9 @@ class FollowUpInput(_Model):
     warning: WarningThreshold | None = None
     """When a 黄牌 fires on the follow-up's clocks (the procedure's threshold)."""
     default_calendar: str = "national"
+    resume: dict[str, Any] | None = None
+    """The follow-up's state so far, when its beginning was run elsewhere (a history imported
+    with ``onetrip dev --demo``): the workflow goes on from there instead of opening it."""
 
 
 class PartRow(_Model):

@@ -121,6 +121,10 @@ class PublicFigures(BaseModel):
     rating_mean: float | None
     """Null when fewer than five ratings."""
     good_rate: float | None
+    bad_ratings_rectified: int
+    """Bad ratings' follow-ups rectified (a merged case's counts once per department)."""
+    rectification_rate: float | None
+    """Rectified over found to need it; null when fewer than five were rectified."""
 
 
 class PublicGroup(BaseModel):
@@ -159,6 +163,8 @@ def _public(g: GroupFigures) -> PublicGroup | None:
             else None,
             rating_mean=f["rating_mean"] if enough_rated else None,
             good_rate=f["good_rate"] if enough_rated else None,
+            bad_ratings_rectified=f["rectified"],
+            rectification_rate=f["rectification_rate"] if f["rectified"] >= SMALL_GROUP else None,
         ),
     )
 
@@ -262,7 +268,8 @@ async def report(
         str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     ] = None,
     table: Annotated[
-        Literal["summary", "departments", "slowest_stages", "overdue", "achieved"] | None,
+        Literal["summary", "departments", "slowest_stages", "overdue", "achieved", "rectification"]
+        | None,
         Query(description="a table as CSV instead of the HTML page"),
     ] = None,
 ) -> Response:

@@ -202,7 +202,7 @@ def test_figures_from_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert code == 0
         written = [line.split("\t")[0] for line in out.splitlines()]
         assert written[0].endswith(f"report-{T0.year}Q1.html")
-        assert len(written) == 6  # the page and five tables
+        assert len(written) == 7  # the page and six tables
         page = (tmp_path / "reports" / f"report-{T0.year}Q1.html").read_text()
         assert "开办企业一件事" in page
         # What-if: the catalog's procedure as a version 9, replayed on the quarter's cases.

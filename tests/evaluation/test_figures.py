@@ -353,3 +353,89 @@ def test_report_cells_never_become_spreadsheet_formulas() -> None:
     assert _plain("-1") == "'-1"
     assert _plain("云州市公安局") == "云州市公安局"
     assert to_csv([["a"], [_plain("@x")]]) == "\ufeffa\n'@x\n"
+
+
+def test_followup_figures_by_hand() -> None:
+    """Four bad ratings, five follow-up parts:
+
+    - f1 (case rating 1, departments A and B): A justified, rectified on time, applicant said
+      4; B justified, rectified late, applicant said 2.
+    - f2 (case rating 2, department A): unjustified, explained.
+    - f3 (case rating 1, department A): mistaken, appeal granted: the rating leaves the figures.
+    - f4 (visit rating 2, department A): not called back yet.
+    """
+    from evaluation.facts import FollowUpFacts, RatingFacts
+
+    def part(case_id: str, dept: str, **fields: Any) -> FollowUpFacts:
+        values: dict[str, Any] = {
+            "case_id": case_id,
+            "department": dept,
+            "rating_seq": 20,
+            "source": "case",
+            "state": "callback",
+            "excluded": False,
+            "verified": False,
+            "needs_rectification": False,
+            "rectified": False,
+            "on_time": False,
+            "satisfaction": None,
+        }
+        return FollowUpFacts(**(values | fields))
+
+    done = {"state": "rectified", "verified": True, "needs_rectification": True, "rectified": True}
+    delivered = {"state": "completed", "decided_at": at(WED), "delivered_at": at(WED, 15)}
+    cases = [
+        case(
+            "f1",
+            departments=("A", "B"),
+            rating=1,
+            ratings=[RatingFacts(1)],
+            followups=[
+                part("f1", "A", **done, on_time=True, satisfaction=4),
+                part("f1", "B", **done, on_time=False, satisfaction=2),
+            ],
+            **delivered,
+        ),
+        case(
+            "f2",
+            rating=2,
+            ratings=[RatingFacts(2)],
+            followups=[part("f2", "A", state="explained", verified=True)],
+            **delivered,
+        ),
+        case(
+            "f3",
+            rating=1,
+            rating_excluded=True,
+            ratings=[RatingFacts(1, excluded=True)],
+            followups=[part("f3", "A", state="excluded", verified=True, excluded=True)],
+            **delivered,
+        ),
+        case(
+            "f4",
+            ratings=[RatingFacts(2, on_site=True)],
+            followups=[part("f4", "A", rating_seq=3, source="visit")],
+        ),
+        case("f5", rating=5, ratings=[RatingFacts(5)], **delivered),
+    ]
+    [group] = compute(cases, PERIOD, "all", calendars).groups
+    f = group.figures
+    # Ratings: f3's 1 is out; online 1, 2, 5 remain, on site the 2.
+    assert (f["rated"], f["bad_ratings"], f["rating_mean"]) == (3, 2, pytest.approx(8 / 3))
+    assert (f["onsite_rated"], f["onsite_bad_ratings"]) == (1, 1)
+    # Parts: 5; called back: f1 A, f1 B, f2 A, f3 A = 4 of 5.
+    assert (f["followups"], f["callback_rate"]) == (5, pytest.approx(4 / 5))
+    # To rectify: f1 A and B, both rectified, one of them on time.
+    assert (f["rectification_rate"], f["rectified_on_time_rate"]) == (1.0, 0.5)
+    # Revisits answered: 4 and 2: one of two at 3 or above.
+    assert (f["revisit_satisfaction"], f["appeals_granted"]) == (0.5, 1)
+
+    by_department = {
+        g.key: g.figures for g in compute(cases, PERIOD, "department", calendars).groups
+    }
+    a, b = by_department["A"], by_department["B"]
+    # A: parts f1, f2, f3, f4: 3 of 4 called back; its one rectification on time, said 4.
+    assert (a["followups"], a["callback_rate"], a["rectified_on_time_rate"]) == (4, 0.75, 1.0)
+    assert a["revisit_satisfaction"] == 1.0
+    # B: only its part of f1, rectified late, said 2.
+    assert (b["followups"], b["rectified_on_time_rate"], b["revisit_satisfaction"]) == (1, 0.0, 0.0)

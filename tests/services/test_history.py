@@ -13,11 +13,11 @@ from definitions.versioning import snapshot
 from evaluation.figures import figures
 from evaluation.periods import Period
 from services.history import OFFICE, later, write_history
-from store import outbox, queries
+from store import followups, outbox, queries
 from store.db import Store
 from store.writes import publish_catalog
 from tests.fixtures_temporal import catalog
-from workflows.contracts import TERMINAL_STATES, CaseState
+from workflows.contracts import FOLLOWUP_SEQ, TERMINAL_STATES, CaseState
 
 END = dt.datetime(2026, 11, 22, 4, tzinfo=dt.UTC)
 NATIONAL = Calendars().get("national")
@@ -38,9 +38,16 @@ def test_a_half_year_of_closed_cases_as_the_engine_records_them(store: Store) ->
     for case, _ in found:
         assert case.state in TERMINAL_STATES
         assert END - dt.timedelta(days=183) <= case.submitted_at <= END - dt.timedelta(days=30)
-        seqs = [e.seq for e in queries.timeline(store, case.id)]
+        timeline = queries.timeline(store, case.id)
+        seqs = [e.seq for e in timeline if e.seq < FOLLOWUP_SEQ]
         assert seqs == list(range(1, len(seqs) + 1))
         assert case.last_seq == seqs[-1]
+        # Each bad rating's follow-up numbers its events on from its own base.
+        for f in followups.of_case(store, case.id):
+            base = FOLLOWUP_SEQ * f.rating_seq
+            own = [e.seq - base for e in timeline if base < e.seq < base + FOLLOWUP_SEQ]
+            assert own == list(range(1, len(own) + 1))
+            assert f.last_seq == base + own[-1]
     # Nobody is told about history.
     assert outbox.counts(store) == {}
     # Enough happened for every kind of figure to show something.
@@ -51,6 +58,8 @@ def test_a_half_year_of_closed_cases_as_the_engine_records_them(store: Store) ->
     assert f["days_used"] is not None
     assert f["rated"] > 0
     assert 0 < f["online_rate"] < 1
+    assert f["followups"] > 0
+    assert f["callback_rate"] is not None
 
 
 def test_the_same_seed_writes_the_same_history(store: Store, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]

@@ -19,7 +19,6 @@ from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from tests.fixtures_temporal import HISTORIES
 from workflows.case import CaseWorkflow
-from workflows.followup import FollowUpWorkflow
 from workflows.case.workflow import (
     MATERIALS_CHECKED,
     RETURNS_COMPLETE,
@@ -27,6 +26,7 @@ from workflows.case.workflow import (
 )
 from workflows.case_v1 import CaseWorkflowV1
 from workflows.contracts import LEGACY_WORKFLOW_NAME, CaseInput, CaseRow
+from workflows.followup import FollowUpWorkflow
 
 
 def histories(folder: Path) -> list[WorkflowHistory]:

@@ -71,7 +71,11 @@ Apply = Callable[[FollowUpData, Any, dt.datetime], None]
 class FollowUpWorkflow:
     @workflow.init
     def __init__(self, input: FollowUpInput) -> None:
-        self.d = rules.new_followup(input)
+        self.d = (
+            FollowUpData.model_validate(input.resume)
+            if input.resume is not None
+            else rules.new_followup(input)
+        )
         self.lock = asyncio.Lock()
         self.ready = False
         self.wake = False
@@ -85,7 +89,10 @@ class FollowUpWorkflow:
     async def run(self, input: FollowUpInput) -> FollowUpRow:
         writer = asyncio.create_task(self._writer())
         async with self.lock:
-            rules.open_followup(self.d, workflow.now())
+            if input.resume is None:
+                rules.open_followup(self.d, workflow.now())
+            else:
+                self.recorded = self.d.seq  # written by whoever ran its beginning
             await self._settle()
             self.ready = True
         await self._timers()
