@@ -61,7 +61,8 @@ class FollowUpPage(BaseModel):
 class Verify(StrictBody):
     """回访核实: what calling the applicant back found, and the verdict."""
 
-    verdict: Verdict
+    verdict: Literal["justified", "unjustified", "mistaken", "malicious"]
+    """justified → rectification; unjustified → explained; mistaken or malicious → appeal."""
     finding: Annotated[Text, Field(min_length=1)]
     """What the call-back found; for a mistaken or malicious rating, the appeal's grounds."""
     explanation: Text | None = None
@@ -254,7 +255,7 @@ async def verify(
     data = VerifyInput(
         actor=user.actor(),
         department=_own_department(user, body.department),
-        verdict=body.verdict,
+        verdict=Verdict(body.verdict),
         finding=body.finding,
         explanation=body.explanation,
     )
