@@ -85,6 +85,7 @@ class FollowUpFacts:
     """回访核实 done: the department gave a verdict."""
     needs_rectification: bool
     """Justified, or its appeal refused."""
+    appeal_granted: bool
     rectified: bool
     on_time: bool
     satisfaction: int | None
@@ -164,6 +165,7 @@ def _part(f: FollowUpRow, p: PartRow) -> FollowUpFacts:
         excluded=f.excluded,
         verified=p.verified_at is not None,
         needs_rectification=p.verdict is Verdict.justified or p.appeal_granted is False,
+        appeal_granted=p.appeal_granted is True,
         rectified=p.rectified_at is not None,
         on_time=bool(p.rectified_at is not None and p.rectified_on_time),
         satisfaction=p.satisfaction,

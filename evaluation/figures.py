@@ -243,7 +243,8 @@ FIGURES: tuple[Figure, ...] = (
         "差评整改率",
         "bad ratings rectified",
         "rate",
-        "follow-up parts rectified, over those found justified or whose appeal was refused",
+        "follow-up parts rectified, over those found justified or whose appeal was refused"
+        " (a rating whose appeal was granted owes none)",
     ),
     Figure(
         "rectified",
@@ -273,8 +274,8 @@ FIGURES: tuple[Figure, ...] = (
         "申诉成立",
         "appeals granted",
         "count",
-        "bad ratings left out of every rating figure because a supervisor granted the"
-        " department's appeal (mistaken or malicious); kept in the records",
+        "bad ratings left out of every rating figure because a supervisor granted an appeal"
+        " (mistaken or malicious; for a department, its own appeal); kept in the records",
     ),
     Figure(
         "tasks_decided",
@@ -454,16 +455,18 @@ def case_figures(cases: Sequence[CaseFacts], calendars: Calendars) -> dict[str, 
 def followup_figures(parts: Sequence[FollowUpFacts]) -> dict[str, Any]:
     """The follow-up figures of a set of follow-up parts (see FIGURES)."""
     counted = [p for p in parts if p.verified or not p.excluded]
-    owed = [p for p in parts if p.needs_rectification]
-    answered = [p.satisfaction for p in parts if p.satisfaction is not None]
+    # A granted appeal takes the whole rating out: no part of it is owed a rectification.
+    kept = [p for p in parts if not p.excluded]
+    owed = [p for p in kept if p.needs_rectification]
+    answered = [p.satisfaction for p in kept if p.satisfaction is not None]
     return {
         "followups": len(parts),
         "callback_rate": rate(sum(p.verified for p in counted), len(counted)),
         "rectification_rate": rate(sum(p.rectified for p in owed), len(owed)),
-        "rectified": sum(p.rectified for p in parts),
+        "rectified": sum(p.rectified for p in kept),
         "rectified_on_time_rate": rate(sum(p.on_time for p in owed), len(owed)),
         "revisit_satisfaction": rate(sum(s > BAD_RATING for s in answered), len(answered)),
-        "appeals_granted": len({(p.case_id, p.rating_seq) for p in parts if p.excluded}),
+        "appeals_granted": len({(p.case_id, p.rating_seq) for p in parts if p.appeal_granted}),
     }
 
 

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy import Table, and_, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from definitions.models import WarningThreshold
@@ -184,7 +184,7 @@ def open_for(
 def due_to_start(target: StoreOrSession, now: dt.datetime, limit: int = 50) -> list[FollowUpInput]:
     """Follow-ups whose workflow is still to be started, and due to be tried now."""
     query = (
-        select(FollowUpRecord.start)
+        select(FollowUpRecord.id, FollowUpRecord.start)
         .where(
             FollowUpRecord.started_at.is_(None),
             FollowUpRecord.start.is_not(None),
@@ -194,7 +194,14 @@ def due_to_start(target: StoreOrSession, now: dt.datetime, limit: int = 50) -> l
         .limit(limit)
     )
     with transaction(target) as session:
-        return [FollowUpInput.model_validate(s) for s in session.scalars(query)]
+        rows = list(session.execute(query))
+    due = []
+    for followup_id, start in rows:
+        try:
+            due.append(FollowUpInput.model_validate(start))
+        except ValueError as error:  # unreadable: kept aside, the others still start
+            start_failed(target, followup_id, f"unreadable start: {str(error)[:200]}", now)
+    return due
 
 
 def started(target: StoreOrSession, followup_id: str, now: dt.datetime) -> None:
@@ -246,6 +253,7 @@ def record(
     ``last_seq``)."""
     from store.writes import (
         CLOCKS,
+        FEED_LOCK,
         TASKS,
         clock_rows,
         insert_events,
@@ -255,6 +263,9 @@ def record(
 
     now = dt.datetime.now(dt.UTC)
     with transaction(target) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            # Commit in event-id order with the cases' writes (see store.writes.record).
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
         inserted = insert_events(session, data.events, now)
         row = _columns(data.followup) | {"updated_at": now}
         existing = session.scalar(select(FollowUpRecord.id).where(FollowUpRecord.id == row["id"]))

@@ -124,7 +124,7 @@ class PublicFigures(BaseModel):
     bad_ratings_rectified: int
     """Bad ratings' follow-ups rectified (a merged case's counts once per department)."""
     rectification_rate: float | None
-    """Rectified over found to need it; null when fewer than five were rectified."""
+    """Rectified over found to need it; null below five bad-rating follow-ups."""
 
 
 class PublicGroup(BaseModel):
@@ -164,7 +164,7 @@ def _public(g: GroupFigures) -> PublicGroup | None:
             rating_mean=f["rating_mean"] if enough_rated else None,
             good_rate=f["good_rate"] if enough_rated else None,
             bad_ratings_rectified=f["rectified"],
-            rectification_rate=f["rectification_rate"] if f["rectified"] >= SMALL_GROUP else None,
+            rectification_rate=f["rectification_rate"] if f["followups"] >= SMALL_GROUP else None,
         ),
     )
 

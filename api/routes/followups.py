@@ -205,6 +205,12 @@ async def _send(
     update: Any,
     data: Any,
 ) -> FollowUpStaff:
+    if row.state is FollowUpState.concluded:
+        raise ApiError(
+            status.HTTP_409_CONFLICT,
+            "followup_concluded",
+            f"差评回访 {row.id} 已办结 / follow-up {row.id} is concluded",
+        )
     outcome = await execute(
         request,
         store,
@@ -235,7 +241,19 @@ async def _send(
 
 
 def _own_department(user: UserInfo, department: str | None) -> str:
-    return department or user.department or ""
+    found = department or user.department
+    if not found:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                {
+                    "loc": ["body", "department"],
+                    "msg": "须指明部门 / name the department whose part this is",
+                    "type": "missing",
+                }
+            ],
+        )
+    return found
 
 
 @router.post("/followups/{case_id}/{rating_seq}/verify")

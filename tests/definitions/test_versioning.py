@@ -88,7 +88,7 @@ def test_a_field_added_to_the_language_leaves_published_hashes_alone() -> None:
     assert proc is not None
     snap = snapshot(cat, proc)
     # The hash input is what it was before `repeatable`, `headline`, `produces` and
-    # `rating_default_days` existed: nothing carries them at their default.
+    # `rating_default_days`, `callback_days` and `rectification_days` existed: nothing carries them at their default.
     body = {
         "procedure": snap.procedure.model_dump(mode="json", by_alias=True),
         "items": [i.model_dump(mode="json", by_alias=True) for i in snap.items],
@@ -103,6 +103,8 @@ def test_a_field_added_to_the_language_leaves_published_hashes_alone() -> None:
         del form_field["headline"]
     for department in body["departments"]:
         del department["rating_default_days"]
+        del department["callback_days"]
+        del department["rectification_days"]
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     assert snap.content_hash == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
     # Using the field is a change of content.

@@ -376,6 +376,7 @@ def test_followup_figures_by_hand() -> None:
             "excluded": False,
             "verified": False,
             "needs_rectification": False,
+            "appeal_granted": False,
             "rectified": False,
             "on_time": False,
             "satisfaction": None,
@@ -408,7 +409,9 @@ def test_followup_figures_by_hand() -> None:
             rating=1,
             rating_excluded=True,
             ratings=[RatingFacts(1, excluded=True)],
-            followups=[part("f3", "A", state="excluded", verified=True, excluded=True)],
+            followups=[
+                part("f3", "A", state="excluded", verified=True, excluded=True, appeal_granted=True)
+            ],
             **delivered,
         ),
         case(
@@ -439,3 +442,44 @@ def test_followup_figures_by_hand() -> None:
     assert a["revisit_satisfaction"] == 1.0
     # B: only its part of f1, rectified late, said 2.
     assert (b["followups"], b["rectified_on_time_rate"], b["revisit_satisfaction"]) == (1, 0.0, 0.0)
+
+
+def test_a_granted_appeal_owes_no_department_a_rectification() -> None:
+    """One bad rating answered by A and B: B found it justified and was rectifying when A's
+    appeal was granted. The rating leaves every figure; B owes nothing; A's appeal is A's."""
+    from evaluation.facts import FollowUpFacts, RatingFacts
+
+    common: dict[str, Any] = {
+        "case_id": "g1",
+        "rating_seq": 20,
+        "source": "case",
+        "state": "excluded",
+        "excluded": True,
+        "verified": True,
+        "rectified": False,
+        "on_time": False,
+        "satisfaction": None,
+    }
+    parts = [
+        FollowUpFacts(department="A", needs_rectification=False, appeal_granted=True, **common),
+        FollowUpFacts(department="B", needs_rectification=True, appeal_granted=False, **common),
+    ]
+    delivered = {"state": "completed", "decided_at": at(WED), "delivered_at": at(WED, 15)}
+    cases = [
+        case(
+            "g1",
+            departments=("A", "B"),
+            rating=1,
+            rating_excluded=True,
+            ratings=[RatingFacts(1, excluded=True)],
+            followups=parts,
+            **delivered,
+        )
+    ]
+    [group] = compute(cases, PERIOD, "all", calendars).groups
+    f = group.figures
+    assert (f["rated"], f["bad_ratings"], f["appeals_granted"]) == (0, 0, 1)
+    assert (f["rectification_rate"], f["rectified"]) == (None, 0)
+    groups = {g.key: g.figures for g in compute(cases, PERIOD, "department", calendars).groups}
+    assert (groups["A"]["appeals_granted"], groups["B"]["appeals_granted"]) == (1, 0)
+    assert groups["B"]["rectification_rate"] is None

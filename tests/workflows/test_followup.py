@@ -224,7 +224,7 @@ async def test_rectification_late_is_overdue_and_counted_late(harness: Harness) 
         RectifyInput(actor=worker, department=dept, measures="已整改"),
     )
     assert done.parts[0].rectified_on_time is False
-    assert done.parts[0].overdue
+    assert done.parts[0].state is PartState.revisit  # its card stays in the feed
 
 
 async def test_an_unjustified_rating_is_explained_to_the_applicant(harness: Harness) -> None:

@@ -521,6 +521,8 @@ def summary(row: Row) -> str:
     out = []
     for p in row.parts:
         verdict = VERDICT_NAMES.get(p.verdict, "") if p.verdict else ""
+        if p.appeal_granted is False:
+            verdict = "经复核维持差评"
         if p.state is PartState.rectified:
             late = "" if p.rectified_on_time else "（逾期）"
             out.append(f"{p.name}：{verdict}{late}，整改措施：{p.measures}")
@@ -639,8 +641,8 @@ def project(d: FollowUpData) -> None:
         if clock is None:
             part.due_at = None
             continue
+        # The cards of the step under way (an earlier step's lateness is in its own events).
         part.due_at = clock.due_at
-        part.warned = part.warned or clock.warned
-        part.overdue = part.overdue or clock.overdue
+        part.warned, part.overdue = clock.warned, clock.overdue
         current = d.current_task(part)
         part.escalated = part.escalated or bool(current and current.escalated)

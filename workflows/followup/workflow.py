@@ -176,6 +176,9 @@ class FollowUpWorkflow:
                     workflow.logger.error("follow-up %s: write refused: %s", self.d.row.id, err)
                     if batch.sanitize:
                         await workflow.sleep(REJECTED_PAUSE)
+                    # What the store refused is in the follow-up's own data: every later
+                    # write goes cleaned too.
+                    self.sanitize = True
                     batch = batch.model_copy(update={"sanitize": True})
             self.written.update(copies)
             self.recorded = batch.events[-1].seq
