@@ -32,7 +32,6 @@ from workflows.contracts import (
     FollowUpRecordInput,
     FollowUpRow,
     FollowUpState,
-    PartRow,
     PartState,
     RecordResult,
     TaskKind,
@@ -121,24 +120,6 @@ def start_input(
     )
 
 
-def row_of(start: FollowUpInput) -> FollowUpRow:
-    """The follow-up as it stands before its workflow ran: every part waiting for a call."""
-    return FollowUpRow(
-        id=start.id,
-        case_id=start.case_id,
-        rating_seq=start.rating_seq,
-        source=start.source,
-        score=start.score,
-        comment=start.comment,
-        rated_at=start.rated_at,
-        applicant_id=start.applicant_id,
-        procedure_code=start.procedure_code,
-        procedure_name=start.procedure_name,
-        departments=[d.code for d in start.departments],
-        parts=[PartRow(department=d.code, name=d.name) for d in start.departments],
-    )
-
-
 def _columns(row: FollowUpRow) -> dict[str, Any]:
     data = row.model_dump(mode="json")
     for key in ("rated_at", "opened_at", "concluded_at"):
@@ -167,7 +148,7 @@ def open_for(
         if start is None:
             continue
         rows.append(
-            _columns(row_of(start))
+            _columns(FollowUpRow.opening(start))
             | {
                 "updated_at": now,
                 "start": start.model_dump(mode="json"),

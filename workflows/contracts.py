@@ -902,6 +902,24 @@ class FollowUpRow(_Model):
     """The published result (公开): verdicts and measures, no names."""
     last_seq: int = 0
 
+    @classmethod
+    def opening(cls, start: FollowUpInput) -> FollowUpRow:
+        """The follow-up before anything happened: every part waiting for its call-back."""
+        return cls(
+            id=start.id,
+            case_id=start.case_id,
+            rating_seq=start.rating_seq,
+            source=start.source,
+            score=start.score,
+            comment=start.comment,
+            rated_at=start.rated_at,
+            applicant_id=start.applicant_id,
+            procedure_code=start.procedure_code,
+            procedure_name=start.procedure_name,
+            departments=[d.code for d in start.departments],
+            parts=[PartRow(department=d.code, name=d.name) for d in start.departments],
+        )
+
 
 class VerifyInput(_Action):
     """回访核实: the department called the applicant back; its verdict."""

@@ -161,20 +161,7 @@ def appeal_clock(rating_seq: int, department: str) -> str:
 
 def new_followup(start: FollowUpInput) -> FollowUpData:
     """The follow-up before its first event; numbered after its rating (see FOLLOWUP_SEQ)."""
-    row = Row(
-        id=start.id,
-        case_id=start.case_id,
-        rating_seq=start.rating_seq,
-        source=start.source,
-        score=start.score,
-        comment=start.comment,
-        rated_at=start.rated_at,
-        applicant_id=start.applicant_id,
-        procedure_code=start.procedure_code,
-        procedure_name=start.procedure_name,
-        departments=[d.code for d in start.departments],
-        parts=[PartRow(department=d.code, name=d.name) for d in start.departments],
-    )
+    row = Row.opening(start)
     return FollowUpData(input=start, row=row, seq=FOLLOWUP_SEQ * start.rating_seq)
 
 
