@@ -48,7 +48,7 @@ VERDICTS: list[tuple[Verdict, float]] = [
     (Verdict.mistaken, 0.12),
     (Verdict.malicious, 0.06),
 ]
-STALL = 0.12
+STALL = 0.2
 """The share of departments whose part of a follow-up is left at a step."""
 MEASURES = (
     "增设导办员，优化取号流程",
