@@ -19,7 +19,7 @@ from evaluation.periods import Period
 from store import followups
 from store.db import StoreOrSession, transaction
 from store.models import Case, ClockRecord, EventRecord, ProcedureVersion, Task
-from workflows.contracts import FollowUpRow, PartRow, Verdict
+from workflows.contracts import FollowUpRow, PartRow, PartState, Verdict
 
 CHUNK = 5000
 """Cases read per query: bounded memory per round trip on a large store."""
@@ -89,6 +89,8 @@ class FollowUpFacts:
     rectified: bool
     on_time: bool
     satisfaction: int | None
+    rectifying_in_time: bool = False
+    """Being rectified, its period not over yet: neither rectified nor late so far."""
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,7 @@ def _part(f: FollowUpRow, p: PartRow) -> FollowUpFacts:
         verified=p.verified_at is not None,
         needs_rectification=p.verdict is Verdict.justified or p.appeal_granted is False,
         appeal_granted=p.appeal_granted is True,
+        rectifying_in_time=p.state is PartState.rectifying and not p.overdue,
         rectified=p.rectified_at is not None,
         on_time=bool(p.rectified_at is not None and p.rectified_on_time),
         satisfaction=p.satisfaction,

@@ -244,7 +244,8 @@ FIGURES: tuple[Figure, ...] = (
         "bad ratings rectified",
         "rate",
         "follow-up parts rectified, over those found justified or whose appeal was refused"
-        " (a rating whose appeal was granted owes none)",
+        " (a rating whose appeal was granted owes none; one still within its rectification"
+        " period is not counted yet)",
     ),
     Figure(
         "rectified",
@@ -259,7 +260,7 @@ FIGURES: tuple[Figure, ...] = (
         "bad ratings rectified on time",
         "rate",
         "follow-up parts rectified by the end of their rectification period, over those found"
-        " justified or whose appeal was refused",
+        " justified or whose appeal was refused (one still within its period not counted yet)",
     ),
     Figure(
         "revisit_satisfaction",
@@ -457,7 +458,8 @@ def followup_figures(parts: Sequence[FollowUpFacts]) -> dict[str, Any]:
     counted = [p for p in parts if p.verified or not p.excluded]
     # A granted appeal takes the whole rating out: no part of it is owed a rectification.
     kept = [p for p in parts if not p.excluded]
-    owed = [p for p in kept if p.needs_rectification]
+    # Still being rectified within the period: not yet counted either way.
+    owed = [p for p in kept if p.needs_rectification and not p.rectifying_in_time]
     answered = [p.satisfaction for p in kept if p.satisfaction is not None]
     return {
         "followups": len(parts),

@@ -483,3 +483,28 @@ def test_a_granted_appeal_owes_no_department_a_rectification() -> None:
     groups = {g.key: g.figures for g in compute(cases, PERIOD, "department", calendars).groups}
     assert (groups["A"]["appeals_granted"], groups["B"]["appeals_granted"]) == (1, 0)
     assert groups["B"]["rectification_rate"] is None
+
+
+def test_a_rectification_within_its_period_is_not_counted_yet() -> None:
+    from evaluation.facts import FollowUpFacts
+
+    common: dict[str, Any] = {
+        "case_id": "h1",
+        "department": "A",
+        "source": "case",
+        "excluded": False,
+        "verified": True,
+        "needs_rectification": True,
+        "appeal_granted": False,
+        "rectified": False,
+        "on_time": False,
+        "satisfaction": None,
+    }
+    parts = [
+        FollowUpFacts(rating_seq=20, state="rectifying", rectifying_in_time=True, **common),
+        FollowUpFacts(rating_seq=30, state="rectifying", rectifying_in_time=False, **common),
+    ]
+    [group] = compute([case("h1", followups=parts)], PERIOD, "all", calendars).groups
+    # The late one counts against; the one still in its period waits.
+    assert (group.figures["rectification_rate"], group.figures["rectified_on_time_rate"]) == (0, 0)
+    assert group.figures["followups"] == 2
