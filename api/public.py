@@ -355,4 +355,6 @@ class FollowUpStaff(FollowUpPublic):
 
     audience: str = "staff"
     applicant_id: str
+    problem: str | None = None
+    """What keeps it from running as it should (a deadline that cannot be computed now)."""
     parts: list[FollowUpPartStaff] = Field(default_factory=list)  # type: ignore[assignment]

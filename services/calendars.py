@@ -22,11 +22,17 @@ from temporalio.client import Client
 
 from definitions.calendar import WorkingCalendar
 from definitions.models import CalendarYear
-from store import queries
+from store import followups, queries
 from store.calendars import current_years, publish_calendar
 from store.db import Store
 from workflows.client import Done, Refused, send, update_id
-from workflows.contracts import SYSTEM, MovedDeadline, RecalculateInput
+from workflows.contracts import (
+    SYSTEM,
+    ActionResult,
+    FollowUpResult,
+    MovedDeadline,
+    RecalculateInput,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -43,6 +49,8 @@ class Publication:
     """Dates whose working status differs from what was in force before."""
     cases: list[str] = field(default_factory=list)
     """Open cases asked to recompute their clocks."""
+    followups: list[str] = field(default_factory=list)
+    """Open follow-ups of bad ratings asked to recompute theirs."""
     moved: list[MovedDeadline] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     """Cases that could not recompute now (first edition, unavailable …), with why."""
@@ -57,6 +65,7 @@ class Publication:
             "outcome": self.outcome,
             "changed": [d.isoformat() for d in self.changed],
             "cases": list(self.cases),
+            "followups": list(self.followups),
             "moved": [m.model_dump(mode="json") for m in self.moved],
             "failed": dict(self.failed),
         }
@@ -100,6 +109,9 @@ async def record_year(
     publication.cases = await asyncio.to_thread(
         queries.cases_to_recalculate, store, first, dt.date(year.year, 12, 31)
     )
+    publication.followups = await asyncio.to_thread(
+        followups.to_recalculate, store, first, dt.date(year.year, 12, 31)
+    )
     return publication
 
 
@@ -113,11 +125,21 @@ async def recalculate(
     """Have each case of the publication recompute its running clocks with the revision."""
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(case_id: str) -> None:
+    async def one(case_id: str, followup: str | None = None) -> None:
         data = RecalculateInput(actor=SYSTEM, revision=publication.revision)
-        uid = update_id(SYSTEM.id, "recalculate", case_id, f"calendar-{publication.revision}")
+        target = followups.workflow_id(followup) if followup else case_id
+        uid = update_id(SYSTEM.id, "recalculate", target, f"calendar-{publication.revision}")
         async with gate:
-            outcome = await send(client, case_id, "recalculate", data, uid=uid, wait=wait)
+            outcome = await send(
+                client,
+                target,
+                "recalculate",
+                data,
+                uid=uid,
+                wait=wait,
+                result_type=FollowUpResult if followup else ActionResult,
+            )
+        case_id = followup or case_id  # what the failures are listed by
         if isinstance(outcome, Done):
             publication.moved.extend(outcome.result.moved)
         elif isinstance(outcome, Refused):
@@ -127,7 +149,10 @@ async def recalculate(
         if case_id in publication.failed:
             log.warning("case not recalculated", case_id=case_id, why=publication.failed[case_id])
 
-    await asyncio.gather(*(one(c) for c in publication.cases))
+    await asyncio.gather(
+        *(one(c) for c in publication.cases),
+        *(one(f.rpartition("/")[0], f) for f in publication.followups),
+    )
     publication.moved.sort(key=lambda m: (m.case_id, m.clock))
     log.info(
         "calendar applied",

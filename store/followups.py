@@ -21,9 +21,10 @@ from definitions.models import WarningThreshold
 from definitions.versioning import ProcedureSnapshot
 from store import outbox
 from store.db import StoreOrSession, transaction
-from store.models import Base, FollowUpRecord, Task
+from store.models import Base, ClockRecord, FollowUpRecord, Task
 from workflows.contracts import (
     FOLLOWUP_SEQ,
+    FOLLOWUP_TASK_PREFIX,
     CaseRow,
     Event,
     EventType,
@@ -352,6 +353,81 @@ def of_period(target: StoreOrSession, case_ids: Sequence[str]) -> dict[str, list
         ):
             found.setdefault(r.case_id, []).append(_row(r))
     return found
+
+
+def published(
+    target: StoreOrSession,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    department: str | None = None,
+    after: tuple[dt.datetime, str] | None = None,
+    limit: int = 50,
+) -> list[FollowUpRow]:
+    """Concluded follow-ups whose result was published in [start, end), newest first, keyset
+    by (concluded_at, id); those whose appeal was granted are not among them (the rating no
+    longer stands)."""
+    rows: list[FollowUpRow] = []
+    cursor = after
+    while len(rows) < limit:
+        query = select(FollowUpRecord).where(
+            FollowUpRecord.state == FollowUpState.concluded.value,
+            FollowUpRecord.excluded.is_(False),
+            FollowUpRecord.concluded_at >= start,
+            FollowUpRecord.concluded_at < end,
+        )
+        if cursor is not None:
+            query = query.where(
+                or_(
+                    FollowUpRecord.concluded_at < cursor[0],
+                    and_(FollowUpRecord.concluded_at == cursor[0], FollowUpRecord.id < cursor[1]),
+                )
+            )
+        query = query.order_by(FollowUpRecord.concluded_at.desc(), FollowUpRecord.id.desc())
+        with transaction(target) as session:
+            batch = [_row(r) for r in session.scalars(query.limit(limit * 2))]
+        if not batch:
+            break
+        for f in batch:
+            if department is None or department in f.departments:
+                rows.append(f)
+                if len(rows) == limit:
+                    break
+        last = batch[-1]
+        assert last.concluded_at is not None
+        cursor = (last.concluded_at, last.id)
+    return rows
+
+
+FOLLOWUP_CLOCKS = ("callback", "rectification", "revisit", "appeal")
+
+
+def to_recalculate(target: StoreOrSession, first: dt.date, last: dt.date) -> list[str]:
+    """Open follow-ups of the cases with a follow-up clock a change of the calendar between
+    those dates may move (as store.queries.cases_to_recalculate for cases' clocks); asking one
+    that nothing moves is harmless."""
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), dt.UTC)
+    query = (
+        select(FollowUpRecord.id)
+        .join(ClockRecord, ClockRecord.case_id == FollowUpRecord.case_id)
+        .where(
+            FollowUpRecord.state == FollowUpState.open.value,
+            FollowUpRecord.started_at.is_not(None),
+            or_(
+                ClockRecord.kind.in_(FOLLOWUP_CLOCKS),
+                ClockRecord.key.like(f"urge:{FOLLOWUP_TASK_PREFIX}%"),
+            ),
+            ClockRecord.status != "ended",
+            ClockRecord.start < end,
+            ClockRecord.provisional.is_(True)
+            | ClockRecord.due_date.is_(None)
+            | (ClockRecord.due_date >= first),
+        )
+        .distinct()
+        .order_by(FollowUpRecord.id)
+    )
+    with transaction(target) as session:
+        return list(session.scalars(query))
 
 
 def first_seq(rating_seq: int) -> int:

@@ -467,6 +467,7 @@ class FollowUpRecord(Base):
     opened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     concluded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     summary: Mapped[str | None] = mapped_column(Text)
+    problem: Mapped[str | None] = mapped_column(Text)
     last_seq: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     start: Mapped[dict[str, Any] | None] = mapped_column(JSONType)

@@ -900,6 +900,9 @@ class FollowUpRow(_Model):
     concluded_at: dt.datetime | None = None
     summary: str | None = None
     """The published result (公开): verdicts and measures, no names."""
+    problem: str | None = None
+    """What keeps the follow-up from running as it should (a deadline that cannot be
+    computed, a write the store refuses), for supervisors; None when all is well."""
     last_seq: int = 0
 
     @classmethod
@@ -979,3 +982,5 @@ class FollowUpResult(_Model):
 
     followup: FollowUpRow
     last_seq: int
+    moved: list[MovedDeadline] = Field(default_factory=list)
+    """For a recalculation: the deadlines it moved."""

@@ -21,10 +21,11 @@ from pydantic import BaseModel, Field
 from api.actions import execute, fail
 from api.deps import ClientDep, CurrentUser, SettingsDep, Staff, StoreDep, Supervisor
 from api.errors import ApiError
-from api.public import FollowUpPublic, FollowUpStaff
+from api.public import PART_WORDS, FollowUpPublic, FollowUpStaff
 from api.routes.cases import CaseId, case_for
 from api.routes.evaluation import parse_period
 from api.schemas import StrictBody, Text
+from definitions.calendar import SHANGHAI
 from evaluation.periods import Period
 from store import followups
 from store.db import Store
@@ -366,3 +367,93 @@ async def urge(
         note=body.note,
     )
     return await _send(request, store, client, settings, row, FollowUpWorkflow.urge, data)
+
+
+# --------------------------------------------------------------------------- 公开
+
+
+class PublishedPart(BaseModel):
+    department: str
+    name: str
+    outcome: str
+    """``rectified`` or ``explained``."""
+    outcome_label: str
+    measures: str | None = None
+    rectified_on_time: bool | None = None
+
+
+class PublishedResult(BaseModel):
+    """A bad rating's follow-up as published (公开): no case number, name or comment."""
+
+    procedure_code: str
+    procedure_name: str
+    source: str
+    """``case`` (一事一评) or ``visit`` (一次一评)."""
+    score: int
+    rated_day: dt.date
+    concluded_day: dt.date
+    summary: str
+    parts: list[PublishedPart]
+
+
+class PublishedPage(BaseModel):
+    results: list[PublishedResult]
+    next: str | None = None
+
+
+def _published(row: FollowUpRow) -> PublishedResult:
+    assert row.concluded_at is not None
+    return PublishedResult(
+        procedure_code=row.procedure_code,
+        procedure_name=row.procedure_name,
+        source=row.source,
+        score=row.score,
+        rated_day=row.rated_at.astimezone(SHANGHAI).date(),
+        concluded_day=row.concluded_at.astimezone(SHANGHAI).date(),
+        summary=row.summary or "",
+        parts=[
+            PublishedPart(
+                department=p.department,
+                name=p.name,
+                outcome=p.state.value,
+                outcome_label=PART_WORDS.get(p.state.value, (p.state.value,) * 2)[0],
+                measures=p.measures,
+                rectified_on_time=p.rectified_on_time,
+            )
+            for p in row.parts
+        ],
+    )
+
+
+def _published_cursor(row: FollowUpRow) -> str:
+    assert row.concluded_at is not None
+    raw = json.dumps([row.concluded_at.isoformat(), row.id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+@router.get("/public/rectifications", tags=["public"])
+def published_results(
+    store: StoreDep,
+    period: Annotated[
+        str, Query(min_length=4, max_length=7, description="2026, 2026H2, 2026Q3 or 2026-07")
+    ],
+    department: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> PublishedPage:
+    """差评整改公示: the results of bad ratings' follow-ups concluded in the period — what each
+    department found and put right — for anyone. No case numbers, names or comments; a rating
+    whose appeal was granted is not listed (it no longer stands)."""
+    span = parse_period(period)
+    rows = followups.published(
+        store,
+        span.start_at,
+        span.end_at,
+        department=department,
+        after=_after(cursor) if cursor else None,
+        limit=limit,
+    )
+    return PublishedPage(
+        results=[_published(r) for r in rows],
+        next=_published_cursor(rows[-1]) if len(rows) == limit else None,
+    )

@@ -144,3 +144,20 @@ class _NeverActs(random.Random):
 
     def choice(self, seq):  # type: ignore[no-untyped-def]
         return seq[0]
+
+
+async def test_concluded_results_are_published_without_names(api: Api) -> None:
+    case, path = await visit_rated(api, 2)
+    body = {"verdict": "unjustified", "finding": "核实", "explanation": "材料为法定要求，已说明"}
+    await api.ok("desk-1", "POST", f"{path}/verify", body)
+    page = await api.ok(None, "GET", "/public/rectifications?period=2025Q3")
+    [result] = page["results"]
+    assert result["parts"][0]["outcome"] == "explained"
+    assert result["summary"]
+    text = str(page)
+    assert case not in text
+    assert "排队太久" not in text  # the applicant's comment stays private
+    assert "applicant-1" not in text
+    assert (await api.call(None, "GET", "/public/rectifications?period=2025X9")).status_code == 422
+    other = await api.ok(None, "GET", "/public/rectifications?period=2025Q3&department=YZ-SCJG")
+    assert other["results"] == []

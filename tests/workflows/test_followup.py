@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from services.calendars import publish_year
 from store import followups, outbox, queries
 from tests.fixtures_temporal import (
     ACT_TIMEOUT,
@@ -18,7 +19,9 @@ from tests.fixtures_temporal import (
     Harness,
     caseworker,
 )
+from tests.rules.sim import sh
 from tests.workflows.test_case_flow import approve
+from tests.workflows.test_scenarios import TEST_2027
 from worker.followups import start_due
 from workflows import client as cases
 from workflows.case import CaseWorkflow
@@ -35,6 +38,7 @@ from workflows.contracts import (
     FollowUpUrgeInput,
     PartState,
     RateInput,
+    RecalculateInput,
     RectifyInput,
     RevisitInput,
     TaskKind,
@@ -372,3 +376,35 @@ async def test_good_and_defaulted_ratings_open_no_follow_up(harness: Harness) ->
     case_id, _ = await rated(h, 3, "还行")
     assert followups.of_case(h.store, case_id) == []
     assert await start_due(h.client, h.store, h.task_queue) == 0
+
+
+@pytest.mark.start_at(sh("2027-02-03 09:00"))
+async def test_a_published_year_moves_a_running_followups_provisional_deadline(
+    harness: Harness,
+) -> None:
+    """2027's arrangement is not out yet: the call-back's deadline is provisional (statutory
+    fallback) until the year is published, then it moves, with an event, like a case's."""
+    h = harness
+    case_id, dept = await rated(h, 1)
+    row = await started(h, case_id)
+    [clock] = [c for c in queries.case_clocks(h.store, case_id) if c.kind is ClockKind.callback]
+    assert (clock.due_at, clock.provisional) == (sh("2027-02-13 00:00"), True)
+    publication = await publish_year(h.client, h.store, TEST_2027, published_by="admin-1")
+    assert publication.followups == [row.id]
+    moved = [m for m in publication.moved if m.clock == clock.key]
+    assert [(m.before, m.after) for m in moved] == [
+        (sh("2027-02-13 00:00"), sh("2027-02-17 00:00"))
+    ]
+    [after] = [c for c in queries.case_clocks(h.store, case_id) if c.kind is ClockKind.callback]
+    assert (after.due_at, after.provisional) == (sh("2027-02-17 00:00"), False)
+    stored = followups.get(h.store, row.id)
+    assert stored is not None
+    assert stored.parts[0].due_at == sh("2027-02-17 00:00")
+    assert EventType.deadline_moved in [e.type for e in events(h, case_id)]
+    # Only the system or an admin recalculates.
+    refused = await send(
+        h, row.id, FollowUpWorkflow.recalculate, RecalculateInput(actor=SUPERVISOR, revision=1)
+    )
+    assert isinstance(refused, cases.Refused)
+    assert refused.kind == "forbidden"
+    assert dept

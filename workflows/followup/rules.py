@@ -43,8 +43,10 @@ from workflows.contracts import (
     FollowUpInput,
     FollowUpState,
     FollowUpUrgeInput,
+    MovedDeadline,
     PartRow,
     PartState,
+    RecalculateInput,
     RectifyInput,
     RevisitInput,
     Role,
@@ -102,6 +104,8 @@ class FollowUpData(BaseModel):
     pending: list[Event] = []
     clock_retry_at: dt.datetime | None = None
     clock_failures: int = 0
+    calendar_revision: int = 0
+    """The newest calendar revision the clocks were asked to use."""
 
     def emit(
         self, type: EventType, actor: Actor, now: dt.datetime, department: str, **payload: Any
@@ -165,9 +169,11 @@ def new_followup(start: FollowUpInput) -> FollowUpData:
     return FollowUpData(input=start, row=row, seq=FOLLOWUP_SEQ * start.rating_seq)
 
 
-def open_followup(d: FollowUpData, now: dt.datetime) -> None:
-    """Every department's part starts with its call-back (回访核实)."""
+def open_followup(d: FollowUpData, now: dt.datetime, since: dt.datetime | None = None) -> None:
+    """Every department's part starts with its call-back (回访核实), timed from ``since`` (the
+    rating's instant: a worker that started the follow-up late does not lengthen the period)."""
     d.row.opened_at = now
+    start = min(since, now) if since is not None else now
     for part in d.row.parts:
         dept = d.department(part.department)
         d.emit(
@@ -182,10 +188,17 @@ def open_followup(d: FollowUpData, now: dt.datetime) -> None:
             callback_days=dept.callback_days,
             rectification_days=dept.rectification_days,
         )
-        _open_task(d, part, TaskKind.callback, dept.callback_days, now)
+        _open_task(d, part, TaskKind.callback, dept.callback_days, now, start)
 
 
-def _open_task(d: FollowUpData, part: PartRow, kind: TaskKind, days: int, now: dt.datetime) -> None:
+def _open_task(
+    d: FollowUpData,
+    part: PartRow,
+    kind: TaskKind,
+    days: int,
+    now: dt.datetime,
+    start: dt.datetime | None = None,
+) -> None:
     key = d.task_key(part.department, kind)
     name = next(n for k, n in STEPS.values() if k is kind)
     dept = d.department(part.department)
@@ -210,7 +223,7 @@ def _open_task(d: FollowUpData, part: PartRow, kind: TaskKind, days: int, now: d
         task_key=key,
         label=name,
         calendar=dept.calendar,
-        start=now,
+        start=start or now,
         days=days,
         warning=d.input.warning,
     )
@@ -260,13 +273,40 @@ def _department_guard(d: FollowUpData, actor: Actor, department: str) -> PartRow
     return part
 
 
+STATE_NAMES = {
+    PartState.callback: "待回访核实",
+    PartState.appealed: "申诉待复核",
+    PartState.rectifying: "整改中",
+    PartState.revisit: "待回访满意度",
+    PartState.explained: "已解释说明",
+    PartState.rectified: "已整改",
+    PartState.excluded: "申诉成立",
+}
+
+
 def _state_guard(part: PartRow, *states: PartState) -> None:
     if part.state not in states:
         raise Refusal(
             "conflict",
-            f"此差评回访当前为「{part.state.value}」，不能进行此操作 / this part of the"
+            f"此差评回访当前为「{STATE_NAMES[part.state]}」，不能进行此操作 / this part of the"
             f" follow-up is {part.state.value}, which does not allow this",
         )
+
+
+def check_recalculate(d: FollowUpData, data: RecalculateInput) -> None:
+    if data.actor.role not in (Role.system, Role.admin):
+        raise Refusal(
+            "forbidden", "只有系统或管理员可以重算期限 / only the system or an admin recalculates"
+        )
+
+
+def recalculate(d: FollowUpData, data: RecalculateInput, now: dt.datetime) -> None:
+    """A new calendar revision: every running clock is computed again with it (its known
+    instants stay armed until the new ones are in)."""
+    d.calendar_revision = max(d.calendar_revision, data.revision)
+    for clock in d.clocks.values():
+        if clock.running:
+            clock.recheck = True
 
 
 def check_verify(d: FollowUpData, data: VerifyInput) -> None:
@@ -417,7 +457,8 @@ def rectify(d: FollowUpData, data: RectifyInput, now: dt.datetime) -> None:
     part.rectified_at = now
     part.measures = data.measures
     part.rectification_due_at = due
-    part.rectified_on_time = due is None or now <= due
+    # Unknown when its deadline could not be computed: counted as not on time.
+    part.rectified_on_time = due is not None and now <= due
     d.emit(
         EventType.followup_rectified,
         data.actor,
@@ -535,31 +576,74 @@ def apply_answers(
     answers: list[ClockAnswer],
     revision: int,
     now: dt.datetime,
-) -> None:
-    """Take computed due instants; a new deadline is an event with its derivation."""
+) -> list[MovedDeadline]:
+    """Take computed due instants: a new deadline is an event with its derivation, a moved one
+    (a new calendar) too, with the cards its move withdrew."""
+    moved: list[MovedDeadline] = []
     for clock, answer in zip(clocks, answers, strict=True):
         change = clock.apply(answer, revision, now)
+        department = _department_of(d, clock)
+        common: dict[str, Any] = {
+            "task_key": clock.task_key,
+            "clock": clock.key,
+            "scope": clock.kind.value,
+            "deadline_at": answer.deadline_at.isoformat(),
+            "deadline_date": answer.deadline_date.isoformat(),
+            "warning_at": clock.warning_at.isoformat() if clock.warning_at else None,
+            "provisional": answer.provisional,
+        }
         if change.first:
             d.emit(
                 EventType.deadline_set,
                 SYSTEM,
                 now,
-                _department_of(d, clock),
-                task_key=clock.task_key,
-                clock=clock.key,
-                scope=clock.kind.value,
-                deadline_at=answer.deadline_at.isoformat(),
-                deadline_date=answer.deadline_date.isoformat(),
-                warning_at=clock.warning_at.isoformat() if clock.warning_at else None,
-                provisional=answer.provisional,
+                department,
+                **common,
                 derivation=answer.derivation,
             )
+        elif change.moved:
+            assert change.before is not None
+            d.emit(
+                EventType.deadline_moved,
+                SYSTEM,
+                now,
+                department,
+                **common,
+                before=change.before.isoformat(),
+                reason="calendar",
+                revision=revision,
+                derivation=answer.derivation,
+            )
+            moved.append(
+                MovedDeadline(
+                    case_id=d.row.case_id,
+                    clock=clock.key,
+                    kind=clock.kind,
+                    task_key=clock.task_key,
+                    before=change.before,
+                    after=answer.deadline_at,
+                    provisional=answer.provisional,
+                )
+            )
+        for card in change.withdrawn:
+            d.emit(EventType.card_withdrawn, SYSTEM, now, department, **common, card=card)
     d.clock_retry_at = None
     d.clock_failures = 0
+    if d.row.problem and d.row.problem.startswith(CLOCK_PROBLEM):
+        d.row.problem = None
+    return moved
 
 
-def clock_failed(d: FollowUpData, now: dt.datetime) -> None:
-    """A computation failed: tried again after 1 minute, doubling up to once a day."""
+CLOCK_PROBLEM = "期限暂时无法计算"
+
+
+def clock_failed(d: FollowUpData, now: dt.datetime, why: str = "") -> None:
+    """A computation failed: tried again after 1 minute, doubling up to once a day, and shown
+    to supervisors meanwhile."""
+    d.row.problem = (
+        f"{CLOCK_PROBLEM}，将自动重试 / a deadline cannot be computed now and will be tried"
+        f" again: {why}"
+    )[:500]
     d.clock_failures += 1
     wait = min(dt.timedelta(minutes=2 ** (d.clock_failures - 1)), dt.timedelta(days=1))
     d.clock_retry_at = now + wait

@@ -39,6 +39,8 @@ with workflow.unsafe.imports_passed_through():
         FollowUpRow,
         FollowUpState,
         FollowUpUrgeInput,
+        MovedDeadline,
+        RecalculateInput,
         RecordResult,
         RectifyInput,
         RevisitInput,
@@ -90,7 +92,7 @@ class FollowUpWorkflow:
         writer = asyncio.create_task(self._writer())
         async with self.lock:
             if input.resume is None:
-                rules.open_followup(self.d, workflow.now())
+                rules.open_followup(self.d, workflow.now(), input.rated_at)
             else:
                 self.recorded = self.d.seq  # written by whoever ran its beginning
             await self._settle()
@@ -131,27 +133,34 @@ class FollowUpWorkflow:
     async def _sleep(self, until: dt.datetime) -> None:
         await workflow.sleep(until - workflow.now())
 
-    async def _settle(self) -> None:
+    async def _settle(self) -> list[MovedDeadline]:
         """Compute every new clock; a failure is tried again later (the follow-up goes on)."""
         stale = rules.stale_clocks(self.d)
+        moved: list[MovedDeadline] = []
         if stale:
             try:
                 result: ClockResult = await workflow.execute_local_activity(
                     CLOCK_ACTIVITY,
                     ClockRequest(
-                        calendar=self.d.input.default_calendar, queries=rules.queries(stale)
+                        calendar=self.d.input.default_calendar,
+                        queries=rules.queries(stale),
+                        min_revision=self.d.calendar_revision,
                     ),
                     result_type=ClockResult,
                     start_to_close_timeout=dt.timedelta(seconds=10),
                     retry_policy=CLOCK_RETRY,
                 )
             except (ActivityError, ApplicationError, ActivityTimeout) as err:
-                workflow.logger.error("follow-up %s: clock failed: %s", self.d.row.id, err)
-                rules.clock_failed(self.d, workflow.now())
+                cause = err.cause if isinstance(err, ActivityError) else err
+                workflow.logger.error("follow-up %s: clock failed: %s", self.d.row.id, cause)
+                rules.clock_failed(self.d, workflow.now(), str(cause or err)[:300])
             else:
-                rules.apply_answers(self.d, stale, result.answers, result.revision, workflow.now())
+                moved = rules.apply_answers(
+                    self.d, stale, result.answers, result.revision, workflow.now()
+                )
         rules.project(self.d)
         self.wake = True
+        return moved
 
     # ================================================================= the store
 
@@ -227,8 +236,10 @@ class FollowUpWorkflow:
         async with self.lock:
             self._check(check, data)
             apply(self.d, data, workflow.now())
-            await self._settle()
-            result = FollowUpResult(followup=self.d.row.model_copy(deep=True), last_seq=self.d.seq)
+            moved = await self._settle()
+            result = FollowUpResult(
+                followup=self.d.row.model_copy(deep=True), last_seq=self.d.seq, moved=moved
+            )
         await workflow.wait_condition(lambda: self.recorded >= result.last_seq)
         return result
 
@@ -276,6 +287,15 @@ class FollowUpWorkflow:
     @urge.validator
     def _validate_urge(self, data: FollowUpUrgeInput) -> None:
         self._check(rules.check_urge, data)
+
+    @workflow.update
+    async def recalculate(self, data: RecalculateInput) -> FollowUpResult:
+        """A calendar revision was published: recompute every running clock, list what moved."""
+        return await self._act(rules.check_recalculate, rules.recalculate, data)
+
+    @recalculate.validator
+    def _validate_recalculate(self, data: RecalculateInput) -> None:
+        self._check(rules.check_recalculate, data)
 
     @workflow.query
     def view(self) -> FollowUpRow:

@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("opened_at", INSTANT, nullable=True),
         sa.Column("concluded_at", INSTANT, nullable=True),
         sa.Column("summary", sa.Text(), nullable=True),
+        sa.Column("problem", sa.Text(), nullable=True),
         sa.Column("last_seq", sa.Integer(), nullable=False),
         sa.Column("updated_at", INSTANT, nullable=False),
         sa.Column("start", JSON, nullable=True),
