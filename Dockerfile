@@ -21,6 +21,12 @@ COPY . .
 # Linux, so the slim image needs no compiler.
 RUN /opt/onetrip/bin/pip install .
 
+# --- assets: the pages' third-party scripts, pinned in web/package-lock.json (no CDN) ---
+FROM node:20-bookworm-slim AS assets
+WORKDIR /assets
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+
 # --- runtime: the virtualenv on a clean base, run as an unprivileged user ---
 FROM ${PYTHON_IMAGE}
 ENV PATH=/opt/onetrip/bin:$PATH \
@@ -30,6 +36,8 @@ RUN groupadd --system --gid 10001 onetrip \
     && useradd --system --uid 10001 --gid onetrip --home-dir /home/onetrip --create-home \
         --shell /usr/sbin/nologin onetrip
 COPY --from=build /opt/onetrip /opt/onetrip
+COPY --from=assets /assets/node_modules /opt/onetrip/assets
+ENV ONETRIP_ASSETS_DIR=/opt/onetrip/assets
 USER onetrip:onetrip
 WORKDIR /home/onetrip
 EXPOSE 8000

@@ -12,7 +12,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-setup: $(STAMP)
+# The pages' third-party assets (htmx, ECharts), pinned in web/package-lock.json and served by
+# OneTrip itself: government intranets reach no CDN.
+ASSETS := web/node_modules/.installed
+
+$(ASSETS): web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $(ASSETS)
+
+setup: $(STAMP) $(ASSETS)
 
 # Everything on this machine: Temporal dev server, SQLite store, worker and API (Ctrl-C stops).
 dev: setup

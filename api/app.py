@@ -137,13 +137,13 @@ def create_app(
     @app.exception_handler(OperationalError)
     @app.exception_handler(DisconnectionError)
     @app.exception_handler(PoolTimeout)
-    async def store_down(request: Request, exc: Exception) -> JSONResponse:
+    async def store_down(request: Request, exc: Exception) -> Response:
         log.warning("store unavailable", error=errors.short(exc))
         return errors.outage(request, "存储 / the store", "store_unavailable")
 
     @app.exception_handler(RPCError)
     @app.exception_handler(RuntimeError)
-    async def temporal_down(request: Request, exc: Exception) -> JSONResponse:
+    async def temporal_down(request: Request, exc: Exception) -> Response:
         if isinstance(exc, RuntimeError) and "client connect" not in str(exc):
             raise exc  # a bug, not an outage: the default 500 and its log line
         log.warning("temporal unavailable", error=errors.short(exc))

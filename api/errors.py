@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -151,8 +151,16 @@ def respond(
     detail: Any,
     code: str | None = None,
     headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
+) -> Response:
     rid = request_id_of(request)
+    pages = getattr(request.app.state, "page_errors", None)
+    if pages is not None and status != 303:
+        # A page (not the API) answers a person with a page: the pages install this hook.
+        page: Response | None = pages(request, status, body(status, detail, rid, code))
+        if page is not None:
+            for name, value in {**(headers or {}), "X-Request-ID": rid}.items():
+                page.headers[name] = value
+            return page
     return JSONResponse(
         body(status, detail, rid, code),
         status_code=status,
@@ -160,7 +168,7 @@ def respond(
     )
 
 
-def outage(request: Request, what: str, code: str, retry_after: int = 5) -> JSONResponse:
+def outage(request: Request, what: str, code: str, retry_after: int = 5) -> Response:
     """503 for a service OneTrip depends on; ``what`` is ``"中文 / English"``."""
     zh, _, en = what.partition(" / ")
     return respond(
@@ -176,19 +184,19 @@ def install(app: FastAPI) -> None:
     """Answer every error with the one body, and document it in the OpenAPI."""
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = exc.code if isinstance(exc, ApiError) else None
         return respond(request, exc.status_code, exc.detail, code, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
         # FastAPI's default answer repeats each offending input: a 10 MB string would come
         # back whole. Keep where and what, cut to a few hundred characters.
         fields = [{"loc": e["loc"], "msg": explain(e), "type": e.get("type")} for e in exc.errors()]
         return respond(request, 422, fields)
 
     @app.exception_handler(Exception)
-    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+    async def crashed(request: Request, exc: Exception) -> Response:
         return respond(request, 500, None)
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import secrets
 import uuid
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from services.cases import start_case
 from services.history import Written, write_history
 from store import queries
 from store.db import Store
+from store.sessions import set_password
 from store.users import create_user, get_user, issue_token
 from workflows.case import CaseWorkflow
 from workflows.client import Done, send
@@ -90,6 +92,20 @@ def demo_users(store: Store, state: Path, departments: list[str]) -> dict[str, s
     path.write_text(json.dumps(tokens, ensure_ascii=False, indent=2))
     path.chmod(0o600)
     return tokens
+
+
+def demo_passwords(store: Store, state: Path, users: list[str]) -> dict[str, str]:
+    """Passwords for the demo users to sign in to the pages; kept in the state folder (the
+    only place they are written in plain), so they stay the same across restarts."""
+    path = state / "demo-passwords.json"
+    passwords: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    for user_id in users:
+        if user_id not in passwords:
+            passwords[user_id] = secrets.token_urlsafe(9)
+            set_password(store, user_id, passwords[user_id])
+    path.write_text(json.dumps(passwords, ensure_ascii=False, indent=2))
+    path.chmod(0o600)
+    return passwords
 
 
 def has_demo_cases(store: Store) -> bool:

@@ -23,12 +23,12 @@ import structlog
 import uvicorn
 from temporalio.client import Client
 
-from api.app import create_app
-from cli.demo import demo_cases, demo_users
+from cli.demo import demo_cases, demo_passwords, demo_users
 from core.settings import Settings
 from definitions.validate import validate_paths
 from store.db import Store, migrate
 from store.writes import publish_catalog
+from web.app import create_app
 from worker.temporal import calendars_from_settings, serving
 from workflows import search
 from workflows.client import connect
@@ -106,16 +106,27 @@ async def _connect(address: str, namespace: str, server: Any) -> Client:
     raise RuntimeError(f"the Temporal dev server did not answer on {address}")
 
 
-def _banner(settings: Settings, api: str, ui: str, address: str, tokens: dict[str, str]) -> None:
+def _banner(
+    settings: Settings,
+    api: str,
+    ui: str,
+    address: str,
+    tokens: dict[str, str],
+    passwords: dict[str, str],
+) -> None:
     lines = [
         "",
         "OneTrip 开发模式 / dev mode",
+        f"  Pages:        {api}/  (sign in: {api}/login)",
         f"  API:          {api}  (OpenAPI: {api}/docs)",
         f"  Temporal UI:  {ui}",
         f"  Temporal:     {address}",
         f"  State:        {settings.state_dir.resolve()}",
-        "  Tokens (Authorization: Bearer …):",
-        *[f"    {user:<14} {token}" for user, token in tokens.items()],
+        "  Users: password (pages) · token (Authorization: Bearer …)",
+        *[
+            f"    {user:<14} {passwords.get(user, ''):<14} {token}"
+            for user, token in tokens.items()
+        ],
         "  Ctrl-C 停止 / to stop",
         "",
     ]
@@ -144,6 +155,7 @@ async def run_dev(
         raise SystemExit(1)
     publish_catalog(store, report.catalog)
     tokens = demo_users(store, state, sorted(report.catalog.departments))
+    passwords = demo_passwords(store, state, list(tokens))
 
     server = await _start_server(settings, state, temporal_port, ui_port)
     stop = asyncio.Event()
@@ -176,6 +188,7 @@ async def run_dev(
                 f"http://127.0.0.1:{ui_port}",
                 address,
                 tokens,
+                passwords,
             )
             await stop.wait()
             log.info("stopping")

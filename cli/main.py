@@ -337,7 +337,7 @@ def api_command() -> None:
     """运行 HTTP API（OpenAPI 文档在 /docs）/ serve the HTTP API."""
     import uvicorn
 
-    from api.app import create_app
+    from web.app import create_app
 
     settings = get_settings()
     uvicorn.run(

@@ -53,6 +53,17 @@ class Settings(BaseSettings):
     """How often a worker looks for due notifications to send."""
     feed_interval_seconds: float = Field(5.0, gt=0)
     """How often a worker pushes new feed events to the subscribed supervision systems."""
+    session_idle_minutes: int = Field(30, ge=1, le=24 * 60)
+    """A person signed in to the pages is signed out after this long without a request."""
+    session_hours: int = Field(8, ge=1, le=24 * 7)
+    """… and this long after signing in, whatever they do (a working day)."""
+    cookie_secure: bool = True
+    """Send the session cookie over HTTPS only (browsers treat 127.0.0.1 and localhost as
+    secure, so ``onetrip dev`` works with it on); switch off only behind a TLS-terminating
+    proxy that speaks plain HTTP to the API."""
+    assets_dir: Path | None = None
+    """Where the pages' third-party assets were installed (``npm ci`` of web/package.json);
+    unset: web/node_modules beside the code (``make setup``)."""
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     admin_token: str | None = None

@@ -358,6 +358,8 @@ class User(Base):
     """The caseworker's department code; None for the other roles."""
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    """Argon2id hash of the password people sign in to the pages with; None: no sign-in."""
 
 
 class ApiToken(Base):
@@ -476,3 +478,19 @@ class FollowUpRecord(Base):
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class WebSession(Base):
+    """A person signed in to the pages (store.sessions): the cookie holds a random secret,
+    stored here as its SHA-256 like a bearer token, with the form token (CSRF) of the session."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_user_id", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(CODE), ForeignKey("users.id", ondelete="CASCADE"))
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    """The latest instant it may be used: a fixed time after sign-in, whatever the activity."""

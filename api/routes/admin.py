@@ -6,13 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Body, HTTPException, Path, Query, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from temporalio.client import Client
 
 from api.deps import Admin, CalendarsDep, ClientDep, SettingsDep, StoreDep
 from api.errors import ApiError
 from api.public import EventPublic
-from api.schemas import IssuedToken, NewToken, NewUser, UserUpdate
+from api.schemas import IssuedToken, NewToken, NewUser, StrictBody, UserUpdate
 from core.settings import Settings
 from definitions.calendar import DaySource
 from definitions.loader import Catalog, LoadResult, calendar_years, load_bytes, load_paths
@@ -22,6 +22,7 @@ from services.calendars import recalculate, record_year
 from store import queries
 from store.calendars import PublishedYear, current_years
 from store.db import Store
+from store.sessions import PasswordRefused, set_password
 from store.users import (
     LastAdminError,
     UserDetail,
@@ -309,6 +310,26 @@ def edit_user(user_id: UserId, body: UserUpdate, user: Admin, store: StoreDep) -
     detail = user_detail(store, user_id)
     assert detail is not None
     return detail
+
+
+class NewPassword(StrictBody):
+    password: str = Field(min_length=1, max_length=200)
+    """At least 10 characters, not the user name; the person signs in to the pages with it."""
+
+
+@router.post("/users/{user_id}/password", status_code=status.HTTP_204_NO_CONTENT)
+def reset_password(user_id: UserId, body: NewPassword, user: Admin, store: StoreDep) -> None:
+    """Set (or reset) the password a person signs in to the pages with; their sessions end.
+    Bearer tokens are not affected."""
+    try:
+        found = set_password(store, user_id, body.password)
+    except PasswordRefused as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [{"loc": ["body", "password"], "msg": str(exc), "type": "value_error"}],
+        ) from None
+    if not found:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"用户不存在 / no user {user_id}")
 
 
 @router.post("/users/{user_id}/tokens", status_code=status.HTTP_201_CREATED)

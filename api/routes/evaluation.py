@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
+from activities.clock import Calendars
 from api.deps import CalendarsDep, NowDep, StoreDep, Supervisor
 from definitions.calendar import SHANGHAI
 from evaluation.figures import Group, GroupFigures, Spread, as_data, figures
 from evaluation.periods import Period, PeriodError
 from evaluation.reengineering import Achieved, achieved_in
 from evaluation.report import build, html, tables, to_csv
+from store.db import Store
 
 router = APIRouter(tags=["evaluation"])
 
@@ -206,8 +208,20 @@ async def statistics(
     numbers, names or comments; groups of fewer than five cases are left out, and a figure
     counted over fewer than five cases is null. Computed at most every five minutes, one
     computation at a time."""
+    return await public_statistics(request.app.state, store, calendars, now, period, by)
+
+
+async def public_statistics(
+    state: Any,
+    store: Store,
+    calendars: Calendars,
+    now: dt.datetime,
+    period: str,
+    by: Literal["department", "procedure"],
+) -> PublicStatistics:
+    """The public statistics of a half year (the API's and the page's), kept five minutes in
+    ``state`` (the app's state) and computed one at a time."""
     chosen = _public_period(period, now.astimezone(SHANGHAI).date())
-    state = request.app.state
     if getattr(state, "public_statistics", None) is None:
         state.public_statistics = {}
         state.public_statistics_lock = asyncio.Lock()

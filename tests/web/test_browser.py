@@ -1,0 +1,160 @@
+"""The pages in a real browser: Debian's chromium driven by Playwright (never a downloaded
+browser), against the app served on a local port. Screenshots of each page are kept in
+test-artifacts/screenshots/ (a CI artifact)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import shutil
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.async_api import Browser, Page, async_playwright
+
+from core.settings import Settings
+from store.sessions import set_password
+from tests.api.conftest import Api
+from web.app import create_app
+
+SHOTS = Path(__file__).parents[2] / "test-artifacts" / "screenshots"
+CHROMIUM = os.environ.get("ONETRIP_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+"""Without the network flags, chromium keeps calling home on a machine with no internet."""
+PASSWORD = "browser-pass-2025"
+
+
+def _chromium() -> str:
+    if Path(CHROMIUM).exists():
+        return CHROMIUM
+    found = shutil.which("chromium")
+    if found:
+        return found
+    if os.environ.get("CI"):
+        pytest.fail("chromium is missing: .ci/run installs Debian's chromium")
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium fonts-noto-cjk)")
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def served(api: Api) -> AsyncIterator[str]:
+    """The whole app (API and pages) served on a local port, on the API fixture's store."""
+    for user in ("scjg-1", "applicant-1", "supervisor-1"):
+        set_password(api.harness.store, user, PASSWORD)
+    settings = Settings(task_queue=api.harness.task_queue)
+    app = create_app(settings, store=api.harness.store, client=api.harness.client)
+    # The pages see the time-skipping server's time, as the cases do.
+    skew = dt.datetime.now(dt.UTC) - await api.harness.now()
+    app.state.now = lambda: dt.datetime.now(dt.UTC) - skew
+    port = _port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    path = _chromium()
+    async with async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=path, args=ARGS, headless=True)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+async def sign_in(page: Page, site: str, user: str) -> None:
+    await page.goto(f"{site}/login")
+    await page.get_by_label("用户名").fill(user)
+    await page.get_by_label("密码").fill(PASSWORD)
+    await page.get_by_role("button", name="登录").click()
+    await page.wait_for_url(f"{site}/work**")
+
+
+async def test_an_applicant_reads_a_guide_on_a_phone(served: str, browser: Browser) -> None:
+    site = served
+    context = await browser.new_context(viewport={"width": 375, "height": 812}, locale="zh-CN")
+    page = await context.new_page()
+    await page.goto(site + "/")
+    await page.get_by_role("link", name="开办企业一件事").click()
+    await page.wait_for_url(f"{site}/guide/YZ-YJS-KBQY")
+    assert await page.get_by_role("heading", name="申请材料").is_visible()
+    # Nothing wider than the phone: the materials table scrolls inside its own box.
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375
+    await shot(page, "applicant-guide-375px")
+    await page.goto(site + "/?lang=en")
+    assert await page.get_by_role("link", name="Service guides").is_visible()
+    await shot(page, "public-home-en")
+    await context.close()
+
+
+async def test_a_caseworker_works_the_inbox(served: str, browser: Browser, api: Api) -> None:
+    site = served
+    case = await api.submit()
+    await api.ok("desk-1", "POST", f"/cases/{case}/intake", {"decision": "accept"})
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    await sign_in(page, site, "scjg-1")
+    await page.wait_for_url(f"{site}/work/inbox")
+    row = page.get_by_role("row").filter(has_text=case)
+    assert await row.count() == 1
+    # The deadline explains itself when opened; urgency is in words, not only colour.
+    await row.locator("summary").click()
+    assert await row.locator(".derivation").is_visible()
+    assert "正常" in await row.locator(".badge").inner_text()
+    assert "剩" in await row.locator("summary").inner_text()
+    await shot(page, "caseworker-inbox")
+    # The filter swaps the list in place (htmx) and keeps the address.
+    await page.get_by_label("显示").select_option("claimed")
+    await page.wait_for_function("location.search.includes('show=claimed')")
+    await page.get_by_text("没有符合条件的待办。").wait_for()
+    # Keyboard: the filters and the sign-out button are reachable with Tab.
+    await page.keyboard.press("Tab")
+    focused = await page.evaluate("document.activeElement.textContent")
+    assert focused.strip() == "跳到正文"
+    await page.get_by_role("button", name="退出").click()
+    await page.wait_for_url(f"{site}/login")
+    await context.close()
+
+
+async def test_the_public_statistics_page(served: str, browser: Browser) -> None:
+    site = served
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(site + "/statistics?period=2025H2")
+    assert await page.get_by_role("heading", name="政务服务信息公开").is_visible()
+    await shot(page, "public-statistics")
+    await context.close()

@@ -1,0 +1,174 @@
+"""The pages without a browser: what each person sees, signing in and out, CSRF, expiry,
+the department scope, the languages."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from jinja2.ext import babel_extract  # noqa: F401 (the extractor Babel uses below)
+
+from store import sessions
+from store.users import set_disabled
+from tests.web.conftest import PASSWORD, Site
+
+
+def test_the_public_pages_need_no_sign_in(site: Site) -> None:
+    home = site.client.get("/")
+    assert home.status_code == 200
+    assert '<html lang="zh-CN">' in home.text
+    assert "开办企业一件事" in home.text
+    guide = site.client.get("/guide/YZ-YJS-KBQY")
+    assert guide.status_code == 200
+    assert "申请材料" in guide.text
+    assert "营业执照" in guide.text or "企业" in guide.text
+    missing = site.client.get("/guide/NOPE")
+    assert missing.status_code == 404
+    assert "NOPE" in missing.text
+    stats = site.client.get("/statistics?period=2025H2")
+    assert stats.status_code == 200
+    assert "政务服务信息公开" in stats.text
+    wrong = site.client.get("/statistics?period=2025Q3")
+    assert wrong.status_code == 422
+    assert "半年" in wrong.text
+    english = site.client.get("/?lang=en")
+    assert '<html lang="en">' in english.text
+    assert "Service guides" in english.text
+    # The choice is remembered.
+    assert '<html lang="en">' in site.client.get("/statistics").text
+
+
+def test_signing_in_and_out(site: Site) -> None:
+    assert site.client.get("/work/inbox", follow_redirects=False).headers["location"] == "/login"
+    page = site.client.get("/login")
+    token = page.text.split('name="csrf" value="')[1].split('"')[0]
+    wrong = site.client.post(
+        "/login", data={"user_id": "scjg-1", "password": "nope-nope-nope", "csrf": token}
+    )
+    assert wrong.status_code == 401
+    assert "用户名或密码不正确" in wrong.text
+    nobody = site.client.post(
+        "/login", data={"user_id": "ghost", "password": PASSWORD, "csrf": token}
+    )
+    assert nobody.status_code == 401
+    assert nobody.text.count("用户名或密码不正确") == wrong.text.count("用户名或密码不正确")
+    site.sign_in("scjg-1")
+    cookie = next(c for c in site.client.cookies.jar if c.name == "onetrip_session")
+    assert cookie.secure
+    assert cookie.has_nonstandard_attr("HttpOnly")
+    inbox = site.client.get("/work/inbox")
+    assert inbox.status_code == 200
+    assert "部门待办" in inbox.text
+    assert "YZ-SCJG" in inbox.text
+    csrf = site.csrf()
+    out = site.client.post("/logout", data={"csrf": csrf}, follow_redirects=False)
+    assert out.status_code == 303
+    assert site.client.get("/work/inbox", follow_redirects=False).status_code == 303
+
+
+def test_a_form_without_its_token_is_refused(site: Site) -> None:
+    page = site.client.get("/login")
+    refused = site.client.post(
+        "/login", data={"user_id": "scjg-1", "password": PASSWORD, "csrf": "forged"}
+    )
+    assert refused.status_code == 403
+    assert "表单已失效" in refused.text
+    assert 'name="csrf"' in page.text
+    site.sign_in("scjg-1")
+    forged = site.client.post("/logout", data={"csrf": "forged"})
+    assert forged.status_code == 403
+    assert site.client.get("/work/inbox").status_code == 200  # still signed in
+
+
+def test_sessions_expire_when_idle_and_at_their_lifetime(site: Site) -> None:
+    site.sign_in("scjg-1")
+    site.clock[0] += dt.timedelta(minutes=29)
+    assert site.client.get("/work/inbox").status_code == 200
+    site.clock[0] += dt.timedelta(minutes=31)  # idle for 31 minutes
+    assert site.client.get("/work/inbox", follow_redirects=False).status_code == 303
+    site.sign_in("scjg-1")
+    for _ in range(17):  # active every 29 minutes, past the 8 hours
+        site.clock[0] += dt.timedelta(minutes=29)
+        last = site.client.get("/work/inbox", follow_redirects=False)
+    assert last.status_code == 303
+
+
+def test_a_disabled_person_is_signed_out_at_once(site: Site) -> None:
+    site.sign_in("scjg-1")
+    set_disabled(site.store, "scjg-1", True)
+    assert site.client.get("/work/inbox", follow_redirects=False).status_code == 303
+
+
+def test_each_role_sees_its_own_pages(site: Site) -> None:
+    site.sign_in("applicant-1")
+    refused = site.client.get("/work/inbox")
+    assert refused.status_code == 403
+    assert "无权访问" in refused.text
+    work = site.client.get("/work")
+    assert work.status_code == 200
+    assert "我的工作台" in work.text
+
+
+def test_passwords_are_hashed_and_checked(site: Site) -> None:
+    from sqlalchemy import select
+
+    from store.models import User
+
+    with site.store.session() as s:
+        stored = s.scalar(select(User.password_hash).where(User.id == "sw-1"))
+    assert stored is not None
+    assert stored.startswith("$argon2id$")
+    assert PASSWORD not in stored
+    import pytest
+
+    with pytest.raises(sessions.PasswordRefused):
+        sessions.set_password(site.store, "sw-1", "short")
+    with pytest.raises(sessions.PasswordRefused):
+        sessions.set_password(site.store, "supervisor-1", "Supervisor-1")
+
+
+def test_every_message_of_the_pages_has_its_english() -> None:
+    from pathlib import Path
+
+    from babel.messages.extract import extract_from_dir
+
+    from web.i18n import translations
+
+    english = translations("en")
+    root = Path(__file__).parents[2] / "web" / "templates"
+    found = {
+        message
+        for _, _, message, _, _ in extract_from_dir(
+            str(root),
+            method_map=[("**.html", "jinja2")],
+            options_map={"**.html": {"extensions": "jinja2.ext.i18n"}},
+        )
+    }
+    assert found
+    missing = sorted(m for m in found if english.gettext(m) == m and m)
+    assert missing == []
+
+
+def test_the_inbox_filter_form_as_a_browser_sends_it(site: Site) -> None:
+    site.sign_in("scjg-1")
+    empty = site.client.get("/work/inbox?show=claimed&procedure=&due_before=")
+    assert empty.status_code == 200
+    assert "没有符合条件的待办" in empty.text
+    rows = site.client.get("/work/inbox?show=open", headers={"HX-Request": "true"})
+    assert rows.text.lstrip().startswith('<section id="tasks"')
+    bad = site.client.get("/work/inbox?due_before=tomorrow")
+    assert bad.status_code == 422
+    assert "2025-10-01" in bad.text
+
+
+def test_the_assets_are_served_by_onetrip_itself(site: Site) -> None:
+    script = site.client.get("/static/vendor/htmx.min.js")
+    assert script.status_code == 200
+    assert "htmx" in script.text[:2000]
+    assert site.client.get("/static/vendor/echarts.min.js").status_code == 200
+    assert site.client.get("/static/vendor/../package.json").status_code == 404
+    assert site.client.get("/static/vendor/nothing.js").status_code == 404
+    assert site.client.get("/static/onetrip.css").status_code == 200
+    # The page links no other host.
+    home = site.client.get("/").text
+    assert "http://" not in home
+    assert "https://" not in home
