@@ -9,10 +9,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.app import create_app as create_api
-from web import pages
+from web import applicant, casework, pages
 from web.i18n import choose
 
-PAGE_PATHS = ("/guide/", "/statistics", "/login", "/logout", "/work")
+PAGE_PATHS = ("/guide/", "/statistics", "/login", "/logout", "/work", "/apply", "/my")
 """Paths answered by pages (and ``/`` itself): their errors are pages too."""
 
 
@@ -40,6 +40,8 @@ def page_error(request: Request, status: int, body: dict[str, Any]) -> HTMLRespo
 def install(app: FastAPI) -> FastAPI:
     """Add the pages, their static files and their error pages to an API app."""
     app.include_router(pages.router)
+    app.include_router(casework.router)
+    app.include_router(applicant.router)
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
     app.state.page_errors = page_error
     return app

@@ -326,6 +326,8 @@ def work(request: Request, who: VisitorDep) -> Response:
     signed = signed_in(who)
     if signed.user.role is Role.caseworker:
         return RedirectResponse("/work/inbox", status.HTTP_303_SEE_OTHER)
+    if signed.user.role is Role.applicant:
+        return RedirectResponse("/my", status.HTTP_303_SEE_OTHER)
     return render(request, who, "work.html")
 
 

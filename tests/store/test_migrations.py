@@ -18,6 +18,7 @@ from tests.store.factories import event, procedure_snapshot, record_input
 
 TABLES = {
     "procedures",
+    "web_sessions",
     "followups",
     "cases",
     "tasks",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -14,7 +15,10 @@ from store.db import Store
 from store.sessions import set_password
 from store.users import create_user
 from store.writes import publish_catalog
-from tests.api.conftest import api  # noqa: F401 (the API fixture, for the browser tests)
+from tests.api.conftest import (
+    Api,
+    api,  # noqa: F401 (the API fixture, for the browser tests)
+)
 from tests.fixtures_temporal import catalog
 from web.app import create_app
 from workflows.contracts import Role
@@ -63,3 +67,37 @@ def site(store: Store) -> Iterator[Site]:
     app.state.now = lambda: clock[0]
     with TestClient(app, base_url="https://testserver") as client:
         yield Site(client, clock, store)
+
+
+PAGES_PASSWORD = "pages-pass-2025"
+
+
+class Pages:
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def sign_in(self, user: str) -> None:
+        page = await self.http.get("/login")
+        token = page.text.split('name="csrf" value="')[1].split('"')[0]
+        done = await self.http.post(
+            "/login", data={"user_id": user, "password": PAGES_PASSWORD, "csrf": token}
+        )
+        assert done.status_code == 303, done.text[:300]
+
+    async def csrf(self, path: str) -> str:
+        page = await self.http.get(path)
+        return page.text.split('name="csrf" value="')[1].split('"')[0]
+
+
+@pytest.fixture
+async def pages(api: Api) -> AsyncIterator[Pages]:  # noqa: F811 (the imported fixture)
+    for user in ("scjg-1", "sw-1", "yz-ga-1", "applicant-1", "applicant-2", "supervisor-1"):
+        set_password(api.harness.store, user, PAGES_PASSWORD)
+    app = create_app(
+        Settings(task_queue=api.harness.task_queue),
+        store=api.harness.store,
+        client=api.harness.client,
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://onetrip") as http:
+        yield Pages(http)

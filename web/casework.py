@@ -1,0 +1,310 @@
+"""Pages of a caseworker's work on a case: the case page (form, materials, tasks, deadlines with
+their derivation, timeline) and its actions (claim, release, approve, reject with a reason,
+return for supplement with the complete missing list).
+
+Each action calls the JSON API's own handler (api.routes.caseworker) with the signed-in person
+as its user: the same scope checks, the same inputs, the same workflow update and idempotency;
+a refusal comes back as the API's message, shown on the page.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from temporalio.client import Client
+
+from api.deps import get_client, get_settings_dep, get_store
+from api.routes import caseworker
+from api.routes.cases import get_case
+from api.routes.supervisor import timeline
+from api.schemas import CaseDetail, Deliver, IntakeDecision, TaskDecision, Visit
+from store import queries
+from store.db import Store
+from web.pages import VisitorDep, check_csrf, render, signed_in
+from workflows.contracts import Role
+
+router = APIRouter(include_in_schema=False)
+STAFF = (Role.caseworker, Role.supervisor, Role.admin)
+
+EVENT_WORDS: dict[str, str] = {
+    "case.submitted": "提交申请",
+    "case.accepted": "受理",
+    "case.deemed_accepted": "视为受理",
+    "case.refused": "不予受理",
+    "case.returned_for_supplement": "退回补正",
+    "case.supplemented": "补正材料",
+    "case.approved": "审批通过",
+    "case.rejected": "不予许可",
+    "case.delivered": "送达",
+    "case.rated": "评价",
+    "case.completed": "办结",
+    "case.withdrawn": "撤回",
+    "case.terminated": "终止",
+    "case.urged": "督办",
+    "task.created": "环节创建",
+    "task.opened": "环节开始",
+    "task.claimed": "领取",
+    "task.released": "退回待领",
+    "task.reassigned": "转办",
+    "task.approved": "环节通过",
+    "task.rejected": "环节不通过",
+    "task.cancelled": "环节取消",
+    "deadline.set": "期限确定",
+    "deadline.warning": "黄牌预警",
+    "deadline.overdue": "红牌超期",
+    "deadline.escalated": "督办超期",
+    "deadline.moved": "期限调整",
+    "visit.rated": "现场评价",
+    "trip.recorded": "到现场",
+}
+"""Event types in words for the timeline (the raw type is shown beside the unknown ones)."""
+
+
+class Loaded:
+    """A case for its page: the staff view, the timeline, and the front desk's department."""
+
+    def __init__(self, detail: CaseDetail, events: list[Any], desk: str | None) -> None:
+        self.detail = detail
+        self.events = events
+        self.desk = desk
+
+
+async def _load(user: Any, store: Store, client: Client, case_id: str) -> Loaded:
+    detail = await get_case(case_id, user, store, client)
+    assert isinstance(detail, CaseDetail)  # staff get the staff view
+    events = await timeline(case_id, user, store, client)
+    c = detail.case
+    snap = await run_in_threadpool(
+        queries.get_procedure, store, c.procedure_code, c.procedure_version
+    )
+    return Loaded(detail, events, snap.procedure.intake.department if snap else None)
+
+
+@router.get("/work/cases/{case_id}", response_class=HTMLResponse)
+async def case_page(
+    case_id: str,
+    request: Request,
+    who: VisitorDep,
+    store: Annotated[Store, Depends(get_store)],
+    client: Annotated[Client, Depends(get_client)],
+) -> HTMLResponse:
+    """A case as staff see it, with what the signed-in caseworker may do on it now."""
+    signed = signed_in(who, *STAFF)
+    loaded = await _load(signed.user, store, client, case_id[:200])
+    return _page(request, who, loaded, None)
+
+
+def _page(
+    request: Request,
+    who: Any,
+    loaded: Loaded,
+    error: str | None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    user = who.signed.user
+    detail = loaded.detail
+    mine = [
+        t
+        for t in detail.tasks
+        if user.role is Role.caseworker
+        and t.department == user.department
+        and t.kind.value == "review"
+        and t.state.value in ("open", "claimed")
+    ]
+    desk = [
+        t
+        for t in detail.tasks
+        if user.role is Role.caseworker
+        and t.department == user.department
+        and t.kind.value in ("intake", "delivery")
+        and t.state.value in ("open", "claimed")
+    ]
+    return render(
+        request,
+        who,
+        "case.html",
+        status_code=status_code,
+        detail=detail,
+        events=loaded.events,
+        mine=mine,
+        desk=desk,
+        at_desk=user.role is Role.caseworker and user.department == loaded.desk,
+        error=error,
+        event_words=EVENT_WORDS,
+    )
+
+
+def _reason(error: HTTPException | ValidationError) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"[:300]
+    detail = error.detail
+    if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+        return str(detail[0].get("msg", ""))[:300]
+    return str(detail)[:300]
+
+
+@router.post("/work/cases/{case_id}/tasks/{task_key}/{action}")
+async def act_on_task(
+    case_id: str,
+    task_key: str,
+    action: Literal["claim", "release", "decide"],
+    request: Request,
+    who: VisitorDep,
+    store: Annotated[Store, Depends(get_store)],
+    client: Annotated[Client, Depends(get_client)],
+    csrf: Annotated[str | None, Form(max_length=100)] = None,
+    decision: Annotated[str | None, Form(max_length=10)] = None,
+    reason: Annotated[str | None, Form(max_length=2000)] = None,
+    missing: Annotated[list[str] | None, Form(max_length=200)] = None,
+) -> Response:
+    """Claim, release or decide a task of the caseworker's department, as the API does."""
+    signed = check_csrf(request, who, csrf)
+    if signed.user.role is not Role.caseworker:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "只有办理人员可以办理 / caseworkers only")
+    settings = get_settings_dep(request)
+    user = signed.user
+    case_id, task_key = case_id[:200], task_key[:64]
+    try:
+        if action == "claim":
+            await caseworker.claim(case_id, task_key, request, user, store, client, settings)
+        elif action == "release":
+            await caseworker.release(case_id, task_key, request, user, store, client, settings)
+        else:
+            body = TaskDecision.model_validate(
+                {
+                    "decision": decision or "",
+                    "reason": (reason or "").strip() or None,
+                    "missing": [m for m in (missing or []) if m],
+                }
+            )
+            await caseworker.decide(case_id, task_key, body, request, user, store, client, settings)
+    except (HTTPException, ValidationError) as error:
+        code = error.status_code if isinstance(error, HTTPException) else 422
+        if code >= 500:
+            raise
+        loaded = await _load(user, store, client, case_id)
+        return _page(request, who, loaded, _reason(error), status_code=code)
+    done = RedirectResponse(f"/work/cases/{case_id}", status.HTTP_303_SEE_OTHER)
+    if action == "decide" and decision in ("approve", "reject", "return"):
+        done = RedirectResponse("/work/inbox", status.HTTP_303_SEE_OTHER)
+    return done
+
+
+async def _desk_action(
+    request: Request,
+    who: Any,
+    store: Store,
+    client: Client,
+    case_id: str,
+    csrf: str | None,
+    run: Any,
+) -> Response:
+    """A front-desk action through the API's own handler; a refusal shown on the case page."""
+    signed = check_csrf(request, who, csrf)
+    if signed.user.role is not Role.caseworker:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "只有窗口人员可以办理 / the desk only")
+    settings = get_settings_dep(request)
+    case_id = case_id[:200]
+    try:
+        await run(signed.user, settings)
+    except (HTTPException, ValidationError) as error:
+        code = error.status_code if isinstance(error, HTTPException) else 422
+        if code >= 500:
+            raise
+        loaded = await _load(signed.user, store, client, case_id)
+        return _page(request, who, loaded, _reason(error), status_code=code)
+    return RedirectResponse(f"/work/cases/{case_id}", status.HTTP_303_SEE_OTHER)
+
+
+def _keys(values: list[str] | None) -> list[str]:
+    return [v for v in (values or []) if v]
+
+
+def _number(text: str | None) -> int | str | None:
+    """A whole number typed in a form; anything else as typed, for the API's check to name."""
+    if not text:
+        return None
+    return int(text) if text.isdigit() else text
+
+
+@router.post("/work/cases/{case_id}/intake")
+async def intake(
+    case_id: str,
+    request: Request,
+    who: VisitorDep,
+    store: Annotated[Store, Depends(get_store)],
+    client: Annotated[Client, Depends(get_client)],
+    csrf: Annotated[str | None, Form(max_length=100)] = None,
+    decision: Annotated[str | None, Form(max_length=10)] = None,
+    reason: Annotated[str | None, Form(max_length=2000)] = None,
+    missing: Annotated[list[str] | None, Form(max_length=200)] = None,
+    tolerated: Annotated[list[str] | None, Form(max_length=200)] = None,
+    received: Annotated[list[str] | None, Form(max_length=200)] = None,
+    tolerance_days: Annotated[str | None, Form(max_length=3)] = None,
+) -> Response:
+    """受理 (with 容缺 and what the applicant brought), 不予受理 with a reason, or a return with
+    the complete missing list — the API's intake."""
+
+    async def run(user: Any, settings: Any) -> None:
+        body = IntakeDecision.model_validate(
+            {
+                "decision": decision or "",
+                "reason": (reason or "").strip() or None,
+                "missing": _keys(missing),
+                "tolerated": _keys(tolerated),
+                "received": _keys(received),
+                "tolerance_days": _number(tolerance_days),
+            }
+        )
+        await caseworker.intake(case_id, body, request, user, store, client, settings)
+
+    return await _desk_action(request, who, store, client, case_id, csrf, run)
+
+
+@router.post("/work/cases/{case_id}/delivery")
+async def delivery(
+    case_id: str,
+    request: Request,
+    who: VisitorDep,
+    store: Annotated[Store, Depends(get_store)],
+    client: Annotated[Client, Depends(get_client)],
+    csrf: Annotated[str | None, Form(max_length=100)] = None,
+    method: Annotated[str | None, Form(max_length=12)] = None,
+) -> Response:
+    """送达: every result handed out at once."""
+
+    async def run(user: Any, settings: Any) -> None:
+        body = Deliver.model_validate({"method": method or None})
+        await caseworker.deliver(case_id, body, request, user, store, client, settings)
+
+    return await _desk_action(request, who, store, client, case_id, csrf, run)
+
+
+@router.post("/work/cases/{case_id}/visit")
+async def visit(
+    case_id: str,
+    request: Request,
+    who: VisitorDep,
+    store: Annotated[Store, Depends(get_store)],
+    client: Annotated[Client, Depends(get_client)],
+    csrf: Annotated[str | None, Form(max_length=100)] = None,
+    reason: Annotated[str | None, Form(max_length=30)] = None,
+    note: Annotated[str | None, Form(max_length=2000)] = None,
+    score: Annotated[str | None, Form(max_length=1)] = None,
+) -> Response:
+    """The applicant came in person (a trip), with their rating of the visit if they gave one
+    (一次一评)."""
+
+    async def run(user: Any, settings: Any) -> None:
+        rating = {"score": _number(score)} if score else None
+        body = Visit.model_validate(
+            {"reason": reason or "", "note": (note or "").strip() or None, "rating": rating}
+        )
+        await caseworker.visit(case_id, body, request, user, store, client, settings)
+
+    return await _desk_action(request, who, store, client, case_id, csrf, run)
