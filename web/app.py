@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.app import create_app as create_api
-from web import applicant, casework, pages
+from web import applicant, casework, pages, supervision
 from web.i18n import choose
 
 PAGE_PATHS = ("/guide/", "/statistics", "/login", "/logout", "/work", "/apply", "/my")
@@ -42,6 +42,7 @@ def install(app: FastAPI) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(casework.router)
     app.include_router(applicant.router)
+    app.include_router(supervision.router)
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
     app.state.page_errors = page_error
     return app

@@ -319,16 +319,16 @@ async def logout(
     return response
 
 
-@router.get("/work", response_class=HTMLResponse)
-def work(request: Request, who: VisitorDep) -> Response:
-    """Where a signed-in person starts: caseworkers at their inbox, the others at the pages
-    and API operations open to their role."""
+@router.get("/work")
+def work(who: VisitorDep) -> Response:
+    """Where a signed-in person starts: caseworkers at their inbox, applicants at their cases,
+    supervisors and administrators at the dashboard."""
     signed = signed_in(who)
-    if signed.user.role is Role.caseworker:
-        return RedirectResponse("/work/inbox", status.HTTP_303_SEE_OTHER)
-    if signed.user.role is Role.applicant:
-        return RedirectResponse("/my", status.HTTP_303_SEE_OTHER)
-    return render(request, who, "work.html")
+    start = {
+        Role.caseworker: "/work/inbox",
+        Role.applicant: "/my",
+    }.get(signed.user.role, "/work/dashboard")
+    return RedirectResponse(start, status.HTTP_303_SEE_OTHER)
 
 
 # --------------------------------------------------------------------------- caseworkers

@@ -77,6 +77,7 @@ class Pages:
         self.http = http
 
     async def sign_in(self, user: str) -> None:
+        self.http.cookies.clear()  # another person at the same browser
         page = await self.http.get("/login")
         token = page.text.split('name="csrf" value="')[1].split('"')[0]
         done = await self.http.post(

@@ -100,7 +100,7 @@ async def sign_in(page: Page, site: str, user: str) -> None:
     await page.get_by_label("用户名").fill(user)
     await page.get_by_label("密码").fill(PASSWORD)
     await page.get_by_role("button", name="登录").click()
-    await page.wait_for_url(f"{site}/work**")
+    await page.wait_for_url(lambda url: not url.endswith("/login"))
 
 
 async def test_an_applicant_reads_a_guide_on_a_phone(served: str, browser: Browser) -> None:
@@ -137,6 +137,11 @@ async def test_a_caseworker_works_the_inbox(served: str, browser: Browser, api: 
     assert "正常" in await row.locator(".badge").inner_text()
     assert "剩" in await row.locator("summary").inner_text()
     await shot(page, "caseworker-inbox")
+    await row.get_by_role("link", name=case).click()
+    await page.wait_for_url(f"{site}/work/cases/{case}")
+    assert await page.get_by_role("button", name="领取").is_visible()
+    await shot(page, "caseworker-case")
+    await page.goto(f"{site}/work/inbox")
     # The filter swaps the list in place (htmx) and keeps the address.
     await page.get_by_label("显示").select_option("claimed")
     await page.wait_for_function("location.search.includes('show=claimed')")
@@ -157,4 +162,34 @@ async def test_the_public_statistics_page(served: str, browser: Browser) -> None
     await page.goto(site + "/statistics?period=2025H2")
     assert await page.get_by_role("heading", name="政务服务信息公开").is_visible()
     await shot(page, "public-statistics")
+    await context.close()
+
+
+async def test_an_applicant_fills_the_form_on_a_phone(served: str, browser: Browser) -> None:
+    site = served
+    context = await browser.new_context(viewport={"width": 375, "height": 812})
+    page = await context.new_page()
+    await sign_in(page, site, "applicant-1")
+    await page.wait_for_url(f"{site}/my")
+    await page.goto(f"{site}/apply/YZ-YJS-KBQY")
+    assert await page.get_by_role("button", name="提交申请").is_visible()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 375
+    await shot(page, "applicant-apply-375px")
+    # Sent empty: the form comes back with each missing field named beside it.
+    await page.get_by_role("button", name="提交申请").click()
+    await page.wait_for_selector(".field-error")
+    await shot(page, "applicant-apply-errors-375px")
+    await context.close()
+
+
+async def test_a_supervisor_sees_the_dashboard_chart(served: str, browser: Browser) -> None:
+    site = served
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    await sign_in(page, site, "supervisor-1")
+    await page.wait_for_url(f"{site}/work/dashboard")
+    assert await page.get_by_role("heading", name="监督看板").is_visible()
+    await shot(page, "supervisor-dashboard")
+    await page.goto(f"{site}/work/overdue")
+    await shot(page, "supervisor-overdue")
     await context.close()

@@ -1,0 +1,326 @@
+"""Supervisors' pages and the follow-ups of bad ratings: the dashboard (cards now by department,
+on-time rate and satisfaction charts of a period, incidents), the overdue list with urge, the
+report of a period, and the follow-ups — the department's call-back, rectification and revisit,
+the supervisor's appeal decisions and urges.
+
+Every figure comes from the API's own handlers (``performance``, ``report``, the follow-up
+handlers) with the signed-in person as their user; no figure is computed twice.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from temporalio.client import Client
+
+from activities.clock import Calendars
+from api import explain
+from api.deps import get_calendars, get_client, get_now, get_settings_dep, get_store
+from api.routes import followups as followup_api
+from api.routes import supervisor as supervisor_api
+from api.routes.evaluation import performance, report
+from store import queries
+from store.db import Store
+from web.pages import VisitorDep, _half_year, check_csrf, render, signed_in
+from workflows.contracts import Role
+
+router = APIRouter(include_in_schema=False)
+OVERSEERS = (Role.supervisor, Role.admin)
+
+
+def _message(error: HTTPException | ValidationError) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"[:300]
+    detail = error.detail
+    if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+        return str(detail[0].get("msg", ""))[:300]
+    return str(detail)[:300]
+
+
+@router.get("/work/dashboard", response_class=HTMLResponse)
+async def dashboard(
+    request: Request,
+    who: VisitorDep,
+    store: Annotated[Store, Depends(get_store)],
+    calendars: Annotated[Calendars, Depends(get_calendars)],
+    period: Annotated[str | None, Query(max_length=7)] = None,
+) -> HTMLResponse:
+    """Where cases are late now, and how each department did in a period."""
+    signed = signed_in(who, *OVERSEERS)
+    now = get_now(request)
+    chosen = period or _half_year(now)
+    overdue = await run_in_threadpool(queries.overdue_tasks, store)
+    warned = await run_in_threadpool(queries.warning_tasks, store)
+    cards: dict[str, dict[str, int]] = {}
+    for t in overdue:
+        cards.setdefault(t.department, {"warning": 0, "overdue": 0})["overdue"] += 1
+    for t in warned:
+        cards.setdefault(t.department, {"warning": 0, "overdue": 0})["warning"] += 1
+    error = None
+    groups: list[Any] = []
+    try:
+        figures = await performance(signed.user, store, calendars, chosen, by="department")
+        groups = figures.groups
+    except HTTPException as exc:
+        error = _message(exc)
+    chart = {
+        "names": [g.name for g in groups],
+        "on_time": [_pct(g.figures.get("task_on_time_rate")) for g in groups],
+        "rating": [_round(g.figures.get("rating_mean")) for g in groups],
+    }
+    attention = supervisor_api.incidents(signed.user, store, resolved=False, limit=20)
+    return render(
+        request,
+        who,
+        "dashboard.html",
+        status_code=422 if error else 200,
+        period=chosen,
+        cards=sorted(cards.items()),
+        groups=groups,
+        chart=json.dumps(chart, ensure_ascii=False).replace("<", "\\u003c"),
+        error=error,
+        attention=attention,
+    )
+
+
+def _pct(value: Any) -> float | None:
+    return round(float(value) * 100, 1) if isinstance(value, int | float) else None
+
+
+def _round(value: Any) -> float | None:
+    return round(float(value), 2) if isinstance(value, int | float) else None
+
+
+@router.get("/work/overdue", response_class=HTMLResponse)
+def overdue(
+    request: Request,
+    who: VisitorDep,
+    store: Annotated[Store, Depends(get_store)],
+    calendars: Annotated[Calendars, Depends(get_calendars)],
+    severity: Literal["overdue", "warning"] = "overdue",
+) -> HTMLResponse:
+    """Open tasks with a red (or yellow) card, each with its derivation, to urge."""
+    signed_in(who, *OVERSEERS)
+    find = queries.overdue_tasks if severity == "overdue" else queries.warning_tasks
+    rows = explain.tasks(store, find(store), calendars, get_now(request))
+    return render(request, who, "overdue.html", tasks=rows, severity=severity, error=None)
+
+
+@router.post("/work/cases/{case_id}/urge")
+async def urge(
+    case_id: str,
+    request: Request,
+    who: VisitorDep,
+    store: Annotated[Store, Depends(get_store)],
+    client: Annotated[Client, Depends(get_client)],
+    csrf: Annotated[str | None, Form(max_length=100)] = None,
+    task_key: Annotated[str | None, Form(max_length=64)] = None,
+    days: Annotated[str | None, Form(max_length=3)] = None,
+    note: Annotated[str | None, Form(max_length=2000)] = None,
+) -> Response:
+    """督办 a task (or the whole case) through the API's own handler."""
+    signed = check_csrf(request, who, csrf)
+    if signed.user.role not in OVERSEERS:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "督办由监督人员发起 / supervisors urge")
+    from api.schemas import Urge
+
+    try:
+        body = Urge.model_validate(
+            {
+                "task_key": task_key or None,
+                "days": int(days) if days and days.isdigit() else days,
+                "note": (note or "").strip() or None,
+            }
+        )
+        await supervisor_api.urge(
+            case_id[:200], body, request, signed.user, store, client, get_settings_dep(request)
+        )
+    except (HTTPException, ValidationError) as error:
+        code = error.status_code if isinstance(error, HTTPException) else 422
+        if code >= 500:
+            raise
+        calendars = get_calendars(request)
+        rows = explain.tasks(store, queries.overdue_tasks(store), calendars, get_now(request))
+        return render(
+            request,
+            who,
+            "overdue.html",
+            status_code=code,
+            tasks=rows,
+            severity="overdue",
+            error=_message(error),
+        )
+    return RedirectResponse("/work/overdue", status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/work/report")
+async def quality_report(
+    request: Request,
+    who: VisitorDep,
+    store: Annotated[Store, Depends(get_store)],
+    calendars: Annotated[Calendars, Depends(get_calendars)],
+    period: Annotated[str | None, Query(max_length=7)] = None,
+    table: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    """The quality report of a period, as the API gives it (the page to open and download)."""
+    signed = signed_in(who, *OVERSEERS)
+    chosen = period or _half_year(get_now(request))
+    if table not in (
+        None,
+        "summary",
+        "departments",
+        "slowest_stages",
+        "overdue",
+        "achieved",
+        "rectification",
+    ):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no table {str(table)[:20]}")
+    return await report(
+        signed.user,
+        store,
+        calendars,
+        chosen,
+        department=None,
+        table=table,  # type: ignore[arg-type]
+    )
+
+
+# --------------------------------------------------------------------------- follow-ups
+
+
+@router.get("/work/followups", response_class=HTMLResponse)
+def followups_page(
+    request: Request,
+    who: VisitorDep,
+    store: Annotated[Store, Depends(get_store)],
+    awaiting: Literal["callback", "appeal", "rectification", "revisit", ""] = "",
+) -> HTMLResponse:
+    """Follow-ups of bad ratings: a caseworker's department's, or all for a supervisor."""
+    signed = signed_in(who, Role.caseworker, *OVERSEERS)
+    page = followup_api.list_followups(
+        signed.user,
+        store,
+        state=None,
+        awaiting=awaiting or None,
+        department=None,
+        period=None,
+        cursor=None,
+        limit=100,
+    )
+    return render(
+        request, who, "followups.html", rows=page.followups, awaiting=awaiting, error=None
+    )
+
+
+@router.get("/work/followups/{case_id}/{seq}", response_class=HTMLResponse)
+async def followup_page(
+    case_id: str,
+    seq: int,
+    request: Request,
+    who: VisitorDep,
+    store: Annotated[Store, Depends(get_store)],
+) -> HTMLResponse:
+    return await _followup(request, who, store, case_id, seq, None)
+
+
+async def _followup(
+    request: Request,
+    who: Any,
+    store: Store,
+    case_id: str,
+    seq: int,
+    error: str | None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    signed = signed_in(who, Role.caseworker, *OVERSEERS)
+    row = await followup_api.get_followup(case_id[:200], seq, signed.user, store)
+    return render(request, who, "followup.html", status_code=status_code, f=row, error=error)
+
+
+@router.post("/work/followups/{case_id}/{seq}/{action}")
+async def followup_action(
+    case_id: str,
+    seq: int,
+    action: Literal["verify", "rectify", "revisit", "appeal", "urge"],
+    request: Request,
+    who: VisitorDep,
+    store: Annotated[Store, Depends(get_store)],
+    client: Annotated[Client, Depends(get_client)],
+    csrf: Annotated[str | None, Form(max_length=100)] = None,
+) -> Response:
+    """The follow-up's steps, through the API's own handlers."""
+    signed = check_csrf(request, who, csrf)
+    data = await request.form()
+    settings = get_settings_dep(request)
+    user = signed.user
+    case_id = case_id[:200]
+
+    def text(name: str) -> str | None:
+        value = data.get(name)
+        return (value.strip()[:2000] or None) if isinstance(value, str) else None
+
+    def number(name: str) -> Any:
+        value = text(name)
+        return int(value) if value and value.isdigit() else value
+
+    try:
+        if action == "verify":
+            verify = followup_api.Verify.model_validate(
+                {
+                    "verdict": text("verdict") or "",
+                    "finding": text("finding") or "",
+                    "explanation": text("explanation"),
+                    "department": text("department"),
+                }
+            )
+            await followup_api.verify(case_id, seq, verify, request, user, store, client, settings)
+        elif action == "rectify":
+            rectify = followup_api.Rectify.model_validate(
+                {"measures": text("measures") or "", "department": text("department")}
+            )
+            await followup_api.rectify(
+                case_id, seq, rectify, request, user, store, client, settings
+            )
+        elif action == "revisit":
+            revisit = followup_api.Revisit.model_validate(
+                {
+                    "satisfaction": number("satisfaction"),
+                    "note": text("note"),
+                    "department": text("department"),
+                }
+            )
+            await followup_api.revisit(
+                case_id, seq, revisit, request, user, store, client, settings
+            )
+        elif action == "appeal":
+            decision = followup_api.AppealDecision.model_validate(
+                {
+                    "department": text("department") or "",
+                    "granted": text("granted") == "yes",
+                    "reason": text("reason") or "",
+                }
+            )
+            await followup_api.decide_appeal(
+                case_id, seq, decision, request, user, store, client, settings
+            )
+        else:
+            urged = followup_api.FollowUpUrge.model_validate(
+                {
+                    "department": text("department") or "",
+                    "days": number("days"),
+                    "note": text("note"),
+                }
+            )
+            await followup_api.urge(case_id, seq, urged, request, user, store, client, settings)
+    except (HTTPException, ValidationError) as error:
+        code = error.status_code if isinstance(error, HTTPException) else 422
+        if code >= 500 or code == 404:
+            raise
+        return await _followup(request, who, store, case_id, seq, _message(error), code)
+    return RedirectResponse(f"/work/followups/{case_id}/{seq}", status.HTTP_303_SEE_OTHER)
