@@ -24,6 +24,7 @@ from api.deps import get_calendars, get_client, get_now, get_settings_dep, get_s
 from api.routes import followups as followup_api
 from api.routes import supervisor as supervisor_api
 from api.routes.evaluation import performance, report
+from evaluation.facts import department_names
 from store import queries
 from store.db import Store
 from web.pages import VisitorDep, _half_year, check_csrf, render, signed_in
@@ -57,6 +58,7 @@ async def dashboard(
     chosen = period or _half_year(now)
     overdue = await run_in_threadpool(queries.overdue_tasks, store)
     warned = await run_in_threadpool(queries.warning_tasks, store)
+    names = await run_in_threadpool(department_names, store)
     cards: dict[str, dict[str, int]] = {}
     for t in overdue:
         cards.setdefault(t.department, {"warning": 0, "overdue": 0})["overdue"] += 1
@@ -81,7 +83,7 @@ async def dashboard(
         "dashboard.html",
         status_code=422 if error else 200,
         period=chosen,
-        cards=sorted(cards.items()),
+        cards=[(names.get(code, (code, None))[0], n) for code, n in sorted(cards.items())],
         groups=groups,
         chart=json.dumps(chart, ensure_ascii=False).replace("<", "\\u003c"),
         error=error,

@@ -182,14 +182,22 @@ async def test_an_applicant_fills_the_form_on_a_phone(served: str, browser: Brow
     await context.close()
 
 
-async def test_a_supervisor_sees_the_dashboard_chart(served: str, browser: Browser) -> None:
+async def test_a_supervisor_sees_the_dashboard_chart(
+    served: str, browser: Browser, api: Api
+) -> None:
     site = served
+    await api.submit()  # a case of 2025H2, for the chart to have a department
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     await sign_in(page, site, "supervisor-1")
     await page.wait_for_url(f"{site}/work/dashboard")
     assert await page.get_by_role("heading", name="监督看板").is_visible()
     await shot(page, "supervisor-dashboard")
+    await page.goto(f"{site}/work/dashboard?period=2025H2")
+    # ECharts draws into the chart's box (a canvas), from the same data as the table.
+    await page.locator("#chart canvas").first.wait_for()
+    assert (await page.locator("#chart").bounding_box() or {}).get("height", 0) > 100
+    await shot(page, "supervisor-dashboard-chart")
     await page.goto(f"{site}/work/overdue")
     await shot(page, "supervisor-overdue")
     await context.close()
