@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.app import create_app as create_api
-from web import applicant, casework, pages, supervision
+from web import admin, applicant, casework, pages, supervision
 from web.i18n import choose
 
 PAGE_PATHS = ("/guide/", "/statistics", "/login", "/logout", "/work", "/apply", "/my")
@@ -43,6 +43,7 @@ def install(app: FastAPI) -> FastAPI:
     app.include_router(casework.router)
     app.include_router(applicant.router)
     app.include_router(supervision.router)
+    app.include_router(admin.router)
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
     app.state.page_errors = page_error
     return app

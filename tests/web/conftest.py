@@ -29,6 +29,7 @@ PEOPLE = {
     "sw-1": (Role.caseworker, "YZ-SW"),
     "supervisor-1": (Role.supervisor, None),
     "applicant-1": (Role.applicant, None),
+    "admin-1": (Role.admin, None),
 }
 
 
