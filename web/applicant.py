@@ -29,7 +29,7 @@ from definitions.guide import guide_materials
 from definitions.models import FieldType, FormSchema
 from store import queries
 from store.db import Store
-from web.pages import VisitorDep, check_csrf, render, signed_in
+from web.pages import VisitorDep, check_csrf, error_text, render, signed_in
 from workflows.contracts import Role
 
 router = APIRouter(include_in_schema=False)
@@ -231,16 +231,6 @@ async def my_case(
     return await _case(request, who, store, client, case_id)
 
 
-def _message(error: HTTPException | ValidationError) -> str:
-    if isinstance(error, ValidationError):
-        first = error.errors()[0]
-        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"[:300]
-    detail = error.detail
-    if isinstance(detail, list) and detail and isinstance(detail[0], dict):
-        return str(detail[0].get("msg", ""))[:300]
-    return str(detail)[:300]
-
-
 @router.post("/my/{case_id}/{action}")
 async def act(
     case_id: str,
@@ -297,5 +287,5 @@ async def act(
         code = error.status_code if isinstance(error, HTTPException) else 422
         if code >= 500 or code == 404:
             raise
-        return await _case(request, who, store, client, case_id, _message(error), code)
+        return await _case(request, who, store, client, case_id, error_text(error), code)
     return RedirectResponse(f"/my/{case_id}", status.HTTP_303_SEE_OTHER)

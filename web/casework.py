@@ -24,7 +24,7 @@ from api.routes.supervisor import timeline
 from api.schemas import CaseDetail, Deliver, IntakeDecision, TaskDecision, Visit
 from store import queries
 from store.db import Store
-from web.pages import VisitorDep, check_csrf, render, signed_in
+from web.pages import VisitorDep, check_csrf, error_text, render, signed_in
 from workflows.contracts import Role
 
 router = APIRouter(include_in_schema=False)
@@ -138,16 +138,6 @@ def _page(
     )
 
 
-def _reason(error: HTTPException | ValidationError) -> str:
-    if isinstance(error, ValidationError):
-        first = error.errors()[0]
-        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"[:300]
-    detail = error.detail
-    if isinstance(detail, list) and detail and isinstance(detail[0], dict):
-        return str(detail[0].get("msg", ""))[:300]
-    return str(detail)[:300]
-
-
 @router.post("/work/cases/{case_id}/tasks/{task_key}/{action}")
 async def act_on_task(
     case_id: str,
@@ -188,7 +178,7 @@ async def act_on_task(
         if code >= 500:
             raise
         loaded = await _load(user, store, client, case_id)
-        return _page(request, who, loaded, _reason(error), status_code=code)
+        return _page(request, who, loaded, error_text(error), status_code=code)
     done = RedirectResponse(f"/work/cases/{case_id}", status.HTTP_303_SEE_OTHER)
     if action == "decide" and decision in ("approve", "reject", "return"):
         done = RedirectResponse("/work/inbox", status.HTTP_303_SEE_OTHER)
@@ -217,7 +207,7 @@ async def _desk_action(
         if code >= 500:
             raise
         loaded = await _load(signed.user, store, client, case_id)
-        return _page(request, who, loaded, _reason(error), status_code=code)
+        return _page(request, who, loaded, error_text(error), status_code=code)
     return RedirectResponse(f"/work/cases/{case_id}", status.HTTP_303_SEE_OTHER)
 
 

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, sta
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
 
 from api import explain
 from api.deps import get_calendars, get_now, get_settings_dep, get_store
@@ -127,6 +128,21 @@ def render(
     return response
 
 
+def error_text(error: HTTPException | ValidationError) -> str:
+    """What a refusal says, in one line for a page: the API's message (or its first field
+    error, with the field's name)."""
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"[:300]
+    detail = error.detail
+    if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+        first = detail[0]
+        loc = [str(p) for p in first.get("loc", [])[1:]]
+        where = f"{'.'.join(loc)}: " if loc else ""
+        return f"{where}{first.get('msg', '')}"[:300]
+    return str(detail)[:300]
+
+
 def signed_in(who: Visitor, *roles: Role) -> SignedIn:
     """The session, if its person has one of ``roles``; else to the sign-in page (303) or 403."""
     if who.signed is None:
@@ -200,7 +216,7 @@ def guide(
     return render(request, who, "guide.html", snap=snap, guide=asdict(found))
 
 
-def _half_year(now: dt.datetime) -> str:
+def half_year(now: dt.datetime) -> str:
     today = now.astimezone(SHANGHAI).date()
     return f"{today.year}H{1 if today.month <= 6 else 2}"
 
@@ -215,7 +231,7 @@ async def statistics(
     by: Literal["department", "procedure"] = "department",
 ) -> HTMLResponse:
     """信息公开: the public statistics of a half year, as the API gives them."""
-    chosen = period or _half_year(now)
+    chosen = period or half_year(now)
     try:
         answer = await public_statistics(
             request.app.state, store, get_calendars(request), now, chosen, by
@@ -229,15 +245,9 @@ async def statistics(
             period=chosen,
             by=by,
             stats=None,
-            error=_message(error.detail),
+            error=error_text(error),
         )
     return render(request, who, "statistics.html", period=chosen, by=by, stats=answer, error=None)
-
-
-def _message(detail: Any) -> str:
-    if isinstance(detail, list) and detail and isinstance(detail[0], dict):
-        return str(detail[0].get("msg", ""))
-    return str(detail)
 
 
 # --------------------------------------------------------------------------- signing in

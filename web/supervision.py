@@ -27,21 +27,11 @@ from api.routes.evaluation import performance, report
 from evaluation.facts import department_names
 from store import queries
 from store.db import Store
-from web.pages import VisitorDep, _half_year, check_csrf, render, signed_in
+from web.pages import VisitorDep, check_csrf, error_text, half_year, render, signed_in
 from workflows.contracts import Role
 
 router = APIRouter(include_in_schema=False)
 OVERSEERS = (Role.supervisor, Role.admin)
-
-
-def _message(error: HTTPException | ValidationError) -> str:
-    if isinstance(error, ValidationError):
-        first = error.errors()[0]
-        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"[:300]
-    detail = error.detail
-    if isinstance(detail, list) and detail and isinstance(detail[0], dict):
-        return str(detail[0].get("msg", ""))[:300]
-    return str(detail)[:300]
 
 
 @router.get("/work/dashboard", response_class=HTMLResponse)
@@ -55,7 +45,7 @@ async def dashboard(
     """Where cases are late now, and how each department did in a period."""
     signed = signed_in(who, *OVERSEERS)
     now = get_now(request)
-    chosen = period or _half_year(now)
+    chosen = period or half_year(now)
     overdue = await run_in_threadpool(queries.overdue_tasks, store)
     warned = await run_in_threadpool(queries.warning_tasks, store)
     names = await run_in_threadpool(department_names, store)
@@ -70,7 +60,7 @@ async def dashboard(
         figures = await performance(signed.user, store, calendars, chosen, by="department")
         groups = figures.groups
     except HTTPException as exc:
-        error = _message(exc)
+        error = error_text(exc)
     chart = {
         "names": [g.name for g in groups],
         "on_time": [_pct(g.figures.get("task_on_time_rate")) for g in groups],
@@ -156,7 +146,7 @@ async def urge(
             status_code=code,
             tasks=rows,
             severity="overdue",
-            error=_message(error),
+            error=error_text(error),
         )
     return RedirectResponse("/work/overdue", status.HTTP_303_SEE_OTHER)
 
@@ -172,7 +162,7 @@ async def quality_report(
 ) -> Response:
     """The quality report of a period, as the API gives it (the page to open and download)."""
     signed = signed_in(who, *OVERSEERS)
-    chosen = period or _half_year(get_now(request))
+    chosen = period or half_year(get_now(request))
     if table not in (
         None,
         "summary",
@@ -324,5 +314,5 @@ async def followup_action(
         code = error.status_code if isinstance(error, HTTPException) else 422
         if code >= 500 or code == 404:
             raise
-        return await _followup(request, who, store, case_id, seq, _message(error), code)
+        return await _followup(request, who, store, case_id, seq, error_text(error), code)
     return RedirectResponse(f"/work/followups/{case_id}/{seq}", status.HTTP_303_SEE_OTHER)
