@@ -18,7 +18,8 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from core.settings import Settings
 from store.sessions import set_password
-from tests.api.conftest import Api
+from tests.api.conftest import STARTUP_FORM, Api
+from tests.api.test_flow import FOLLOW_UP, decide
 from web.app import create_app
 
 SHOTS = Path(__file__).parents[2] / "test-artifacts" / "screenshots"
@@ -201,3 +202,120 @@ async def test_a_supervisor_sees_the_dashboard_chart(
     await page.goto(f"{site}/work/overdue")
     await shot(page, "supervisor-overdue")
     await context.close()
+
+
+async def test_the_whole_story_in_the_browser(served: str, browser: Browser, api: Api) -> None:
+    """An applicant applies on a phone, the desk accepts, two departments decide (one returns
+    for supplement, the applicant supplements), the results are delivered, the applicant
+    rates badly, the desk follows the rating up, a supervisor urges and opens the report."""
+    from store import followups
+    from worker.followups import start_due
+
+    site = served
+    h = api.harness
+    set_password(h.store, "desk-1", PASSWORD)
+    set_password(h.store, "sw-1", PASSWORD)
+
+    async def person(user: str, width: int = 1280) -> Page:
+        context = await browser.new_context(viewport={"width": width, "height": 900})
+        page = await context.new_page()
+        await sign_in(page, site, user)
+        return page
+
+    # The applicant, on a phone.
+    phone = await person("applicant-1", 375)
+    await phone.goto(f"{site}/apply/YZ-YJS-KBQY")
+    for key, value in STARTUP_FORM.items():
+        field = phone.locator(f"#f_{key}")
+        if isinstance(value, bool):
+            await field.select_option("yes" if value else "no")
+        elif await field.evaluate("e => e.tagName") == "SELECT":
+            await field.select_option(str(value))
+        else:
+            await field.fill(str(value))
+    boxes = phone.locator('input[name="materials"]')
+    for i in range(await boxes.count()):
+        await boxes.nth(i).check()
+    await phone.get_by_role("button", name="提交申请").click()
+    await phone.wait_for_url(f"{site}/my/**")
+    case = phone.url.rsplit("/", 1)[1]
+    h.handles[case] = h.client.get_workflow_handle(case)
+    await h.wait_recorded(case)
+    await shot(phone, "story-1-applicant-submitted-375px")
+
+    # The front desk accepts.
+    desk = await person("desk-1")
+    await desk.goto(f"{site}/work/cases/{case}")
+    await desk.get_by_label("受理", exact=True).check()
+    for box in await desk.locator('input[name="missing"]').all():
+        await box.uncheck()
+    await desk.get_by_role("button", name="提交").first.click()
+    await desk.wait_for_url(f"{site}/work/cases/{case}")
+    await shot(desk, "story-2-desk-accepted")
+
+    # Market regulation approves; tax returns for a supplement.
+    scjg = await person("scjg-1")
+    await scjg.goto(f"{site}/work/cases/{case}")
+    await scjg.get_by_role("button", name="领取").click()
+    await scjg.get_by_label("通过").check()
+    await scjg.get_by_role("button", name="提交").click()
+    await scjg.wait_for_url(f"{site}/work/inbox")
+    tax = await person("sw-1")
+    await tax.goto(f"{site}/work/cases/{case}")
+    await tax.get_by_role("button", name="领取").click()
+    await tax.get_by_label("退回补正（一次性列明全部所缺材料）").check()
+    await tax.locator('input[name="missing"]').first.check()
+    await tax.get_by_label("理由", exact=True).fill("请补交签字页")
+    await tax.get_by_role("button", name="提交").click()
+    await tax.wait_for_url(f"{site}/work/inbox")
+
+    # The applicant sees why and hands it in.
+    await phone.goto(f"{site}/my/{case}")
+    assert await phone.get_by_text("理由：请补交签字页").is_visible()
+    await shot(phone, "story-3-applicant-returned-375px")
+    await phone.locator('input[name="materials"]').first.check()
+    await phone.get_by_role("button", name="提交补正材料").click()
+    await phone.wait_for_url(f"{site}/my/{case}")
+
+    # Tax approves now; the other departments decide through the API.
+    await tax.goto(f"{site}/work/cases/{case}")
+    await tax.get_by_label("通过").check()
+    await tax.get_by_role("button", name="提交").click()
+    await tax.wait_for_url(f"{site}/work/inbox")
+    for task, user in FOLLOW_UP.items():
+        if task != "tax_package":
+            await decide(api, user, case, task)
+
+    # The desk delivers; the applicant rates badly.
+    await desk.goto(f"{site}/work/cases/{case}")
+    await desk.get_by_role("button", name="送达全部结果").click()
+    await desk.wait_for_url(f"{site}/work/cases/{case}")
+    await phone.goto(f"{site}/my/{case}")
+    await phone.get_by_label("2 不满意").check()
+    await phone.get_by_label("意见（可不填）").fill("跑了两次")
+    await phone.get_by_role("button", name="提交评价").click()
+    await phone.wait_for_url(f"{site}/my/{case}")
+
+    # The follow-up: the market regulator calls back.
+    assert await start_due(h.client, h.store, h.task_queue) == 1
+    [row] = followups.of_case(h.store, case)
+    await h.until(lambda: (f := followups.get(h.store, row.id)) and f.parts[0].due_at, "opened")
+    path = f"{site}/work/followups/{case}/{row.rating_seq}"
+    await scjg.goto(path)
+    await scjg.get_by_label("属实，整改").check()
+    await scjg.get_by_label("核实情况", exact=True).fill("补正要求未一次性告知")
+    await scjg.get_by_role("button", name="提交").click()
+    await scjg.wait_for_url(path)
+    await shot(scjg, "story-4-followup-rectifying")
+
+    # A supervisor urges the rectification and opens the report.
+    boss = await person("supervisor-1")
+    await boss.goto(path)
+    await boss.get_by_role("button", name="督办").first.click()
+    await boss.wait_for_url(path)
+    await boss.goto(f"{site}/work/report?period=2025H2")
+    assert "报告" in await boss.content()
+    await shot(boss, "story-5-supervisor-report")
+    await phone.goto(f"{site}/my/{case}")
+    assert await phone.get_by_text("差评回访").first.is_visible()
+    await shot(phone, "story-6-applicant-followup-375px")
