@@ -9,6 +9,7 @@ a refusal comes back as the API's message, shown on the page.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
@@ -21,9 +22,10 @@ from api.deps import get_client, get_settings_dep, get_store
 from api.routes import caseworker
 from api.routes.cases import get_case
 from api.routes.supervisor import timeline
-from api.schemas import CaseDetail, Deliver, IntakeDecision, TaskDecision, Visit
+from api.schemas import CaseDetail, Deliver, IntakeDecision, Reassign, TaskDecision, Visit
 from store import queries
 from store.db import Store
+from store.users import list_users
 from web.pages import VisitorDep, check_csrf, error_text, render, signed_in
 from workflows.contracts import Role
 
@@ -67,10 +69,21 @@ EVENT_WORDS: dict[str, str] = {
 class Loaded:
     """A case for its page: the staff view, the timeline, and the front desk's department."""
 
-    def __init__(self, detail: CaseDetail, events: list[Any], desk: str | None) -> None:
+    def __init__(
+        self,
+        detail: CaseDetail,
+        events: list[Any],
+        desk: str | None,
+        steps: dict[str, list[Any]] | None = None,
+        colleagues: list[Any] | None = None,
+    ) -> None:
         self.detail = detail
         self.events = events
         self.desk = desk
+        self.steps = steps or {}
+        """Each item's 第四十五条 steps (not counted toward the limit), by item code."""
+        self.colleagues = colleagues or []
+        """Active caseworkers of the signed-in caseworker's department (for a reassignment)."""
 
 
 async def _load(user: Any, store: Store, client: Client, case_id: str) -> Loaded:
@@ -81,7 +94,21 @@ async def _load(user: Any, store: Store, client: Client, case_id: str) -> Loaded
     snap = await run_in_threadpool(
         queries.get_procedure, store, c.procedure_code, c.procedure_version
     )
-    return Loaded(detail, events, snap.procedure.intake.department if snap else None)
+    steps = {i.code: [s for s in i.steps if not s.counted] for i in snap.items} if snap else {}
+    colleagues = []
+    if user.role is Role.caseworker:
+        everyone = await run_in_threadpool(list_users, store)
+        colleagues = [
+            u
+            for u in everyone
+            if u.role is Role.caseworker
+            and u.department == user.department
+            and not u.disabled
+            and u.id != user.id
+        ]
+    return Loaded(
+        detail, events, snap.procedure.intake.department if snap else None, steps, colleagues
+    )
 
 
 @router.get("/work/cases/{case_id}", response_class=HTMLResponse)
@@ -133,6 +160,8 @@ def _page(
         mine=mine,
         desk=desk,
         at_desk=user.role is Role.caseworker and user.department == loaded.desk,
+        steps=loaded.steps,
+        colleagues=loaded.colleagues,
         error=error,
         event_words=EVENT_WORDS,
     )
@@ -142,7 +171,7 @@ def _page(
 async def act_on_task(
     case_id: str,
     task_key: str,
-    action: Literal["claim", "release", "decide"],
+    action: Literal["claim", "release", "decide", "reassign", "step"],
     request: Request,
     who: VisitorDep,
     store: Annotated[Store, Depends(get_store)],
@@ -151,8 +180,12 @@ async def act_on_task(
     decision: Annotated[str | None, Form(max_length=10)] = None,
     reason: Annotated[str | None, Form(max_length=2000)] = None,
     missing: Annotated[list[str] | None, Form(max_length=200)] = None,
+    assignee: Annotated[str | None, Form(max_length=100)] = None,
+    step_key: Annotated[str | None, Form(max_length=64)] = None,
+    step_action: Annotated[str | None, Form(max_length=10)] = None,
 ) -> Response:
-    """Claim, release or decide a task of the caseworker's department, as the API does."""
+    """Claim, release, decide or hand over a task of the caseworker's department, or start or
+    finish a step that does not count toward the limit, as the API does."""
     signed = check_csrf(request, who, csrf)
     if signed.user.role is not Role.caseworker:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "只有办理人员可以办理 / caseworkers only")
@@ -164,6 +197,23 @@ async def act_on_task(
             await caseworker.claim(case_id, task_key, request, user, store, client, settings)
         elif action == "release":
             await caseworker.release(case_id, task_key, request, user, store, client, settings)
+        elif action == "reassign":
+            body_r = Reassign.model_validate_json(json.dumps({"assignee": assignee or ""}))
+            await caseworker.reassign(
+                case_id, task_key, body_r, request, user, store, client, settings
+            )
+        elif action == "step":
+            await caseworker.step(
+                case_id,
+                task_key,
+                (step_key or "")[:64],
+                step_action or "",
+                request,
+                user,
+                store,
+                client,
+                settings,
+            )
         else:
             body = TaskDecision.model_validate(
                 {

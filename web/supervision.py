@@ -23,7 +23,7 @@ from api import explain
 from api.deps import get_calendars, get_client, get_now, get_settings_dep, get_store
 from api.routes import followups as followup_api
 from api.routes import supervisor as supervisor_api
-from api.routes.evaluation import performance, report
+from api.routes.evaluation import performance, reengineering, report
 from evaluation.facts import department_names
 from store import queries
 from store.db import Store
@@ -149,6 +149,33 @@ async def urge(
             error=error_text(error),
         )
     return RedirectResponse("/work/overdue", status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/work/reengineering", response_class=HTMLResponse)
+async def reengineering_page(
+    request: Request,
+    who: VisitorDep,
+    store: Annotated[Store, Depends(get_store)],
+    calendars: Annotated[Calendars, Depends(get_calendars)],
+    period: Annotated[str | None, Query(max_length=7)] = None,
+) -> HTMLResponse:
+    """流程再造: each merged procedure's achieved figures against its promise, and where each
+    stage's time went (the API's figures)."""
+    signed = signed_in(who, *OVERSEERS)
+    chosen = period or half_year(get_now(request))
+    try:
+        rows = await reengineering(signed.user, store, calendars, chosen, procedure=None)
+    except HTTPException as error:
+        return render(
+            request,
+            who,
+            "reengineering.html",
+            status_code=error.status_code,
+            period=chosen,
+            rows=[],
+            error=error_text(error),
+        )
+    return render(request, who, "reengineering.html", period=chosen, rows=rows, error=None)
 
 
 @router.get("/work/report")

@@ -107,3 +107,22 @@ async def test_the_desk_accepts_and_records_a_visit(api: Api, pages: Pages) -> N
     detail = await api.ok("desk-1", "GET", f"/cases/{case}")
     assert detail["case"]["state"] == "in_progress"
     assert detail["case"]["trips"] == 1
+
+
+async def test_hand_over_and_a_step_that_does_not_count(api: Api, pages: Pages) -> None:
+    case = await api.submit()
+    await api.ok("desk-1", "POST", f"/cases/{case}/intake", {"decision": "accept"})
+    await pages.sign_in("scjg-1")
+    csrf = await pages.csrf(f"/work/cases/{case}")
+    path = f"/work/cases/{case}/tasks/company_registration"
+    assert (await pages.http.post(f"{path}/claim", data={"csrf": csrf})).status_code == 303
+    page = await pages.http.get(f"/work/cases/{case}")
+    assert "转交给" in page.text
+    assert 'value="scjg-2"' in page.text  # a colleague of the same department
+    nobody = await pages.http.post(f"{path}/reassign", data={"csrf": csrf, "assignee": "sw-1"})
+    assert nobody.status_code == 422  # not a caseworker of this department
+    handed = await pages.http.post(f"{path}/reassign", data={"csrf": csrf, "assignee": "scjg-2"})
+    assert handed.status_code == 303, handed.text[:400]
+    detail = await api.ok("scjg-1", "GET", f"/cases/{case}")
+    task = next(t for t in detail["tasks"] if t["task_key"] == "company_registration")
+    assert task["assignee"] == "scjg-2"

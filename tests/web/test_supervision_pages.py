@@ -25,6 +25,9 @@ async def test_the_dashboard_the_overdue_list_and_the_report(api: Api, pages: Pa
     report = await pages.http.get("/work/report?period=2025H2")
     assert report.status_code == 200
     assert "质量报告" in report.text or "报告" in report.text
+    redesign = await pages.http.get("/work/reengineering?period=2025H2")
+    assert redesign.status_code == 200
+    assert "承诺与实际" in redesign.text
     csv = await pages.http.get("/work/report?period=2025H2&table=summary")
     assert csv.headers["content-type"].startswith("text/csv")
     # A caseworker has no dashboard.
