@@ -271,11 +271,11 @@ async def act(
             dims = {
                 d: int(v)
                 for d in DIMENSIONS
-                if isinstance(v := data.get(f"dim_{d}"), str) and v.isdigit()
+                if isinstance(v := data.get(f"dim_{d}"), str) and v.isdecimal()
             }
             rating = Rating.model_validate(
                 {
-                    "score": int(score) if score and score.isdigit() else score,
+                    "score": int(score) if score and score.isdecimal() else score,
                     "comment": text("comment"),
                     "dimensions": dims,
                 }

@@ -269,7 +269,7 @@ def _number(text: str | None) -> int | str | None:
     """A whole number typed in a form; anything else as typed, for the API's check to name."""
     if not text:
         return None
-    return int(text) if text.isdigit() else text
+    return int(text) if text.isdecimal() else text
 
 
 @router.post("/work/cases/{case_id}/intake")

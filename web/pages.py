@@ -158,7 +158,7 @@ def check_csrf(request: Request, who: Visitor, sent: str | None) -> SignedIn:
     """A POST from a page of this session: its form token, in the form or the htmx header."""
     signed = signed_in(who)
     token = sent or request.headers.get("x-csrf-token")
-    if not token or not secrets.compare_digest(token, signed.csrf):
+    if not token or not secrets.compare_digest(token.encode(), signed.csrf.encode()):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             "表单已失效，请刷新页面后重试 / the form has expired: reload the page and try again",
@@ -259,7 +259,14 @@ def login_page(request: Request, who: VisitorDep) -> HTMLResponse:
         return RedirectResponse("/work", status.HTTP_303_SEE_OTHER)  # type: ignore[return-value]
     token = secrets.token_urlsafe(24)
     response = render(request, who, "login.html", login_csrf=token, error=None, user_id="")
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", max_age=3600)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        max_age=3600,
+        secure=get_settings_dep(request).cookie_secure,
+    )
     return response
 
 
@@ -275,7 +282,7 @@ async def login(
 ) -> Response:
     """Sign in with a user id and password; the same answer whichever of the two was wrong."""
     expected = request.cookies.get(LOGIN_CSRF_COOKIE)
-    if not expected or not csrf or not secrets.compare_digest(csrf, expected):
+    if not expected or not csrf or not secrets.compare_digest(csrf.encode(), expected.encode()):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             "表单已失效，请刷新页面后重试 / the form has expired: reload the page and try again",
@@ -301,6 +308,9 @@ async def login(
         )
         return response
     secret, _ = made
+    if who.secret:
+        # Signing in over a live session ends it: one browser, one session.
+        await run_in_threadpool(sign_out, store, who.secret)
     redirect = RedirectResponse("/work", status.HTTP_303_SEE_OTHER)
     redirect.set_cookie(
         SESSION_COOKIE,

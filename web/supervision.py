@@ -126,7 +126,7 @@ async def urge(
         body = Urge.model_validate(
             {
                 "task_key": task_key or None,
-                "days": int(days) if days and days.isdigit() else days,
+                "days": int(days) if days and days.isdecimal() else days,
                 "note": (note or "").strip() or None,
             }
         )
@@ -275,6 +275,14 @@ async def followup_action(
 ) -> Response:
     """The follow-up's steps, through the API's own handlers."""
     signed = check_csrf(request, who, csrf)
+    # Who may take each step (the API's handlers are called directly: their role checks are
+    # the routes' dependencies, which do not run here).
+    allowed = OVERSEERS if action in ("appeal", "urge") else (Role.caseworker,)
+    if signed.user.role not in allowed:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "无权办理此步骤 / your role does not take this step",
+        )
     data = await request.form()
     settings = get_settings_dep(request)
     user = signed.user
@@ -286,7 +294,7 @@ async def followup_action(
 
     def number(name: str) -> Any:
         value = text(name)
-        return int(value) if value and value.isdigit() else value
+        return int(value) if value and value.isdecimal() else value
 
     try:
         if action == "verify":

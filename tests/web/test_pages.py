@@ -172,3 +172,12 @@ def test_the_assets_are_served_by_onetrip_itself(site: Site) -> None:
     home = site.client.get("/").text
     assert "http://" not in home
     assert "https://" not in home
+
+
+def test_odd_tokens_are_refused_not_crashed(site: Site) -> None:
+    site.client.get("/login")
+    odd = site.client.post("/login", data={"user_id": "scjg-1", "password": "x", "csrf": "é"})
+    assert odd.status_code == 403
+    site.sign_in("scjg-1")
+    header = site.client.post("/logout", headers={"X-CSRF-Token": "令牌".encode()})
+    assert header.status_code == 403

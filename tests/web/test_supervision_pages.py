@@ -60,11 +60,25 @@ async def test_a_bad_rating_worked_through_the_pages(api: Api, pages: Pages) -> 
         f"{path}/verify", data={"csrf": csrf, "verdict": "mistaken", "finding": "申请人称误点"}
     )
     assert appealed.status_code == 303, appealed.text[:400]
+    # The department cannot decide its own appeal, nor urge, from the pages either.
+    own = await pages.http.post(
+        f"{path}/appeal",
+        data={"csrf": csrf, "department": "YZ-ZWFW", "granted": "yes", "reason": "自己批准"},
+    )
+    assert own.status_code == 403
+    urged = await pages.http.post(
+        f"{path}/urge", data={"csrf": csrf, "department": "YZ-ZWFW", "days": "²"}
+    )
+    assert urged.status_code == 403
     await pages.sign_in("supervisor-1")
     waiting = await pages.http.get("/work/followups?awaiting=appeal")
     assert case in waiting.text
     page = await pages.http.get(path)
     csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+    odd = await pages.http.post(
+        f"{path}/urge", data={"csrf": csrf, "department": "YZ-ZWFW", "days": "²"}
+    )
+    assert odd.status_code in (409, 422)  # refused, never a 500
     decided = await pages.http.post(
         f"{path}/appeal",
         data={"csrf": csrf, "department": "YZ-ZWFW", "granted": "yes", "reason": "属实"},
