@@ -14,12 +14,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from temporalio.client import Client
 
-from api.deps import get_client, get_settings_dep, get_store
+from api.deps import get_calendars, get_client, get_now, get_settings_dep, get_store
 from api.routes import admin as admin_api
-from api.schemas import NewUser, UserUpdate
+from api.schemas import NewToken, NewUser, UserUpdate
+from definitions.calendar import SHANGHAI
 from store import queries
 from store.db import Store
-from store.users import list_users
+from store.users import list_users, user_detail
 from web.pages import VisitorDep, check_csrf, render, signed_in
 from workflows.contracts import Role
 
@@ -60,14 +61,26 @@ def _page(
     errors: list[str] | None = None,
     published: list[dict[str, Any]] | None = None,
     yaml: str = "",
+    issued: tuple[str, str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
+    this_year = get_now(request).astimezone(SHANGHAI).year
+    sources = admin_api.calendar_sources(
+        who.signed.user,
+        get_calendars(request),
+        "national",
+        first=this_year - 1,
+        last=this_year + 2,
+    )
+    details = [user_detail(store, u.id) for u in list_users(store)]
     return render(
         request,
         who,
         "admin.html",
         status_code=status_code,
-        users=list_users(store),
+        users=[d for d in details if d is not None],
+        sources=sources,
+        issued=issued,
         procedures=queries.list_procedures(store),
         errors=errors or [],
         published=published or [],
@@ -175,6 +188,17 @@ def user_action(
         raise HTTPException(status.HTTP_403_FORBIDDEN, "只有管理员可以管理用户 / admins only")
     user_id = user_id[:64]
     try:
+        if action == "token":
+            issued = admin_api.add_token(
+                user_id,
+                NewToken.model_validate_json(
+                    json.dumps({"label": "页面签发 / issued on the page"})
+                ),
+                signed.user,
+                store,
+            )
+            # Shown once, on this answer only (never stored in plain).
+            return _page(request, who, store, issued=(user_id, issued.token))
         if action in ("disable", "enable"):
             admin_api.edit_user(
                 user_id,
@@ -196,4 +220,26 @@ def user_action(
         if code >= 500:
             raise
         return _page(request, who, store, errors=_errors(error), status_code=code)
+    return RedirectResponse("/work/admin", status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/work/admin/tokens/{token_id}/revoke")
+def revoke_token(
+    token_id: int,
+    request: Request,
+    who: VisitorDep,
+    store: Annotated[Store, Depends(get_store)],
+    csrf: Annotated[str | None, Form(max_length=100)] = None,
+) -> Response:
+    """Revoke a bearer token, as ``DELETE /admin/tokens/{id}`` (not the last administrator's
+    last one)."""
+    signed = check_csrf(request, who, csrf)
+    if signed.user.role is not Role.admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "只有管理员可以管理令牌 / admins only")
+    try:
+        admin_api.delete_token(max(1, min(token_id, 2**31 - 1)), signed.user, store)
+    except HTTPException as error:
+        if error.status_code >= 500:
+            raise
+        return _page(request, who, store, errors=_errors(error), status_code=error.status_code)
     return RedirectResponse("/work/admin", status.HTTP_303_SEE_OTHER)

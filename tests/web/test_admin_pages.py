@@ -57,3 +57,20 @@ def test_users_are_managed_from_the_page(site: Site) -> None:
 def test_only_admins_get_the_page(site: Site) -> None:
     site.sign_in("supervisor-1", PASSWORD)
     assert site.client.get("/work/admin").status_code == 403
+
+
+def test_tokens_and_calendar_authority(site: Site) -> None:
+    site.sign_in("admin-1")
+    page = site.client.get("/work/admin")
+    assert "节假日安排的来源" in page.text
+    csrf = site.csrf("/work/admin")
+    issued = site.client.post("/work/admin/users/sw-1/token", data={"csrf": csrf})
+    assert issued.status_code == 200
+    token = issued.text.split('<code class="mono">')[1].split("<")[0]
+    assert token.startswith("ot_")
+    assert token not in site.client.get("/work/admin").text  # shown once
+    token_id = issued.text.split("/work/admin/tokens/")[1].split("/")[0]
+    revoked = site.client.post(
+        f"/work/admin/tokens/{token_id}/revoke", data={"csrf": csrf}, follow_redirects=False
+    )
+    assert revoked.status_code == 303
