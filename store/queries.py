@@ -123,6 +123,22 @@ def list_procedures(target: StoreOrSession) -> list[ProcedureInfo]:
         ]
 
 
+def cases_by_version(target: StoreOrSession, code: str) -> dict[int, tuple[int, int]]:
+    """How many cases each version of a procedure has, and how many of them are still open
+    (a version is retired only when its open cases are done)."""
+    query = (
+        select(
+            Case.procedure_version,
+            func.count(),
+            func.count().filter(Case.state.not_in(_TERMINAL)),
+        )
+        .where(Case.procedure_code == code)
+        .group_by(Case.procedure_version)
+    )
+    with transaction(target) as session:
+        return {int(v): (int(n), int(o)) for v, n, o in session.execute(query)}
+
+
 # --------------------------------------------------------------------------- cases and tasks
 
 

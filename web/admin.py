@@ -1,13 +1,15 @@
-"""Administrators' pages: publish definitions from YAML (each error at its line), the published
-procedures, the calendar years' authority, and the users (create, disable, enable, reset a
-password). Each action calls the JSON API's own handler (api.routes.admin); bodies are read
-with the API's strict JSON rules, so a page accepts exactly what the API accepts.
+"""Administrators' pages, one per concern as in the API: publish definitions from YAML (each
+error at its line) and the published procedures with each version's analysis; the calendar
+years (whose authority each year stands on, what was published, and which deadlines each
+publication moved); users and their tokens; the feed's webhook subscribers. Each action calls
+the JSON API's own handler (api.routes.admin, api.routes.subscribers); bodies are read with
+the API's strict JSON rules, so a page accepts exactly what the API accepts.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -16,13 +18,15 @@ from temporalio.client import Client
 
 from api.deps import get_calendars, get_client, get_now, get_settings_dep, get_store
 from api.routes import admin as admin_api
+from api.routes import subscribers as subscriber_api
 from api.schemas import NewToken, NewUser, UserUpdate
 from definitions.calendar import SHANGHAI
 from store import queries
 from store.db import Store
+from store.sessions import PasswordRefused, SignedIn, check_password
 from store.users import list_users, user_detail
-from web.pages import VisitorDep, check_csrf, render, signed_in
-from workflows.contracts import Role
+from web.pages import Visitor, VisitorDep, check_csrf, render, signed_in
+from workflows.contracts import EventType, Role
 
 router = APIRouter(include_in_schema=False)
 YAML_LIMIT = 1_000_000
@@ -53,17 +57,123 @@ def _errors(error: HTTPException | ValidationError) -> list[str]:
     return lines
 
 
-def _page(
+StoreDep = Annotated[Store, Depends(get_store)]
+MOVED_SHOWN = 500
+"""Moved deadlines a page lists (the API lists them all)."""
+
+
+def _admin(request: Request, who: Visitor, csrf: str | None) -> SignedIn:
+    """A POST of an administrator's page: its form token, and the role the API route asks."""
+    signed = check_csrf(request, who, csrf)
+    if signed.user.role is not Role.admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "只有管理员可以操作 / admins only")
+    return signed
+
+
+def _refused(error: HTTPException | ValidationError) -> tuple[list[str], int]:
+    """A refusal's lines and status for the page; a server error stays one."""
+    if isinstance(error, ValidationError):
+        return _errors(error), status.HTTP_422_UNPROCESSABLE_CONTENT
+    if error.status_code >= 500:
+        raise error
+    return _errors(error), error.status_code
+
+
+# --------------------------------------------------------------------------- publish, procedures
+
+
+def _overview(
     request: Request,
-    who: Any,
+    who: Visitor,
     store: Store,
     *,
     errors: list[str] | None = None,
     published: list[dict[str, Any]] | None = None,
     yaml: str = "",
-    issued: tuple[str, str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
+    latest: dict[str, queries.ProcedureInfo] = {}
+    versions: dict[str, int] = {}
+    for info in queries.list_procedures(store):
+        latest[info.code] = info  # listed by version: the last is the newest
+        versions[info.code] = versions.get(info.code, 0) + 1
+    return render(
+        request,
+        who,
+        "admin.html",
+        status_code=status_code,
+        procedures=list(latest.values()),
+        versions=versions,
+        errors=errors or [],
+        published=published or [],
+        yaml=yaml,
+    )
+
+
+@router.get("/work/admin", response_class=HTMLResponse)
+def admin_page(request: Request, who: VisitorDep, store: StoreDep) -> HTMLResponse:
+    signed_in(who, Role.admin)
+    return _overview(request, who, store)
+
+
+@router.post("/work/admin/publish", response_class=HTMLResponse)
+async def publish(
+    request: Request,
+    who: VisitorDep,
+    background: BackgroundTasks,
+    store: StoreDep,
+    client: Annotated[Client, Depends(get_client)],
+    csrf: Annotated[str | None, Form(max_length=100)] = None,
+    yaml: Annotated[str, Form(max_length=YAML_LIMIT)] = "",
+) -> HTMLResponse:
+    """Publish procedures and calendar years from YAML, as ``POST /admin/procedures``."""
+    signed = _admin(request, who, csrf)
+    settings = get_settings_dep(request)
+    try:
+        out = await admin_api.publish_yaml(
+            signed.user, store, client, settings, yaml.encode("utf-8"), background
+        )
+    except HTTPException as error:
+        lines, code = _refused(error)
+        return _overview(request, who, store, errors=lines, yaml=yaml, status_code=code)
+    return _overview(request, who, store, published=out)
+
+
+@router.get("/work/admin/procedures/{code}", response_class=HTMLResponse)
+def procedure_page(code: str, request: Request, who: VisitorDep, store: StoreDep) -> HTMLResponse:
+    """Every version of a procedure: what merging saves, its critical path, its cases."""
+    signed = signed_in(who, Role.admin)
+    try:
+        versions = admin_api.procedure_versions(code[:64], signed.user, store)
+    except HTTPException as error:
+        if error.status_code != status.HTTP_404_NOT_FOUND:
+            raise
+        return render(request, who, "missing.html", status_code=404, what=code[:64])
+    snap = queries.get_procedure(store, versions[-1].code, versions[-1].version)
+    assert snap is not None
+    return render(
+        request,
+        who,
+        "admin_procedure.html",
+        versions=list(reversed(versions)),
+        stage_names={s.key: s.name for s in snap.procedure.stages},
+    )
+
+
+# --------------------------------------------------------------------------- calendars
+
+
+def _calendars(
+    request: Request,
+    who: Visitor,
+    store: Store,
+    *,
+    errors: list[str] | None = None,
+    published: list[dict[str, Any]] | None = None,
+    yaml: str = "",
+    status_code: int = 200,
+) -> HTMLResponse:
+    assert who.signed is not None
     this_year = get_now(request).astimezone(SHANGHAI).year
     sources = admin_api.calendar_sources(
         who.signed.user,
@@ -72,64 +182,109 @@ def _page(
         first=this_year - 1,
         last=this_year + 2,
     )
-    details = [user_detail(store, u.id) for u in list_users(store)]
+    years = sorted(
+        admin_api.calendars(who.signed.user, store),
+        key=lambda y: (y.calendar != "national", y.calendar, -y.year),
+    )
     return render(
         request,
         who,
-        "admin.html",
+        "admin_calendars.html",
         status_code=status_code,
-        users=[d for d in details if d is not None],
         sources=sources,
-        issued=issued,
-        procedures=queries.list_procedures(store),
+        years=years,
         errors=errors or [],
         published=published or [],
         yaml=yaml,
-        roles=[r.value for r in Role if r is not Role.system],
     )
 
 
-@router.get("/work/admin", response_class=HTMLResponse)
-def admin_page(
-    request: Request, who: VisitorDep, store: Annotated[Store, Depends(get_store)]
-) -> HTMLResponse:
+@router.get("/work/admin/calendars", response_class=HTMLResponse)
+def calendars_page(request: Request, who: VisitorDep, store: StoreDep) -> HTMLResponse:
     signed_in(who, Role.admin)
-    return _page(request, who, store)
+    return _calendars(request, who, store)
 
 
-@router.post("/work/admin/publish", response_class=HTMLResponse)
-async def publish(
+@router.post("/work/admin/calendars", response_class=HTMLResponse)
+async def publish_calendar(
     request: Request,
     who: VisitorDep,
     background: BackgroundTasks,
-    store: Annotated[Store, Depends(get_store)],
+    store: StoreDep,
     client: Annotated[Client, Depends(get_client)],
     csrf: Annotated[str | None, Form(max_length=100)] = None,
     yaml: Annotated[str, Form(max_length=YAML_LIMIT)] = "",
 ) -> HTMLResponse:
-    """Publish procedures and calendar years from YAML, as ``POST /admin/procedures``."""
-    signed = check_csrf(request, who, csrf)
-    if signed.user.role is not Role.admin:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "只有管理员可以发布 / admins only")
-    settings = get_settings_dep(request)
+    """Publish calendar years, as ``POST /admin/calendars``: open cases recompute after the
+    answer, and the revision's page lists the deadlines that moved."""
+    signed = _admin(request, who, csrf)
     try:
-        out = await admin_api.publish_yaml(
-            signed.user, store, client, settings, yaml.encode("utf-8"), background
+        out = await admin_api.publish_calendars(
+            signed.user, store, client, get_settings_dep(request), yaml.encode("utf-8"), background
         )
     except HTTPException as error:
-        if error.status_code >= 500:
-            raise
-        return _page(
-            request, who, store, errors=_errors(error), yaml=yaml, status_code=error.status_code
-        )
-    return _page(request, who, store, published=out)
+        lines, code = _refused(error)
+        return _calendars(request, who, store, errors=lines, yaml=yaml, status_code=code)
+    return _calendars(request, who, store, published=out)
+
+
+@router.get("/work/admin/calendars/{revision}", response_class=HTMLResponse)
+def moved_page(revision: int, request: Request, who: VisitorDep, store: StoreDep) -> HTMLResponse:
+    """The deadlines a calendar revision moved, case by case, before and after."""
+    signed = signed_in(who, Role.admin)
+    revision = max(1, min(revision, 2**31 - 1))
+    moved = admin_api.moved(revision, signed.user, store)
+    year = next(
+        (y for y in admin_api.calendars(signed.user, store) if y.revision == revision), None
+    )
+    return render(
+        request,
+        who,
+        "admin_moved.html",
+        revision=revision,
+        year=year,
+        total=len(moved),
+        moved=moved[:MOVED_SHOWN],
+        cases=len({e.case_id for e in moved}),
+    )
+
+
+# --------------------------------------------------------------------------- users and tokens
+
+
+def _users(
+    request: Request,
+    who: Visitor,
+    store: Store,
+    *,
+    errors: list[str] | None = None,
+    issued: tuple[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    details = [user_detail(store, u.id) for u in list_users(store)]
+    return render(
+        request,
+        who,
+        "admin_users.html",
+        status_code=status_code,
+        users=[d for d in details if d is not None],
+        issued=issued,
+        errors=errors or [],
+        roles=[r.value for r in Role if r is not Role.system],
+    )
+
+
+@router.get("/work/admin/users", response_class=HTMLResponse)
+def users_page(request: Request, who: VisitorDep, store: StoreDep) -> HTMLResponse:
+    signed_in(who, Role.admin)
+    return _users(request, who, store)
 
 
 @router.post("/work/admin/users")
 def add_user(
     request: Request,
     who: VisitorDep,
-    store: Annotated[Store, Depends(get_store)],
+    store: StoreDep,
     csrf: Annotated[str | None, Form(max_length=100)] = None,
     user_id: Annotated[str, Form(max_length=100)] = "",
     name: Annotated[str, Form(max_length=200)] = "",
@@ -138,9 +293,7 @@ def add_user(
     password: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Add a user, and the password they sign in with."""
-    signed = check_csrf(request, who, csrf)
-    if signed.user.role is not Role.admin:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "只有管理员可以管理用户 / admins only")
+    signed = _admin(request, who, csrf)
     try:
         body = NewUser.model_validate_json(
             json.dumps(
@@ -153,23 +306,18 @@ def add_user(
             )
         )
         if password:
-            from store.sessions import check_password
-
             check_password(password, body.id)
         admin_api.add_user(body, signed.user, store)
         if password:
             admin_api.reset_password(
                 body.id, admin_api.NewPassword(password=password), signed.user, store
             )
-    except (HTTPException, ValidationError, ValueError) as error:
-        lines = (
-            _errors(error)
-            if isinstance(error, HTTPException | ValidationError)
-            else [str(error)[:300]]
-        )
-        code = error.status_code if isinstance(error, HTTPException) else 422
-        return _page(request, who, store, errors=lines, status_code=code)
-    return RedirectResponse("/work/admin", status.HTTP_303_SEE_OTHER)
+    except PasswordRefused as error:
+        return _users(request, who, store, errors=[f"password: {error}"[:300]], status_code=422)
+    except (HTTPException, ValidationError) as error:
+        lines, code = _refused(error)
+        return _users(request, who, store, errors=lines, status_code=code)
+    return RedirectResponse(USERS, status.HTTP_303_SEE_OTHER)
 
 
 @router.post("/work/admin/users/{user_id}/{action}")
@@ -178,14 +326,12 @@ def user_action(
     action: str,
     request: Request,
     who: VisitorDep,
-    store: Annotated[Store, Depends(get_store)],
+    store: StoreDep,
     csrf: Annotated[str | None, Form(max_length=100)] = None,
     password: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    """Disable, enable, or reset the password of a user, as the API does."""
-    signed = check_csrf(request, who, csrf)
-    if signed.user.role is not Role.admin:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "只有管理员可以管理用户 / admins only")
+    """Disable, enable, reset the password of a user or issue them a token, as the API does."""
+    signed = _admin(request, who, csrf)
     user_id = user_id[:64]
     try:
         if action == "token":
@@ -198,7 +344,7 @@ def user_action(
                 store,
             )
             # Shown once, on this answer only (never stored in plain).
-            return _page(request, who, store, issued=(user_id, issued.token))
+            return _users(request, who, store, issued=(user_id, issued.token))
         if action in ("disable", "enable"):
             admin_api.edit_user(
                 user_id,
@@ -216,11 +362,9 @@ def user_action(
         else:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no action {action[:20]}")
     except (HTTPException, ValidationError) as error:
-        code = error.status_code if isinstance(error, HTTPException) else 422
-        if code >= 500:
-            raise
-        return _page(request, who, store, errors=_errors(error), status_code=code)
-    return RedirectResponse("/work/admin", status.HTTP_303_SEE_OTHER)
+        lines, code = _refused(error)
+        return _users(request, who, store, errors=lines, status_code=code)
+    return RedirectResponse(USERS, status.HTTP_303_SEE_OTHER)
 
 
 @router.post("/work/admin/tokens/{token_id}/revoke")
@@ -228,18 +372,124 @@ def revoke_token(
     token_id: int,
     request: Request,
     who: VisitorDep,
-    store: Annotated[Store, Depends(get_store)],
+    store: StoreDep,
     csrf: Annotated[str | None, Form(max_length=100)] = None,
 ) -> Response:
     """Revoke a bearer token, as ``DELETE /admin/tokens/{id}`` (not the last administrator's
     last one)."""
-    signed = check_csrf(request, who, csrf)
-    if signed.user.role is not Role.admin:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "只有管理员可以管理令牌 / admins only")
+    signed = _admin(request, who, csrf)
     try:
         admin_api.delete_token(max(1, min(token_id, 2**31 - 1)), signed.user, store)
     except HTTPException as error:
-        if error.status_code >= 500:
-            raise
-        return _page(request, who, store, errors=_errors(error), status_code=error.status_code)
-    return RedirectResponse("/work/admin", status.HTTP_303_SEE_OTHER)
+        lines, code = _refused(error)
+        return _users(request, who, store, errors=lines, status_code=code)
+    return RedirectResponse(USERS, status.HTTP_303_SEE_OTHER)
+
+
+USERS = "/work/admin/users"
+
+
+# --------------------------------------------------------------------------- webhook subscribers
+
+SUBSCRIBERS = "/work/admin/subscribers"
+
+
+def _subscribers(
+    request: Request,
+    who: Visitor,
+    store: Store,
+    *,
+    errors: list[str] | None = None,
+    form: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    assert who.signed is not None
+    return render(
+        request,
+        who,
+        "admin_subscribers.html",
+        status_code=status_code,
+        subscribers=subscriber_api.list_subscribers(who.signed.user, store),
+        types=[t.value for t in EventType],
+        errors=errors or [],
+        form=form or {"types": [], "start": "now"},
+    )
+
+
+@router.get(SUBSCRIBERS, response_class=HTMLResponse)
+def subscribers_page(request: Request, who: VisitorDep, store: StoreDep) -> HTMLResponse:
+    signed_in(who, Role.admin)
+    return _subscribers(request, who, store)
+
+
+def _cursor(text: str) -> int | str:
+    """A feed id typed in a form: ASCII digits only (never "²" or "١"); else left as text
+    for the API's own check to refuse with the field's name."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 19 else text
+
+
+@router.post(SUBSCRIBERS)
+async def add_subscriber(
+    request: Request,
+    who: VisitorDep,
+    store: StoreDep,
+    csrf: Annotated[str | None, Form(max_length=100)] = None,
+    url: Annotated[str, Form(max_length=2000)] = "",
+    secret: Annotated[str, Form(max_length=200)] = "",
+    types: Annotated[list[str] | None, Form(max_length=len(EventType))] = None,
+    start: Annotated[Literal["now", "all", "after"], Form()] = "now",
+    after: Annotated[str, Form(max_length=30)] = "",
+) -> Response:
+    """Push the feed to an external system, as ``POST /admin/subscribers``."""
+    signed = _admin(request, who, csrf)
+    chosen = [t[:64] for t in types or []]
+    begin: int | str = "now" if start == "now" else 0 if start == "all" else _cursor(after)
+    form = {"url": url, "types": chosen, "start": start, "after": after}
+    try:
+        body = subscriber_api.NewSubscriber.model_validate_json(
+            json.dumps({"url": url.strip(), "secret": secret, "types": chosen, "start": begin})
+        )
+        await subscriber_api.add_subscriber(body, signed.user, store, get_now(request))
+    except (HTTPException, ValidationError) as error:
+        lines, code = _refused(error)
+        return _subscribers(request, who, store, errors=lines, form=form, status_code=code)
+    return RedirectResponse(SUBSCRIBERS, status.HTTP_303_SEE_OTHER)
+
+
+@router.post(SUBSCRIBERS + "/{subscriber_id}/{action}")
+def subscriber_action(
+    subscriber_id: int,
+    action: str,
+    request: Request,
+    who: VisitorDep,
+    store: StoreDep,
+    csrf: Annotated[str | None, Form(max_length=100)] = None,
+    cursor: Annotated[str, Form(max_length=30)] = "",
+) -> Response:
+    """Pause, resume, resend from a feed id, or remove a subscriber, as the API does."""
+    signed = _admin(request, who, csrf)
+    subscriber_id = max(1, min(subscriber_id, 2**31 - 1))
+    every: dict[str, dict[str, Any]] = {
+        "pause": {"active": False},
+        "resume": {"active": True},
+        "rewind": {"cursor": _cursor(cursor)},
+    }
+    changes = every.get(action, {})
+    try:
+        if action == "remove":
+            subscriber_api.remove_subscriber(subscriber_id, signed.user, store)
+        elif changes:
+            subscriber_api.change_subscriber(
+                subscriber_id,
+                subscriber_api.SubscriberUpdate.model_validate_json(json.dumps(changes)),
+                signed.user,
+                store,
+                get_now(request),
+            )
+        else:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no action {action[:20]}")
+    except (HTTPException, ValidationError) as error:
+        lines, code = _refused(error)
+        return _subscribers(request, who, store, errors=lines, status_code=code)
+    return RedirectResponse(SUBSCRIBERS, status.HTTP_303_SEE_OTHER)

@@ -62,8 +62,15 @@ def environment(lang: Language) -> Environment:
     return env
 
 
-def _local(instant: dt.datetime | None) -> str:
-    """An instant as people here read it: Asia/Shanghai, to the minute."""
+def _local(instant: dt.datetime | str | None) -> str:
+    """An instant as people here read it: Asia/Shanghai, to the minute (an event's payload
+    carries its instants as ISO text)."""
+    if isinstance(instant, str):
+        try:
+            parsed = dt.datetime.fromisoformat(instant)
+        except ValueError:
+            return instant[:40]
+        instant = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
     return "" if instant is None else instant.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 

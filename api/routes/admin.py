@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Body, HTTPException, Path, Query, status
@@ -14,6 +15,7 @@ from api.errors import ApiError
 from api.public import EventPublic
 from api.schemas import IssuedToken, NewToken, NewUser, StrictBody, UserUpdate
 from core.settings import Settings
+from definitions.analysis import FIGURES, Figures, ItemRow, analyze
 from definitions.calendar import DaySource
 from definitions.loader import Catalog, LoadResult, calendar_years, load_bytes, load_paths
 from definitions.models import CalendarYear, Definition, Procedure
@@ -128,6 +130,72 @@ async def publish_yaml(
         for snap, outcome in published
     ]
     return out + await _publish_years(years, user, store, client, settings, background)
+
+
+class VersionAnalysis(BaseModel):
+    """A published version with its design analysis (流程再造: the items applied one by one
+    against the merged procedure) and the cases that run on it."""
+
+    code: str
+    version: int
+    name: str
+    content_hash: str
+    published_at: dt.datetime
+    cases: int
+    """Cases started on this version."""
+    open_cases: int
+    """Of them, not yet closed: the version stays in use until they are."""
+    committed_limit: int
+    """The promise in working days, at least the critical path."""
+    critical_path: list[str]
+    """The stages along the longest path, from acceptance to the last decision."""
+    departments: int
+    before: Figures
+    """Every item applied for on its own: limits, trips, materials and copies add up."""
+    after: Figures
+    reduction_percent: dict[str, float]
+    items: list[ItemRow]
+
+
+@router.get("/procedures/{code}")
+def procedure_versions(
+    code: Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")],
+    user: Admin,
+    store: StoreDep,
+) -> list[VersionAnalysis]:
+    """Every published version of a procedure, oldest first, with its reengineering analysis
+    (what merging saves the applicant) and how many cases run on it."""
+    infos = [p for p in queries.list_procedures(store) if p.code == code]
+    if not infos:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"流程未发布 / no published procedure {code}"
+        )
+    counts = queries.cases_by_version(store, code)
+    out = []
+    for info in infos:
+        snap = queries.get_procedure(store, code, info.version)
+        assert snap is not None
+        result = analyze(snap.procedure, {i.code: i for i in snap.items})
+        cases, open_cases = counts.get(info.version, (0, 0))
+        out.append(
+            VersionAnalysis(
+                code=code,
+                version=info.version,
+                name=info.name,
+                content_hash=info.content_hash,
+                published_at=info.published_at,
+                cases=cases,
+                open_cases=open_cases,
+                committed_limit=result.committed_limit,
+                critical_path=list(result.critical_path),
+                departments=result.departments,
+                before=result.before,
+                after=result.after,
+                reduction_percent={f: result.reduction(f) for f in FIGURES},
+                items=result.items,
+            )
+        )
+    return out
 
 
 @router.post("/calendars", status_code=status.HTTP_201_CREATED)

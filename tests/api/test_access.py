@@ -66,6 +66,7 @@ def endpoints(case: str) -> list[tuple[str, str, Any, set[str]]]:
         ("GET", "/admin/users", None, {"admin-1"}),
         ("GET", "/admin/subscribers", None, {"admin-1"}),
         ("GET", "/admin/calendars/sources", None, {"admin-1"}),
+        ("GET", "/admin/procedures/YZ-YJS-KBQY", None, {"admin-1"}),
         (
             "POST",
             "/admin/users",

@@ -164,6 +164,23 @@ async def test_publish_yaml_reports_lines(api: Api) -> None:
     assert conflict.status_code == 409
     listed = {p["code"]: p["version"] for p in await api.ok(None, "GET", "/procedures")}
     assert listed["YZ-DX-GTHDJ"] == 2
+    # Both versions with their analysis, oldest first.
+    v1, v2 = await api.ok("admin-1", "GET", "/admin/procedures/YZ-DX-GTHDJ")
+    assert (v1["version"], v2["version"]) == (1, 2)
+    assert v2["critical_path"] == ["r"]
+    assert (v2["before"]["applications"], v2["after"]["applications"]) == (1, 1)
+    assert v2["committed_limit"] == 1
+    assert v2["cases"] == v2["open_cases"] == 0
+    missing = await api.call("admin-1", "GET", "/admin/procedures/YZ-NOPE")
+    assert missing.status_code == 404
+
+
+async def test_a_version_counts_the_cases_that_run_on_it(api: Api) -> None:
+    await api.submit()
+    [*_, latest] = await api.ok("admin-1", "GET", "/admin/procedures/YZ-YJS-KBQY")
+    assert (latest["cases"], latest["open_cases"]) == (1, 1)
+    assert latest["after"]["trips"] <= latest["before"]["trips"]
+    assert latest["reduction_percent"]["applications"] > 0
 
 
 async def test_event_feed_pages_with_a_cursor(api: Api) -> None:
