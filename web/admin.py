@@ -149,15 +149,7 @@ def procedure_page(code: str, request: Request, who: VisitorDep, store: StoreDep
         if error.status_code != status.HTTP_404_NOT_FOUND:
             raise
         return render(request, who, "missing.html", status_code=404, what=code[:64])
-    snap = queries.get_procedure(store, versions[-1].code, versions[-1].version)
-    assert snap is not None
-    return render(
-        request,
-        who,
-        "admin_procedure.html",
-        versions=list(reversed(versions)),
-        stage_names={s.key: s.name for s in snap.procedure.stages},
-    )
+    return render(request, who, "admin_procedure.html", versions=list(reversed(versions)))
 
 
 # --------------------------------------------------------------------------- calendars

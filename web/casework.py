@@ -23,47 +23,69 @@ from api.routes import caseworker
 from api.routes.cases import get_case
 from api.routes.supervisor import timeline
 from api.schemas import CaseDetail, Deliver, IntakeDecision, Reassign, TaskDecision, Visit
+from definitions.models import FormField
 from store import queries
 from store.db import Store
 from store.users import list_users
 from web.pages import VisitorDep, check_csrf, error_text, render, signed_in
-from workflows.contracts import Role
+from workflows.contracts import EventType, Role
 
 router = APIRouter(include_in_schema=False)
 STAFF = (Role.caseworker, Role.supervisor, Role.admin)
 
-EVENT_WORDS: dict[str, str] = {
-    "case.submitted": "提交申请",
-    "case.accepted": "受理",
-    "case.deemed_accepted": "视为受理",
-    "case.refused": "不予受理",
-    "case.returned_for_supplement": "退回补正",
-    "case.supplemented": "补正材料",
-    "case.approved": "审批通过",
-    "case.rejected": "不予许可",
-    "case.delivered": "送达",
-    "case.rated": "评价",
-    "case.completed": "办结",
-    "case.withdrawn": "撤回",
-    "case.terminated": "终止",
-    "case.urged": "督办",
-    "task.created": "环节创建",
-    "task.opened": "环节开始",
-    "task.claimed": "领取",
-    "task.released": "退回待领",
-    "task.reassigned": "转办",
-    "task.approved": "环节通过",
-    "task.rejected": "环节不通过",
-    "task.cancelled": "环节取消",
-    "deadline.set": "期限确定",
-    "deadline.warning": "黄牌预警",
-    "deadline.overdue": "红牌超期",
-    "deadline.escalated": "督办超期",
-    "deadline.moved": "期限调整",
-    "visit.rated": "现场评价",
-    "trip.recorded": "到现场",
+EVENT_WORDS: dict[str, tuple[str, str]] = {
+    "case.submitted": ("提交申请", "application submitted"),
+    "case.accepted": ("受理", "accepted"),
+    "case.deemed_accepted": ("视为受理", "deemed accepted"),
+    "case.refused": ("不予受理", "not accepted"),
+    "case.returned_for_supplement": ("退回补正", "returned for supplement"),
+    "case.supplemented": ("补正材料", "materials supplemented"),
+    "case.clock_suspended": ("暂停计时", "clock suspended"),
+    "case.clock_resumed": ("恢复计时", "clock resumed"),
+    "case.tolerance_expired": ("容缺材料逾期未补", "owed materials not handed in"),
+    "case.terminated": ("终止", "terminated"),
+    "case.approved": ("审批通过", "approved"),
+    "case.rejected": ("不予许可", "rejected"),
+    "case.delivered": ("送达", "delivered"),
+    "case.rated": ("评价", "rated"),
+    "visit.rated": ("现场评价", "visit rated"),
+    "case.completed": ("办结", "completed"),
+    "case.withdrawn": ("撤回", "withdrawn"),
+    "case.urged": ("督办", "urged"),
+    "stage.started": ("阶段开始", "stage started"),
+    "stage.completed": ("阶段完成", "stage completed"),
+    "task.created": ("环节创建", "task created"),
+    "task.opened": ("环节开始", "task opened"),
+    "task.claimed": ("领取", "claimed"),
+    "task.reassigned": ("转办", "reassigned"),
+    "task.released": ("退回待领", "released"),
+    "task.approved": ("环节通过", "task approved"),
+    "task.rejected": ("环节不通过", "task rejected"),
+    "task.cancelled": ("环节取消", "task cancelled"),
+    "task.step_started": ("开始不计时环节（第四十五条）", "uncounted step started (Art. 45)"),
+    "task.step_finished": ("结束不计时环节", "uncounted step finished"),
+    "deadline.set": ("期限确定", "deadline set"),
+    "deadline.warning": ("黄牌预警", "yellow card: deadline near"),
+    "deadline.overdue": ("红牌超期", "red card: overdue"),
+    "deadline.escalated": ("督办超期", "urged deadline missed"),
+    "deadline.moved": ("期限调整", "deadline moved"),
+    "deadline.card_withdrawn": ("撤销预警", "card withdrawn"),
+    "calendar.applied": ("采用新日历", "calendar applied"),
+    "trip.recorded": ("到现场", "on-site visit"),
+    "supervision.finding": ("监督发现", "supervision finding"),
+    "incident.opened": ("故障待处理", "incident opened"),
+    "incident.resolved": ("故障已处理", "incident resolved"),
+    "followup.opened": ("差评回访开始", "follow-up opened"),
+    "followup.verified": ("回访核实", "rating verified"),
+    "followup.explained": ("向申请人解释", "explained to the applicant"),
+    "followup.appealed": ("申诉", "appealed"),
+    "followup.appeal_decided": ("申诉裁决", "appeal decided"),
+    "followup.rectified": ("整改完成", "rectified"),
+    "followup.revisited": ("回访满意度", "revisited"),
+    "followup.urged": ("回访督办", "follow-up urged"),
+    "followup.concluded": ("回访办结", "follow-up concluded"),
 }
-"""Event types in words for the timeline (the raw type is shown beside the unknown ones)."""
+"""Every event type in words for the timeline, zh-CN and English."""
 
 
 class Loaded:
@@ -76,6 +98,7 @@ class Loaded:
         desk: str | None,
         steps: dict[str, list[Any]] | None = None,
         colleagues: list[Any] | None = None,
+        fields: list[FormField] | None = None,
     ) -> None:
         self.detail = detail
         self.events = events
@@ -84,6 +107,29 @@ class Loaded:
         """Each item's 第四十五条 steps (not counted toward the limit), by item code."""
         self.colleagues = colleagues or []
         """Active caseworkers of the signed-in caseworker's department (for a reassignment)."""
+        self.fields = fields or []
+        """The application form's fields, for their labels."""
+
+    def form_rows(self, lang: str) -> list[tuple[str, str]]:
+        """The application as people read it: each field's label and value in words, in the
+        form's order (a value the form no longer declares keeps its key)."""
+        form = self.detail.case.form
+        labels = {f.key: (f.label_en or f.label) if lang == "en" else f.label for f in self.fields}
+        order = [f.key for f in self.fields if f.key in form] + [k for k in form if k not in labels]
+        return [(labels.get(k, k), _value(form[k], lang)) for k in order]
+
+
+def _value(value: Any, lang: str) -> str:
+    """A form value in words: yes/no, whole numbers without ".0", lists joined."""
+    if isinstance(value, bool):
+        return ("是", "否")[not value] if lang == "zh" else ("yes", "no")[not value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, list):
+        return "、".join(_value(v, lang) for v in value)
+    return "—" if value is None else str(value)[:500]
 
 
 async def _load(user: Any, store: Store, client: Client, case_id: str) -> Loaded:
@@ -107,7 +153,12 @@ async def _load(user: Any, store: Store, client: Client, case_id: str) -> Loaded
             and u.id != user.id
         ]
     return Loaded(
-        detail, events, snap.procedure.intake.department if snap else None, steps, colleagues
+        detail,
+        events,
+        snap.procedure.intake.department if snap else None,
+        steps,
+        colleagues,
+        list(snap.procedure.form.fields) if snap else [],
     )
 
 
@@ -161,9 +212,15 @@ def _page(
         desk=desk,
         at_desk=user.role is Role.caseworker and user.department == loaded.desk,
         steps=loaded.steps,
+        finished_steps={
+            (e.task_key, e.payload.get("step"))
+            for e in loaded.events
+            if e.type is EventType.task_step_finished
+        },
         colleagues=loaded.colleagues,
+        form_rows=loaded.form_rows(who.lang),
         error=error,
-        event_words=EVENT_WORDS,
+        event_words={k: v[0 if who.lang == "zh" else 1] for k, v in EVENT_WORDS.items()},
     )
 
 

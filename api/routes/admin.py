@@ -148,7 +148,9 @@ class VersionAnalysis(BaseModel):
     committed_limit: int
     """The promise in working days, at least the critical path."""
     critical_path: list[str]
-    """The stages along the longest path, from acceptance to the last decision."""
+    """The stages along the longest path, from acceptance to the last decision (keys)."""
+    critical_path_names: list[str]
+    """The same stages by name."""
     departments: int
     before: Figures
     """Every item applied for on its own: limits, trips, materials and copies add up."""
@@ -176,6 +178,7 @@ def procedure_versions(
         snap = queries.get_procedure(store, code, info.version)
         assert snap is not None
         result = analyze(snap.procedure, {i.code: i for i in snap.items})
+        names = {stage.key: stage.name for stage in snap.procedure.stages}
         cases, open_cases = counts.get(info.version, (0, 0))
         out.append(
             VersionAnalysis(
@@ -188,6 +191,7 @@ def procedure_versions(
                 open_cases=open_cases,
                 committed_limit=result.committed_limit,
                 critical_path=list(result.critical_path),
+                critical_path_names=[names.get(k, k) for k in result.critical_path],
                 departments=result.departments,
                 before=result.before,
                 after=result.after,

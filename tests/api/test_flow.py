@@ -167,7 +167,7 @@ async def test_publish_yaml_reports_lines(api: Api) -> None:
     # Both versions with their analysis, oldest first.
     v1, v2 = await api.ok("admin-1", "GET", "/admin/procedures/YZ-DX-GTHDJ")
     assert (v1["version"], v2["version"]) == (1, 2)
-    assert v2["critical_path"] == ["r"]
+    assert (v2["critical_path"], v2["critical_path_names"]) == (["r"], ["登记"])
     assert (v2["before"]["applications"], v2["after"]["applications"]) == (1, 1)
     assert v2["committed_limit"] == 1
     assert v2["cases"] == v2["open_cases"] == 0

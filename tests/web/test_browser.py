@@ -17,10 +17,13 @@ import uvicorn
 from playwright.async_api import Browser, Page, async_playwright
 
 from core.settings import Settings
+from store import queries
 from store.sessions import set_password
+from store.users import create_user
 from tests.api.conftest import STARTUP_FORM, Api
 from tests.api.test_flow import FOLLOW_UP, decide
 from web.app import create_app
+from workflows.contracts import Role
 
 SHOTS = Path(__file__).parents[2] / "test-artifacts" / "screenshots"
 CHROMIUM = os.environ.get("ONETRIP_CHROMIUM", "/usr/bin/chromium")
@@ -319,3 +322,119 @@ async def test_the_whole_story_in_the_browser(served: str, browser: Browser, api
     await phone.goto(f"{site}/my/{case}")
     assert await phone.get_by_text("差评回访").first.is_visible()
     await shot(phone, "story-6-applicant-followup-375px")
+
+
+async def test_a_planner_runs_a_step_that_does_not_count(
+    served: str, browser: Browser, api: Api
+) -> None:
+    """行政许可法 第四十五条: the planning department approves land use, then runs the expert
+    review of the design, which does not count toward the limit, from the case page."""
+    from tests.rules.test_scenarios import FORM
+
+    h = api.harness
+    create_user(h.store, id="yz-gh-1", name="规划", role=Role.caseworker, department="YZ-GH")
+    set_password(h.store, "yz-gh-1", PASSWORD)
+    snap = queries.get_procedure(h.store, "YZ-GCJS-SGXK")
+    assert snap is not None
+    body = {"procedure": "YZ-GCJS-SGXK", "form": FORM, "materials": snap.required_keys(FORM)}
+    made = await api.call("applicant-1", "POST", "/cases", body, **{"Idempotency-Key": "gh-1"})
+    assert made.status_code == 201, made.text
+    case = made.json()["case_id"]
+    h.handles[case] = h.client.get_workflow_handle(case)
+    await h.wait_recorded(case)
+    await api.ok("desk-1", "POST", f"/cases/{case}/intake", {"decision": "accept"})
+
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    await sign_in(page, served, "yz-gh-1")
+    await page.goto(f"{served}/work/cases/{case}")
+    await page.get_by_role("button", name="领取").click()
+    await page.get_by_label("通过").check()
+    await page.get_by_role("button", name="提交").click()
+    await page.wait_for_url(f"{served}/work/inbox")
+
+    # The design review stage: the building planning permit is the department's now.
+    await page.goto(f"{served}/work/cases/{case}")
+    await page.get_by_role("button", name="领取").click()
+    await page.wait_for_url(f"{served}/work/cases/{case}")
+    await page.get_by_role("button", name="开始 设计方案专家评审（10 个工作日）").click()
+    await page.wait_for_url(f"{served}/work/cases/{case}")
+    assert await page.get_by_text("设计方案专家评审：进行中，不计入办理时限").is_visible()
+    assert await page.get_by_text("开始不计时环节（第四十五条）").is_visible()
+    assert await page.get_by_text("不计时环节进行中").is_visible()
+    assert await page.get_by_text("是否属于特殊建设工程（需消防设计审查）").is_visible()  # labels
+    await shot(page, "caseworker-step-not-counted")
+    detail = await api.ok("supervisor-1", "GET", f"/cases/{case}")
+    [task] = [t for t in detail["tasks"] if t["task_key"] == "building_planning_joint"]
+    assert task["step"] == "expert_review"
+    # Another step cannot start while one runs: only the running one can be finished.
+    assert await page.get_by_role("button", name="开始 总平面图批前公示（7 个工作日）").count() == 0
+    await page.get_by_role("button", name="结束 设计方案专家评审").click()
+    await page.wait_for_url(f"{served}/work/cases/{case}")
+    assert await page.get_by_text("结束不计时环节").is_visible()
+    detail = await api.ok("supervisor-1", "GET", f"/cases/{case}")
+    [task] = [t for t in detail["tasks"] if t["task_key"] == "building_planning_joint"]
+    assert task["step"] is None
+    # The step does not start again: the page says it is over.
+    assert (
+        await page.get_by_role("button", name="开始 设计方案专家评审（10 个工作日）").count() == 0
+    )
+    assert await page.get_by_text("设计方案专家评审：已结束").is_visible()
+    assert await page.get_by_role("button", name="开始 总平面图批前公示（7 个工作日）").is_visible()
+
+
+async def test_an_administrator_publishes_and_manages(
+    served: str, browser: Browser, api: Api
+) -> None:
+    """The administrator's path: a broken definition shown at its line, then fixed and
+    published; the procedure's versions with their analysis; a feed subscriber; a new user."""
+    set_password(api.harness.store, "admin-1", PASSWORD)
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    await sign_in(page, served, "admin-1")
+    await page.goto(f"{served}/work/admin")
+    good = (
+        "kind: Procedure\ncode: YZ-DX-GTHDJ\nname: 个体工商户设立登记（新版）\nversion: 2\n"
+        "items: [YZ-SCJG-XK-0003]\ncommitted_limit: 1\ntrips: 0\n"
+        "intake: {department: YZ-ZWFW, acceptance_days: 1}\ndelivery: {method: post, days: 1}\n"
+        "stages: [{key: r, name: 登记, tasks: [{key: r, item: YZ-SCJG-XK-0003}]}]\n"
+    )
+    await page.get_by_label("流程（kind: Procedure）").fill(
+        good.replace("YZ-SCJG-XK-0003]", "YZ-NOPE]")
+    )
+    await page.get_by_role("button", name="校验并发布").click()
+    alert = page.get_by_role("alert")
+    assert "第 5 行" in await alert.inner_text()
+    await shot(page, "admin-1-publish-error")
+    await page.get_by_label("流程（kind: Procedure）").fill(good)
+    await page.get_by_role("button", name="校验并发布").click()
+    await page.get_by_role("link", name="版本与分析").click()
+    await page.wait_for_url(f"{served}/work/admin/procedures/YZ-DX-GTHDJ")
+    assert await page.get_by_role("columnheader", name="v2").is_visible()
+    assert await page.get_by_role("columnheader", name="v1").is_visible()
+    await shot(page, "admin-2-procedure-versions")
+
+    await page.get_by_role("link", name="推送订阅").click()
+    await page.get_by_label("接收地址（http 或 https）").fill("https://jiancha.example.gov.cn/in")
+    await page.get_by_label("签名密钥（至少 16 个字符，保存后不再显示）").fill(
+        "a-long-shared-secret"
+    )
+    await page.get_by_role("button", name="添加").click()
+    await page.wait_for_url(f"{served}/work/admin/subscribers")
+    assert await page.get_by_role("cell", name="https://jiancha.example.gov.cn/in").is_visible()
+    await shot(page, "admin-3-subscribers")
+
+    await page.get_by_role("link", name="工作日历").click()
+    assert await page.get_by_role("heading", name="节假日安排的来源（全国）").is_visible()
+    await shot(page, "admin-4-calendars")
+
+    await page.get_by_role("link", name="用户与令牌").click()
+    await page.get_by_label("用户名").fill("yz-gh-9")
+    await page.get_by_label("姓名").fill("规划九")
+    await page.get_by_label("角色").select_option("caseworker")
+    await page.get_by_label("部门（办理人员必填）").fill("YZ-GH")
+    await page.get_by_label("初始密码").fill("planning-pass-9")
+    await page.get_by_role("button", name="添加").click()
+    await page.wait_for_url(f"{served}/work/admin/users")
+    assert await page.get_by_role("cell", name="yz-gh-9").is_visible()
+    await shot(page, "admin-5-users")

@@ -181,3 +181,11 @@ def test_odd_tokens_are_refused_not_crashed(site: Site) -> None:
     site.sign_in("scjg-1")
     header = site.client.post("/logout", headers={"X-CSRF-Token": "令牌".encode()})
     assert header.status_code == 403
+
+
+def test_every_event_has_words_in_both_languages() -> None:
+    from web.casework import EVENT_WORDS
+    from workflows.contracts import EventType
+
+    assert set(EVENT_WORDS) == {t.value for t in EventType}
+    assert all(zh and en and zh != en for zh, en in EVENT_WORDS.values())
