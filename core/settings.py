@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     """A person signed in to the pages is signed out after this long without a request."""
     session_hours: int = Field(8, ge=1, le=24 * 7)
     """… and this long after signing in, whatever they do (a working day)."""
+    sign_in_attempts: int = Field(5, ge=1, le=100)
+    """Failed sign-ins of one user id within ``sign_in_window_minutes`` that lock it for
+    ``sign_in_lock_minutes`` (an administrator's new password lifts the lock)."""
+    sign_in_address_attempts: int = Field(20, ge=1, le=10_000)
+    """Failed sign-ins from one client address in the window that lock the address."""
+    sign_in_window_minutes: int = Field(15, ge=1, le=24 * 60)
+    sign_in_lock_minutes: int = Field(15, ge=1, le=24 * 60)
     cookie_secure: bool = True
     """Send the session cookie over HTTPS only (browsers treat 127.0.0.1 and localhost as
     secure, so ``onetrip dev`` works with it on); switch off only behind a TLS-terminating

@@ -494,3 +494,17 @@ class WebSession(Base):
     seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     """The latest instant it may be used: a fixed time after sign-in, whatever the activity."""
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins of a user id or a client address in the current window, and until when
+    further attempts are refused (store.sessions): shared by every API process."""
+
+    __tablename__ = "sign_in_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    """``user:<id>`` or ``ip:<address>``."""
+    failures: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    """When the window of these failures began."""
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

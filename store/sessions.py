@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from store.db import StoreOrSession, transaction
-from store.models import User, WebSession
+from store.models import SignInThrottle, User, WebSession
 from store.users import UserInfo, _info
 
 HASHER = PasswordHasher()
@@ -67,6 +68,8 @@ def set_password(target: StoreOrSession, user_id: str, password: str) -> bool:
         )
         done = result.rowcount  # type: ignore[attr-defined]
         session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+        # A new password from an administrator also lifts a lock of failed sign-ins.
+        session.execute(delete(SignInThrottle).where(SignInThrottle.key == user_key(user_id)))
     return bool(done)
 
 
@@ -134,8 +137,92 @@ def sign_out(target: StoreOrSession, secret: str) -> None:
         session.execute(delete(WebSession).where(WebSession.id == _digest(secret)))
 
 
-def forget_expired(target: StoreOrSession, now: dt.datetime) -> int:
-    """Remove sessions past their lifetime; returns how many."""
+def forget_expired(target: StoreOrSession, now: dt.datetime, window: dt.timedelta) -> int:
+    """Remove sessions past their lifetime, and failed sign-ins whose window and lock are both
+    over; returns how many sessions."""
     with transaction(target) as session:
+        session.execute(
+            delete(SignInThrottle).where(
+                SignInThrottle.first_at <= now - window,
+                or_(SignInThrottle.locked_until.is_(None), SignInThrottle.locked_until <= now),
+            )
+        )
         result = session.execute(delete(WebSession).where(WebSession.expires_at <= now))
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- failed sign-ins
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """Failed sign-ins count within ``window``; reaching a key's limit locks it for ``lock``
+    (等保 2.0 登录失败处理: limit failed attempts, lock, and say until when). The limits are
+    per key: one for a user id (whatever address tries it), one for a client address
+    (whatever user ids it tries)."""
+
+    window: dt.timedelta
+    lock: dt.timedelta
+
+
+def user_key(user_id: str) -> str:
+    return f"user:{user_id.casefold()[:150]}"
+
+
+def address_key(address: str) -> str:
+    return f"ip:{address[:150]}"
+
+
+def locked_until(target: StoreOrSession, keys: list[str], now: dt.datetime) -> dt.datetime | None:
+    """Until when sign-in is refused for any of ``keys`` (None: it is not)."""
+    with transaction(target) as session:
+        found = session.scalars(
+            select(SignInThrottle.locked_until).where(
+                SignInThrottle.key.in_(keys), SignInThrottle.locked_until > now
+            )
+        ).all()
+    return max((u for u in found if u is not None), default=None)
+
+
+def failed(
+    target: StoreOrSession, keys: dict[str, int], now: dt.datetime, throttle: Throttle
+) -> dt.datetime | None:
+    """Count a failed sign-in against each key (with the failures that lock it); until when
+    the attempt locked one of them, if it did."""
+    until: dt.datetime | None = None
+    for key, limit in keys.items():
+        for _ in range(2):  # a concurrent first failure of the same key: count on its row
+            try:
+                with transaction(target) as session:
+                    row = session.get(SignInThrottle, key, with_for_update=True)
+                    if row is None:
+                        row = SignInThrottle(key=key, failures=0, first_at=now)
+                        session.add(row)
+                    elif now - row.first_at > throttle.window:
+                        row.failures, row.first_at = 0, now
+                    row.failures += 1
+                    if row.failures >= limit:
+                        row.locked_until = now + throttle.lock
+                        row.failures, row.first_at = 0, now
+                        until = max(until or row.locked_until, row.locked_until)
+                break
+            except IntegrityError:
+                continue
+    return until
+
+
+def succeeded(target: StoreOrSession, user_id: str) -> None:
+    """A right password clears the user's failures (not those of the address)."""
+    with transaction(target) as session:
+        session.execute(delete(SignInThrottle).where(SignInThrottle.key == user_key(user_id)))
+
+
+def locks(target: StoreOrSession, now: dt.datetime) -> dict[str, dt.datetime]:
+    """The user ids locked now, with until when (for the administrator's page)."""
+    with transaction(target) as session:
+        rows = session.execute(
+            select(SignInThrottle.key, SignInThrottle.locked_until).where(
+                SignInThrottle.key.like("user:%"), SignInThrottle.locked_until > now
+            )
+        ).all()
+    return {key.removeprefix("user:"): until for key, until in rows if until is not None}

@@ -23,7 +23,7 @@ from api.schemas import NewToken, NewUser, UserUpdate
 from definitions.calendar import SHANGHAI
 from store import queries
 from store.db import Store
-from store.sessions import PasswordRefused, SignedIn, check_password
+from store.sessions import PasswordRefused, SignedIn, check_password, locks
 from store.users import list_users, user_detail
 from web.pages import Visitor, VisitorDep, check_csrf, render, signed_in
 from workflows.contracts import EventType, Role
@@ -260,6 +260,7 @@ def _users(
         "admin_users.html",
         status_code=status_code,
         users=[d for d in details if d is not None],
+        locked=locks(store, get_now(request)),
         issued=issued,
         errors=errors or [],
         roles=[r.value for r in Role if r is not Role.system],

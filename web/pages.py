@@ -25,11 +25,13 @@ from api import explain
 from api.deps import get_calendars, get_now, get_settings_dep, get_store
 from api.routes.evaluation import public_statistics
 from api.schemas import Urgency
+from core.settings import Settings
 from definitions.calendar import SHANGHAI
 from definitions.guide import procedure_guide
 from store import queries
+from store import sessions as sign_ins
 from store.db import Store
-from store.sessions import SignedIn, session_for, sign_in, sign_out
+from store.sessions import SignedIn, Throttle, session_for, sign_in, sign_out
 from web.i18n import HTML_LANG, Language, choose, translations
 from workflows.contracts import Role, TaskState
 
@@ -277,6 +279,14 @@ def login_page(request: Request, who: VisitorDep) -> HTMLResponse:
     return response
 
 
+def throttle_of(settings: Settings) -> Throttle:
+    """The failed sign-in limits configured (``ONETRIP_SIGN_IN_*``)."""
+    return Throttle(
+        window=dt.timedelta(minutes=settings.sign_in_window_minutes),
+        lock=dt.timedelta(minutes=settings.sign_in_lock_minutes),
+    )
+
+
 @router.post("/login", response_class=HTMLResponse)
 async def login(
     request: Request,
@@ -295,25 +305,43 @@ async def login(
             "表单已失效，请刷新页面后重试 / the form has expired: reload the page and try again",
         )
     settings = get_settings_dep(request)
-    made = await run_in_threadpool(
-        sign_in,
-        store,
-        user_id.strip(),
-        password,
-        now=now,
-        lifetime=dt.timedelta(hours=settings.session_hours),
-    )
+    name = user_id.strip()
+    keys = {
+        sign_ins.user_key(name): settings.sign_in_attempts,
+        sign_ins.address_key(request.client.host if request.client else "unknown"): (
+            settings.sign_in_address_attempts
+        ),
+    }
+    throttle = throttle_of(settings)
+    # A locked user id or address is refused before any password is hashed.
+    locked = await run_in_threadpool(sign_ins.locked_until, store, list(keys), now)
+    made = None
+    if locked is None:
+        made = await run_in_threadpool(
+            sign_in,
+            store,
+            name,
+            password,
+            now=now,
+            lifetime=dt.timedelta(hours=settings.session_hours),
+        )
+        if made is None:
+            locked = await run_in_threadpool(sign_ins.failed, store, keys, now, throttle)
     if made is None:
         response = render(
             request,
             who,
             "login.html",
-            status_code=401,
+            status_code=429 if locked else 401,
             login_csrf=expected,
             error=True,
-            user_id=user_id.strip()[:100],
+            locked=_local(locked) if locked else None,
+            user_id=name[:100],
         )
+        if locked:
+            response.headers["Retry-After"] = str(max(1, int((locked - now).total_seconds())))
         return response
+    await run_in_threadpool(sign_ins.succeeded, store, name)
     secret, _ = made
     if who.secret:
         # Signing in over a live session ends it: one browser, one session.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import signal
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ from activities.record import RecordActivities
 from core.settings import Settings
 from definitions.loader import calendar_years
 from store.db import Store
+from store.sessions import forget_expired
 from worker.feed import keep_delivering
 from worker.followups import keep_starting
 from worker.notify import keep_sending, sender_from
@@ -120,6 +122,16 @@ async def keep_calendars_fresh(calendars: Calendars, every: float) -> None:
             log.warning("calendar refresh failed", error=str(error)[:200])
 
 
+async def keep_tidy(store: Store, window: dt.timedelta, every: float = 600.0) -> None:
+    """Remove ended page sessions and stale failed sign-ins (runs until cancelled)."""
+    while True:
+        try:
+            await asyncio.to_thread(forget_expired, store, dt.datetime.now(dt.UTC), window)
+        except Exception as error:  # the store may be down for a while: try again later
+            log.warning("tidying sessions failed", error=str(error)[:200])
+        await asyncio.sleep(every)
+
+
 def worker_from_settings(
     client: Client, store: Store, settings: Settings, calendars: Calendars | None = None
 ) -> Worker:
@@ -138,8 +150,8 @@ def worker_from_settings(
 @contextlib.asynccontextmanager
 async def serving(client: Client, store: Store, settings: Settings) -> AsyncIterator[Worker]:
     """A running case worker with what a worker process keeps doing beside it: refreshing the
-    calendar years, sending the applicants' notifications and pushing the event feed to its
-    subscribers. Leaving it lets in-flight
+    calendar years, sending the applicants' notifications, pushing the event feed to its
+    subscribers, starting follow-ups and removing ended page sessions. Leaving it lets in-flight
     activities finish (graceful shutdown) and stops the background loops."""
     added = await register_search_attributes(client)
     if added:
@@ -153,6 +165,9 @@ async def serving(client: Client, store: Store, settings: Settings) -> AsyncIter
         asyncio.create_task(keep_delivering(store, settings.feed_interval_seconds)),
         asyncio.create_task(
             keep_starting(client, store, settings.task_queue, settings.notify_interval_seconds)
+        ),
+        asyncio.create_task(
+            keep_tidy(store, dt.timedelta(minutes=settings.sign_in_window_minutes))
         ),
     ]
     try:

@@ -19,6 +19,7 @@ from tests.store.factories import event, procedure_snapshot, record_input
 TABLES = {
     "procedures",
     "web_sessions",
+    "sign_in_throttle",
     "followups",
     "cases",
     "tasks",

@@ -4,6 +4,7 @@ the department scope, the languages."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from jinja2.ext import babel_extract  # noqa: F401 (the extractor Babel uses below)
 
@@ -189,3 +190,73 @@ def test_every_event_has_words_in_both_languages() -> None:
 
     assert set(EVENT_WORDS) == {t.value for t in EventType}
     assert all(zh and en and zh != en for zh, en in EVENT_WORDS.values())
+
+
+def _attempt(site: Site, user: str, password: str) -> Any:
+    page = site.client.get("/login")
+    token = page.text.split('name="csrf" value="')[1].split('"')[0]
+    return site.client.post(
+        "/login",
+        data={"user_id": user, "password": password, "csrf": token},
+        follow_redirects=False,
+    )
+
+
+def test_failed_sign_ins_lock_the_user_id_for_a_while(site: Site) -> None:
+    for _ in range(4):
+        assert _attempt(site, "scjg-1", "guess-guess-1").status_code == 401
+    fifth = _attempt(site, "scjg-1", "guess-guess-1")
+    assert fifth.status_code == 429
+    assert "已暂时锁定" in fifth.text
+    assert "2025-09-15 10:15" in fifth.text  # 15 minutes on, Beijing time
+    assert int(fifth.headers["retry-after"]) == 15 * 60
+    # Even the right password waits: a locked id costs no password hash at all.
+    right = _attempt(site, "scjg-1", PASSWORD)
+    assert right.status_code == 429
+    # Another person is not affected; the lock ends on its own.
+    assert _attempt(site, "sw-1", PASSWORD).status_code == 303
+    site.client.cookies.clear()
+    site.clock[0] += dt.timedelta(minutes=15, seconds=1)
+    assert _attempt(site, "scjg-1", PASSWORD).status_code == 303
+
+
+def test_a_new_password_from_the_admin_lifts_the_lock(site: Site) -> None:
+    for _ in range(5):
+        _attempt(site, "SCJG-1", "guess-guess-1")  # the id in another case is the same id
+    assert _attempt(site, "scjg-1", PASSWORD).status_code == 429
+    site.sign_in("admin-1")
+    assert "登录已锁定至 2025-09-15 10:15" in site.client.get("/work/admin/users").text
+    csrf = site.csrf("/work/admin/users")
+    reset = site.client.post(
+        "/work/admin/users/scjg-1/password",
+        data={"csrf": csrf, "password": "a-fresh-password-1"},
+        follow_redirects=False,
+    )
+    assert reset.status_code == 303
+    site.client.cookies.clear()
+    assert _attempt(site, "scjg-1", "a-fresh-password-1").status_code == 303
+
+
+def test_failures_from_one_address_lock_the_address(site: Site) -> None:
+    for n in range(20):
+        answer = _attempt(site, f"nobody-{n}", "guess-guess-1")
+    assert answer.status_code == 429
+    assert _attempt(site, "sw-1", PASSWORD).status_code == 429  # the same address
+
+
+def test_stale_failures_and_ended_sessions_are_forgotten(site: Site) -> None:
+    from sqlalchemy import func, select
+
+    from store.models import SignInThrottle, WebSession
+
+    _attempt(site, "scjg-1", "guess-guess-1")
+    site.sign_in("sw-1")
+    window = dt.timedelta(minutes=15)
+    sessions.forget_expired(site.store, site.clock[0], window)
+    with site.store.session() as s:
+        assert s.scalar(select(func.count()).select_from(SignInThrottle)) == 2  # user, address
+    later = site.clock[0] + dt.timedelta(hours=9)
+    assert sessions.forget_expired(site.store, later, window) == 1
+    with site.store.session() as s:
+        assert s.scalar(select(func.count()).select_from(SignInThrottle)) == 0
+        assert s.scalar(select(func.count()).select_from(WebSession)) == 0
