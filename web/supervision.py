@@ -9,6 +9,7 @@ handlers) with the signed-in person as their user; no figure is computed twice.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Annotated, Any, Literal
 
@@ -23,7 +24,7 @@ from api import explain
 from api.deps import get_calendars, get_client, get_now, get_settings_dep, get_store
 from api.routes import followups as followup_api
 from api.routes import supervisor as supervisor_api
-from api.routes.evaluation import performance, reengineering, report
+from api.routes.evaluation import Recent, performance, reengineering, report
 from evaluation.facts import department_names
 from store import queries
 from store.db import Store
@@ -56,8 +57,19 @@ async def dashboard(
         cards.setdefault(t.department, {"warning": 0, "overdue": 0})["warning"] += 1
     error = None
     groups: list[Any] = []
+    computed_at = None
+
+    async def compute() -> tuple[Any, dt.datetime]:
+        answer = await performance(signed.user, store, calendars, chosen, by="department")
+        return answer, now
+
     try:
-        figures = await performance(signed.user, store, calendars, chosen, by="department")
+        # Kept a minute: supervisors open the dashboard often, and a half year's figures
+        # scan its cases (the lists of late tasks above are always read fresh).
+        kept: Recent[tuple[Any, dt.datetime]] = Recent.of(
+            request.app.state, "dashboard_figures", DASHBOARD_SECONDS
+        )
+        figures, computed_at = await kept.get(chosen, compute)
         groups = figures.groups
     except HTTPException as exc:
         error = error_text(exc)
@@ -77,6 +89,7 @@ async def dashboard(
         groups=groups,
         chart=json.dumps(chart, ensure_ascii=False).replace("<", "\\u003c"),
         error=error,
+        computed_at=computed_at,
         attention=attention,
     )
 
@@ -87,6 +100,10 @@ def _pct(value: Any) -> float | None:
 
 def _round(value: Any) -> float | None:
     return round(float(value), 2) if isinstance(value, int | float) else None
+
+
+DASHBOARD_SECONDS = 60.0
+"""How long the dashboard's period figures are kept before they are computed again."""
 
 
 @router.get("/work/overdue", response_class=HTMLResponse)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from typing import Annotated, Any, Literal
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
@@ -19,6 +20,8 @@ from evaluation.periods import Period, PeriodError
 from evaluation.reengineering import Achieved, achieved_in
 from evaluation.report import build, html, tables, to_csv
 from store.db import Store
+
+T = TypeVar("T")
 
 router = APIRouter(tags=["evaluation"])
 
@@ -100,6 +103,43 @@ def parse_period(text: str) -> Period:
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             [{"loc": ["query", "period"], "msg": str(exc), "type": "value_error"}],
         ) from None
+
+
+RECENT_LIMIT = 64
+"""Answers a :class:`Recent` keeps at most (periods are the caller's choice)."""
+
+
+class Recent(Generic[T]):
+    """Answers kept a while in the app's state, each computed one at a time: figures over a
+    period cost a scan of its cases, and many people open the same page."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.kept: dict[Hashable, tuple[float, T]] = {}
+        self.lock = asyncio.Lock()
+
+    @classmethod
+    def of(cls, state: Any, name: str, seconds: float) -> Recent[T]:
+        """The one kept in ``state`` under ``name`` (made on first use)."""
+        found: Recent[T] | None = getattr(state, name, None)
+        if found is None:
+            found = cls(seconds)
+            setattr(state, name, found)
+        return found
+
+    async def get(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
+        async with self.lock:
+            clock = time.monotonic()
+            for old in [k for k, (at, _) in self.kept.items() if clock - at >= self.seconds]:
+                del self.kept[old]  # expired: at most as many answers as asked for lately
+            cached = self.kept.get(key)
+            if cached is not None:
+                return cached[1]
+            answer = await compute()
+            if len(self.kept) >= RECENT_LIMIT:
+                del self.kept[min(self.kept, key=lambda k: self.kept[k][0])]
+            self.kept[key] = (time.monotonic(), answer)
+            return answer
 
 
 # --------------------------------------------------------------------------- 信息公开
@@ -222,17 +262,10 @@ async def public_statistics(
     """The public statistics of a half year (the API's and the page's), kept five minutes in
     ``state`` (the app's state) and computed one at a time."""
     chosen = _public_period(period, now.astimezone(SHANGHAI).date())
-    if getattr(state, "public_statistics", None) is None:
-        state.public_statistics = {}
-        state.public_statistics_lock = asyncio.Lock()
-    cache: dict[tuple[str, str], tuple[float, PublicStatistics]] = state.public_statistics
-    key = (chosen.label, by)
-    async with state.public_statistics_lock:
-        cached = cache.get(key)
-        if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
-            return cached[1]
+
+    async def compute() -> PublicStatistics:
         table = await run_in_threadpool(figures, store, chosen, by, calendars.current().get)
-        answer = PublicStatistics(
+        return PublicStatistics(
             period=chosen.label,
             first_day=chosen.first,
             last_day=chosen.end - dt.timedelta(days=1),
@@ -240,8 +273,9 @@ async def public_statistics(
             computed_at=now,
             groups=[g for g in (_public(t) for t in table.groups) if g is not None],
         )
-        cache[key] = (time.monotonic(), answer)
-        return answer
+
+    kept: Recent[PublicStatistics] = Recent.of(state, "public_statistics", CACHE_SECONDS)
+    return await kept.get((chosen.label, by), compute)
 
 
 @router.get("/supervision/reengineering")
