@@ -346,6 +346,7 @@ def api_command() -> None:
         port=settings.api_port,
         log_config=None,  # keep the process's structlog configuration
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 

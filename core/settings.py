@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     ``sign_in_lock_minutes`` (an administrator's new password lifts the lock)."""
     sign_in_address_attempts: int = Field(20, ge=1, le=10_000)
     """Failed sign-ins from one client address in the window that lock the address."""
+    forwarded_allow_ips: str = Field("127.0.0.1", max_length=2000)
+    """Proxies whose ``X-Forwarded-For`` names the client (comma-separated addresses, or ``*``
+    when only the proxy can reach the API): behind a reverse proxy, set its address, or every
+    person counts as the proxy's address for the sign-in limits."""
     sign_in_window_minutes: int = Field(15, ge=1, le=24 * 60)
     sign_in_lock_minutes: int = Field(15, ge=1, le=24 * 60)
     cookie_secure: bool = True

@@ -484,20 +484,36 @@ def cases_to_recalculate(target: StoreOrSession, first: dt.date, last: dt.date) 
         return list(session.scalars(query))
 
 
-def moved_by_revision(target: StoreOrSession, revision: int) -> list[Event]:
-    """The ``deadline.moved`` events a calendar revision caused, by case and sequence (not the
-    moves of resumed clocks that happened to be computed with it)."""
-    query = (
-        select(EventRecord)
-        .where(
-            EventRecord.type == EventType.deadline_moved.value,
-            EventRecord.payload["revision"].as_integer() == revision,
-            EventRecord.payload["reason"].as_string() == "calendar",
-        )
-        .order_by(EventRecord.case_id, EventRecord.seq)
+def _moved(revision: int) -> Any:
+    return and_(
+        EventRecord.type == EventType.deadline_moved.value,
+        EventRecord.payload["revision"].as_integer() == revision,
+        EventRecord.payload["reason"].as_string() == "calendar",
     )
+
+
+def moved_by_revision(
+    target: StoreOrSession, revision: int, limit: int | None = None
+) -> list[Event]:
+    """The ``deadline.moved`` events a calendar revision caused, by case and sequence (not the
+    moves of resumed clocks that happened to be computed with it); the first ``limit``."""
+    query = (
+        select(EventRecord).where(_moved(revision)).order_by(EventRecord.case_id, EventRecord.seq)
+    )
+    if limit is not None:
+        query = query.limit(limit)
     with transaction(target) as session:
         return [_event(r) for r in session.scalars(query)]
+
+
+def moved_counts(target: StoreOrSession, revision: int) -> tuple[int, int]:
+    """How many deadlines a calendar revision moved, and in how many cases."""
+    query = select(func.count(), func.count(func.distinct(EventRecord.case_id))).where(
+        _moved(revision)
+    )
+    with transaction(target) as session:
+        moved, cases = session.execute(query).one()
+    return int(moved), int(cases)
 
 
 # --------------------------------------------------------------------------- events

@@ -14,15 +14,17 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any, Literal, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, and_, case, delete, literal, or_, select, update
+from sqlalchemy.orm import Session
 
 from store.db import StoreOrSession, transaction
-from store.models import SignInThrottle, User, WebSession
+from store.models import SignInThrottle, User, UTCDateTime, WebSession
 from store.users import UserInfo, _info
+from store.writes import insert_statement
 
 HASHER = PasswordHasher()
 """Argon2id with the library's current recommended parameters (RFC 9106 low-memory profile)."""
@@ -156,73 +158,134 @@ def forget_expired(target: StoreOrSession, now: dt.datetime, window: dt.timedelt
 
 @dataclass(frozen=True)
 class Throttle:
-    """Failed sign-ins count within ``window``; reaching a key's limit locks it for ``lock``
-    (等保 2.0 登录失败处理: limit failed attempts, lock, and say until when). The limits are
-    per key: one for a user id (whatever address tries it), one for a client address
-    (whatever user ids it tries)."""
+    """Sign-in attempts count within ``window``; a key's attempts past its limit lock it for
+    ``lock`` (等保 2.0 登录失败处理: limit failed attempts, lock, and say until when). The
+    limits are per key: one for a user id (whatever address tries it), one for a client
+    address (whatever user ids it tries)."""
 
     window: dt.timedelta
     lock: dt.timedelta
 
 
+KeyKind = Literal["user", "address"]
+
+
 def user_key(user_id: str) -> str:
-    return f"user:{user_id.casefold()[:150]}"
+    return f"user:{user_id[:150]}"
 
 
 def address_key(address: str) -> str:
-    return f"ip:{address[:150]}"
+    return f"address:{address[:150]}"
 
 
-def locked_until(target: StoreOrSession, keys: list[str], now: dt.datetime) -> dt.datetime | None:
-    """Until when sign-in is refused for any of ``keys`` (None: it is not)."""
+def _bump(session: Session, key: str, now: dt.datetime, window: dt.timedelta) -> tuple[int, Any]:
+    """Count one attempt on ``key`` in a single statement (no lost count between concurrent
+    attempts, on either backend): a new window after ``window``, nothing while locked."""
+    table = cast(Table, SignInThrottle.__table__)
+    c = table.c
+    at = literal(now, UTCDateTime())
+    fresh = c.first_at <= literal(now - window, UTCDateTime())
+    held = and_(c.locked_until.is_not(None), c.locked_until > at)
+    statement = (
+        insert_statement(session, table)
+        .values(key=key, failures=1, first_at=now, locked_until=None)
+        .on_conflict_do_update(
+            index_elements=[c.key],
+            set_={
+                "failures": case((held, c.failures), (fresh, 1), else_=c.failures + 1),
+                "first_at": case((held, c.first_at), (fresh, at), else_=c.first_at),
+            },
+        )
+        .returning(c.failures, c.locked_until)
+    )
+    failures, until = session.execute(statement).one()
+    return int(failures), until
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A sign-in attempt as counted before its password is checked."""
+
+    counts: dict[str, int]
+    """Attempts of each key in its window, this one included."""
+    locked: dict[str, dt.datetime]
+    """Keys locked now, with until when: the attempt is refused without a password check."""
+
+
+def begin_attempt(
+    target: StoreOrSession, limits: dict[str, int], now: dt.datetime, throttle: Throttle
+) -> Attempt:
+    """Count an attempt against each key before its password is hashed, so that attempts sent
+    at once get no more password checks than the limit; a key past its limit locks now."""
+    counts: dict[str, int] = {}
+    locked: dict[str, dt.datetime] = {}
     with transaction(target) as session:
-        found = session.scalars(
-            select(SignInThrottle.locked_until).where(
-                SignInThrottle.key.in_(keys), SignInThrottle.locked_until > now
-            )
-        ).all()
-    return max((u for u in found if u is not None), default=None)
+        for key, limit in limits.items():
+            count, until = _bump(session, key, now, throttle.window)
+            counts[key] = count
+            if until is not None and until > now:
+                locked[key] = until
+            elif count > limit:
+                locked[key] = _lock(session, key, now, throttle)
+    return Attempt(counts, locked)
 
 
-def failed(
-    target: StoreOrSession, keys: dict[str, int], now: dt.datetime, throttle: Throttle
-) -> dt.datetime | None:
-    """Count a failed sign-in against each key (with the failures that lock it); until when
-    the attempt locked one of them, if it did."""
-    until: dt.datetime | None = None
-    for key, limit in keys.items():
-        for _ in range(2):  # a concurrent first failure of the same key: count on its row
-            try:
-                with transaction(target) as session:
-                    row = session.get(SignInThrottle, key, with_for_update=True)
-                    if row is None:
-                        row = SignInThrottle(key=key, failures=0, first_at=now)
-                        session.add(row)
-                    elif now - row.first_at > throttle.window:
-                        row.failures, row.first_at = 0, now
-                    row.failures += 1
-                    if row.failures >= limit:
-                        row.locked_until = now + throttle.lock
-                        row.failures, row.first_at = 0, now
-                        until = max(until or row.locked_until, row.locked_until)
-                break
-            except IntegrityError:
-                continue
+def _lock(session: Session, key: str, now: dt.datetime, throttle: Throttle) -> dt.datetime:
+    until = now + throttle.lock
+    session.execute(
+        update(SignInThrottle)
+        .where(SignInThrottle.key == key)
+        .values(locked_until=until, failures=0, first_at=now)
+    )
     return until
 
 
-def succeeded(target: StoreOrSession, user_id: str) -> None:
-    """A right password clears the user's failures (not those of the address)."""
+def failed(
+    target: StoreOrSession,
+    attempt: Attempt,
+    limits: dict[str, int],
+    now: dt.datetime,
+    throttle: Throttle,
+) -> dict[str, dt.datetime]:
+    """The password was wrong: the keys whose limit this attempt reached lock now."""
+    reached = [k for k, limit in limits.items() if attempt.counts.get(k, 0) >= limit]
+    if not reached:
+        return {}
+    with transaction(target) as session:
+        return {key: _lock(session, key, now, throttle) for key in reached}
+
+
+def succeeded(target: StoreOrSession, user_id: str, address: str) -> None:
+    """A right password: the user id's count is cleared, and the attempt is not held against
+    the address (an office behind one address signs in all day)."""
     with transaction(target) as session:
         session.execute(delete(SignInThrottle).where(SignInThrottle.key == user_key(user_id)))
+        session.execute(
+            update(SignInThrottle)
+            .where(SignInThrottle.key == address_key(address), SignInThrottle.failures > 0)
+            .values(failures=SignInThrottle.failures - 1)
+        )
 
 
-def locks(target: StoreOrSession, now: dt.datetime) -> dict[str, dt.datetime]:
-    """The user ids locked now, with until when (for the administrator's page)."""
+def split_key(key: str) -> tuple[KeyKind, str]:
+    kind, _, subject = key.partition(":")
+    return ("user" if kind == "user" else "address"), subject
+
+
+def locks(target: StoreOrSession, now: dt.datetime) -> list[tuple[KeyKind, str, dt.datetime]]:
+    """What is locked now: (user or address, which, until when), soonest end first."""
     with transaction(target) as session:
         rows = session.execute(
-            select(SignInThrottle.key, SignInThrottle.locked_until).where(
-                SignInThrottle.key.like("user:%"), SignInThrottle.locked_until > now
-            )
+            select(SignInThrottle.key, SignInThrottle.locked_until)
+            .where(SignInThrottle.locked_until > now)
+            .order_by(SignInThrottle.locked_until)
         ).all()
-    return {key.removeprefix("user:"): until for key, until in rows if until is not None}
+    return [(*split_key(key), until) for key, until in rows if until is not None]
+
+
+def unlock(target: StoreOrSession, kind: KeyKind, subject: str) -> bool:
+    """Lift a lock (and forget the count) of a user id or an address; False if none."""
+    key = user_key(subject) if kind == "user" else address_key(subject)
+    with transaction(target) as session:
+        result = session.execute(delete(SignInThrottle).where(SignInThrottle.key == key))
+        return bool(result.rowcount)  # type: ignore[attr-defined]

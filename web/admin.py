@@ -17,13 +17,15 @@ from pydantic import ValidationError
 from temporalio.client import Client
 
 from api.deps import get_calendars, get_client, get_now, get_settings_dep, get_store
+from api.public import EventPublic
 from api.routes import admin as admin_api
 from api.routes import subscribers as subscriber_api
 from api.schemas import NewToken, NewUser, UserUpdate
 from definitions.calendar import SHANGHAI
 from store import queries
+from store.calendars import year_at
 from store.db import Store
-from store.sessions import PasswordRefused, SignedIn, check_password, locks
+from store.sessions import PasswordRefused, SignedIn, check_password
 from store.users import list_users, user_detail
 from web.pages import Visitor, VisitorDep, check_csrf, render, signed_in
 from workflows.contracts import EventType, Role
@@ -223,21 +225,20 @@ async def publish_calendar(
 @router.get("/work/admin/calendars/{revision}", response_class=HTMLResponse)
 def moved_page(revision: int, request: Request, who: VisitorDep, store: StoreDep) -> HTMLResponse:
     """The deadlines a calendar revision moved, case by case, before and after."""
-    signed = signed_in(who, Role.admin)
-    revision = max(1, min(revision, 2**31 - 1))
-    moved = admin_api.moved(revision, signed.user, store)
-    year = next(
-        (y for y in admin_api.calendars(signed.user, store) if y.revision == revision), None
-    )
+    signed_in(who, Role.admin)
+    year = year_at(store, revision) if 1 <= revision < 2**31 else None
+    if year is None:
+        return render(request, who, "missing.html", status_code=404, what=f"#{revision}"[:20])
+    total, cases = queries.moved_counts(store, revision)
     return render(
         request,
         who,
         "admin_moved.html",
         revision=revision,
         year=year,
-        total=len(moved),
-        moved=moved[:MOVED_SHOWN],
-        cases=len({e.case_id for e in moved}),
+        total=total,
+        moved=[EventPublic.of(e) for e in queries.moved_by_revision(store, revision, MOVED_SHOWN)],
+        cases=cases,
     )
 
 
@@ -253,6 +254,7 @@ def _users(
     issued: tuple[str, str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
+    assert who.signed is not None
     details = [user_detail(store, u.id) for u in list_users(store)]
     return render(
         request,
@@ -260,7 +262,7 @@ def _users(
         "admin_users.html",
         status_code=status_code,
         users=[d for d in details if d is not None],
-        locked=locks(store, get_now(request)),
+        locks=admin_api.sign_in_locks(who.signed.user, store, get_now(request)),
         issued=issued,
         errors=errors or [],
         roles=[r.value for r in Role if r is not Role.system],
@@ -336,8 +338,10 @@ def user_action(
                 signed.user,
                 store,
             )
-            # Shown once, on this answer only (never stored in plain).
-            return _users(request, who, store, issued=(user_id, issued.token))
+            # Shown once, on this answer only (never stored in plain, never cached).
+            shown = _users(request, who, store, issued=(user_id, issued.token))
+            shown.headers["Cache-Control"] = "no-store"
+            return shown
         if action in ("disable", "enable"):
             admin_api.edit_user(
                 user_id,
@@ -372,7 +376,11 @@ def revoke_token(
     last one)."""
     signed = _admin(request, who, csrf)
     try:
-        admin_api.delete_token(max(1, min(token_id, 2**31 - 1)), signed.user, store)
+        if not 1 <= token_id < 2**31:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"令牌不存在 / no live token {str(token_id)[:20]}"
+            )
+        admin_api.delete_token(token_id, signed.user, store)
     except HTTPException as error:
         lines, code = _refused(error)
         return _users(request, who, store, errors=lines, status_code=code)
@@ -380,6 +388,31 @@ def revoke_token(
 
 
 USERS = "/work/admin/users"
+
+
+@router.post("/work/admin/locks/clear")
+def clear_lock(
+    request: Request,
+    who: VisitorDep,
+    store: StoreDep,
+    csrf: Annotated[str | None, Form(max_length=100)] = None,
+    kind: Annotated[str, Form(max_length=20)] = "",
+    subject: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Lift a sign-in lock, as ``DELETE /admin/sign-in-locks``."""
+    signed = _admin(request, who, csrf)
+    if kind not in ("user", "address") or not 1 <= len(subject) <= 150:
+        return _users(
+            request, who, store, errors=["kind/subject: 无此锁定 / no such lock"], status_code=422
+        )
+    try:
+        admin_api.lift_sign_in_lock(
+            signed.user, store, "user" if kind == "user" else "address", subject
+        )
+    except HTTPException as error:
+        lines, code = _refused(error)
+        return _users(request, who, store, errors=lines, status_code=code)
+    return RedirectResponse(USERS, status.HTTP_303_SEE_OTHER)
 
 
 # --------------------------------------------------------------------------- webhook subscribers
@@ -439,6 +472,15 @@ async def add_subscriber(
     chosen = [t[:64] for t in types or []]
     begin: int | str = "now" if start == "now" else 0 if start == "all" else _cursor(after)
     form = {"url": url, "types": chosen, "start": start, "after": after}
+    if start == "after" and not isinstance(begin, int):
+        return _subscribers(
+            request,
+            who,
+            store,
+            errors=["after: 须为事件号（数字）/ must be an event id (digits)"],
+            form=form,
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
     try:
         body = subscriber_api.NewSubscriber.model_validate_json(
             json.dumps({"url": url.strip(), "secret": secret, "types": chosen, "start": begin})
@@ -462,7 +504,6 @@ def subscriber_action(
 ) -> Response:
     """Pause, resume, resend from a feed id, or remove a subscriber, as the API does."""
     signed = _admin(request, who, csrf)
-    subscriber_id = max(1, min(subscriber_id, 2**31 - 1))
     every: dict[str, dict[str, Any]] = {
         "pause": {"active": False},
         "resume": {"active": True},
@@ -470,6 +511,10 @@ def subscriber_action(
     }
     changes = every.get(action, {})
     try:
+        if not 1 <= subscriber_id < 2**31:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"订阅不存在 / no subscriber {str(subscriber_id)[:20]}"
+            )
         if action == "remove":
             subscriber_api.remove_subscriber(subscriber_id, signed.user, store)
         elif changes:

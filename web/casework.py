@@ -120,13 +120,12 @@ class Loaded:
 
 
 def _value(value: Any, lang: str) -> str:
-    """A form value in words: yes/no, whole numbers without ".0", lists joined."""
+    """A form value in words: yes/no, whole numbers without ".0" (as typed: no separators,
+    a year stays 2026), lists joined."""
     if isinstance(value, bool):
         return ("是", "否")[not value] if lang == "zh" else ("yes", "no")[not value]
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return f"{int(value):,}"
-    if isinstance(value, int):
-        return f"{value:,}"
+        return str(int(value))
     if isinstance(value, list):
         return "、".join(_value(v, lang) for v in value)
     return "—" if value is None else str(value)[:500]

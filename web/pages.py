@@ -306,17 +306,18 @@ async def login(
         )
     settings = get_settings_dep(request)
     name = user_id.strip()
-    keys = {
+    address = request.client.host if request.client else "unknown"
+    limits = {
         sign_ins.user_key(name): settings.sign_in_attempts,
-        sign_ins.address_key(request.client.host if request.client else "unknown"): (
-            settings.sign_in_address_attempts
-        ),
+        sign_ins.address_key(address): settings.sign_in_address_attempts,
     }
     throttle = throttle_of(settings)
-    # A locked user id or address is refused before any password is hashed.
-    locked = await run_in_threadpool(sign_ins.locked_until, store, list(keys), now)
+    # Counted before any password is hashed: attempts sent at once get no more checks than
+    # the limit, and a locked user id or address costs no hash at all.
+    attempt = await run_in_threadpool(sign_ins.begin_attempt, store, limits, now, throttle)
+    locked = attempt.locked
     made = None
-    if locked is None:
+    if not locked:
         made = await run_in_threadpool(
             sign_in,
             store,
@@ -326,8 +327,9 @@ async def login(
             lifetime=dt.timedelta(hours=settings.session_hours),
         )
         if made is None:
-            locked = await run_in_threadpool(sign_ins.failed, store, keys, now, throttle)
+            locked = await run_in_threadpool(sign_ins.failed, store, attempt, limits, now, throttle)
     if made is None:
+        until = max(locked.values()) if locked else None
         response = render(
             request,
             who,
@@ -335,13 +337,14 @@ async def login(
             status_code=429 if locked else 401,
             login_csrf=expected,
             error=True,
-            locked=_local(locked) if locked else None,
+            locked=_local(until) if until else None,
+            address_locked=sign_ins.address_key(address) in locked,
             user_id=name[:100],
         )
-        if locked:
-            response.headers["Retry-After"] = str(max(1, int((locked - now).total_seconds())))
+        if until:
+            response.headers["Retry-After"] = str(max(1, int((until - now).total_seconds())))
         return response
-    await run_in_threadpool(sign_ins.succeeded, store, name)
+    await run_in_threadpool(sign_ins.succeeded, store, name, address)
     secret, _ = made
     if who.secret:
         # Signing in over a live session ends it: one browser, one session.

@@ -24,7 +24,7 @@ from api import explain
 from api.deps import get_calendars, get_client, get_now, get_settings_dep, get_store
 from api.routes import followups as followup_api
 from api.routes import supervisor as supervisor_api
-from api.routes.evaluation import Recent, performance, reengineering, report
+from api.routes.evaluation import Recent, parse_period, performance, reengineering, report
 from evaluation.facts import department_names
 from store import queries
 from store.db import Store
@@ -69,7 +69,7 @@ async def dashboard(
         kept: Recent[tuple[Any, dt.datetime]] = Recent.of(
             request.app.state, "dashboard_figures", DASHBOARD_SECONDS
         )
-        figures, computed_at = await kept.get(chosen, compute)
+        figures, computed_at = await kept.get(parse_period(chosen).label, compute)
         groups = figures.groups
     except HTTPException as exc:
         error = error_text(exc)

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from temporalio.client import Client
 
-from api.deps import Admin, CalendarsDep, ClientDep, SettingsDep, StoreDep
+from api.deps import Admin, CalendarsDep, ClientDep, NowDep, SettingsDep, StoreDep
 from api.errors import ApiError
 from api.public import EventPublic
 from api.schemas import IssuedToken, NewToken, NewUser, StrictBody, UserUpdate
@@ -24,7 +24,7 @@ from services.calendars import recalculate, record_year
 from store import queries
 from store.calendars import PublishedYear, current_years
 from store.db import Store
-from store.sessions import PasswordRefused, set_password
+from store.sessions import KeyKind, PasswordRefused, locks, set_password, unlock
 from store.users import (
     LastAdminError,
     UserDetail,
@@ -424,3 +424,38 @@ def delete_token(
         raise ApiError(status.HTTP_409_CONFLICT, "last_admin", str(exc)) from None
     if not revoked:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"令牌不存在 / no live token {token_id}")
+
+
+class SignInLock(BaseModel):
+    """A user id or a client address refused sign-in for a while after failed attempts."""
+
+    kind: KeyKind
+    subject: str
+    """The user id as typed, or the client address."""
+    locked_until: dt.datetime
+
+
+@router.get("/sign-in-locks")
+def sign_in_locks(user: Admin, store: StoreDep, now: NowDep) -> list[SignInLock]:
+    """User ids and client addresses locked now after failed sign-ins to the pages
+    (``ONETRIP_SIGN_IN_*``), soonest end first."""
+    return [
+        SignInLock(kind=kind, subject=subject, locked_until=until)
+        for kind, subject, until in locks(store, now)
+    ]
+
+
+@router.delete("/sign-in-locks", status_code=status.HTTP_204_NO_CONTENT)
+def lift_sign_in_lock(
+    user: Admin,
+    store: StoreDep,
+    kind: Annotated[KeyKind, Query()],
+    subject: Annotated[str, Query(min_length=1, max_length=150)],
+) -> None:
+    """Lift a lock and forget the failed attempts of a user id or an address (a new password
+    lifts its user's lock too)."""
+    if not unlock(store, kind, subject):
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"没有此锁定 / no lock of {kind} {subject[:40]}",
+        )

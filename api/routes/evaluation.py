@@ -110,13 +110,14 @@ RECENT_LIMIT = 64
 
 
 class Recent(Generic[T]):
-    """Answers kept a while in the app's state, each computed one at a time: figures over a
-    period cost a scan of its cases, and many people open the same page."""
+    """Answers kept a while in the app's state: figures over a period cost a scan of its
+    cases, and many people open the same page. One computation per key at a time (those
+    asking meanwhile share it); other keys and fresh answers never wait."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.kept: dict[Hashable, tuple[float, T]] = {}
-        self.lock = asyncio.Lock()
+        self.pending: dict[Hashable, asyncio.Task[T]] = {}
 
     @classmethod
     def of(cls, state: Any, name: str, seconds: float) -> Recent[T]:
@@ -128,18 +129,27 @@ class Recent(Generic[T]):
         return found
 
     async def get(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
-        async with self.lock:
-            clock = time.monotonic()
-            for old in [k for k, (at, _) in self.kept.items() if clock - at >= self.seconds]:
-                del self.kept[old]  # expired: at most as many answers as asked for lately
-            cached = self.kept.get(key)
-            if cached is not None:
-                return cached[1]
-            answer = await compute()
-            if len(self.kept) >= RECENT_LIMIT:
-                del self.kept[min(self.kept, key=lambda k: self.kept[k][0])]
-            self.kept[key] = (time.monotonic(), answer)
-            return answer
+        cached = self.kept.get(key)
+        if cached is not None and time.monotonic() - cached[0] < self.seconds:
+            return cached[1]
+        task = self.pending.get(key)
+        if task is None:
+            task = asyncio.ensure_future(compute())
+            self.pending[key] = task
+            task.add_done_callback(lambda done: self._keep(key, done))
+        # A person who leaves does not cancel the computation the others wait for.
+        return await asyncio.shield(task)
+
+    def _keep(self, key: Hashable, done: asyncio.Task[T]) -> None:
+        self.pending.pop(key, None)
+        if done.cancelled() or done.exception() is not None:
+            return  # a refusal or a failure is not kept: the next person asks again
+        clock = time.monotonic()
+        for old in [k for k, (at, _) in self.kept.items() if clock - at >= self.seconds]:
+            del self.kept[old]  # expired: at most as many answers as asked for lately
+        if len(self.kept) >= RECENT_LIMIT:
+            del self.kept[min(self.kept, key=lambda k: self.kept[k][0])]
+        self.kept[key] = (clock, done.result())
 
 
 # --------------------------------------------------------------------------- 信息公开

@@ -67,6 +67,7 @@ def endpoints(case: str) -> list[tuple[str, str, Any, set[str]]]:
         ("GET", "/admin/subscribers", None, {"admin-1"}),
         ("GET", "/admin/calendars/sources", None, {"admin-1"}),
         ("GET", "/admin/procedures/YZ-YJS-KBQY", None, {"admin-1"}),
+        ("GET", "/admin/sign-in-locks", None, {"admin-1"}),
         (
             "POST",
             "/admin/users",

@@ -44,3 +44,25 @@ async def test_a_refusal_is_not_kept() -> None:
     with pytest.raises(ValueError, match="bad period"):
         await kept.get("x", refuse)
     assert kept.kept == {}
+
+
+async def test_people_asking_at_once_share_one_computation() -> None:
+    import asyncio
+
+    kept: Recent[int] = Recent(60)
+    calls = 0
+    gate = asyncio.Event()
+
+    async def slow() -> int:
+        nonlocal calls
+        calls += 1
+        await gate.wait()
+        return 42
+
+    waiting = [asyncio.create_task(kept.get("2026H2", slow)) for _ in range(5)]
+    await asyncio.sleep(0)
+    other = await kept.get("2026H1", lambda: asyncio.sleep(0, result=7))  # never waits
+    assert other == 7
+    gate.set()
+    assert await asyncio.gather(*waiting) == [42] * 5
+    assert calls == 1
