@@ -25,7 +25,16 @@ PAGES: list[tuple[str, list[str]]] = [
     ("yz-scjg", ["/work/inbox", "/work/followups"]),
     ("supervisor", ["/work/dashboard", "/work/overdue"]),
     ("zhangsan", ["/my"]),
-    ("admin", ["/work/admin"]),
+    (
+        "admin",
+        [
+            "/work/admin",
+            "/work/admin/users",
+            "/work/admin/calendars",
+            "/work/admin/subscribers",
+            "/work/admin/procedures/YZ-YJS-KBQY",
+        ],
+    ),
 ]
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 

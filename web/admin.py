@@ -26,7 +26,7 @@ from store import queries
 from store.calendars import year_at
 from store.db import Store
 from store.sessions import PasswordRefused, SignedIn, check_password
-from store.users import list_users, user_detail
+from store.users import user_details
 from web.pages import Visitor, VisitorDep, check_csrf, render, signed_in
 from workflows.contracts import EventType, Role
 
@@ -255,13 +255,12 @@ def _users(
     status_code: int = 200,
 ) -> HTMLResponse:
     assert who.signed is not None
-    details = [user_detail(store, u.id) for u in list_users(store)]
     return render(
         request,
         who,
         "admin_users.html",
         status_code=status_code,
-        users=[d for d in details if d is not None],
+        users=user_details(store),
         locks=admin_api.sign_in_locks(who.signed.user, store, get_now(request)),
         issued=issued,
         errors=errors or [],

@@ -14,6 +14,8 @@ from store.users import (
     issue_token,
     list_users,
     revoke_token,
+    user_detail,
+    user_details,
     user_for_token,
 )
 from workflows.contracts import Role
@@ -44,3 +46,31 @@ def test_one_bootstrap_admin_when_replicas_race(store: Store) -> None:
     assert admin is not None
     assert admin.role is Role.admin
     assert not ensure_admin(store, "ot_other")
+
+
+def test_every_user_s_detail_at_once_is_each_one_s_detail(store: Store) -> None:
+    from store.writes import record
+    from tests.store.factories import record_input, task_row
+    from workflows.contracts import TaskState
+
+    create_user(store, id="scjg-1", name="审批员", role=Role.caseworker, department="YZ-SCJG")
+    create_user(store, id="sw-1", name="税务", role=Role.caseworker, department="YZ-SW")
+    create_user(store, id="boss", name="监督", role=Role.supervisor)
+    issue_token(store, "scjg-1", "laptop")
+    revoke_token(store, issue_token(store, "scjg-1", "old")[0])
+    record(
+        store,
+        record_input(
+            "C-1",
+            tasks=[
+                task_row("C-1", "a", last_seq=3, state=TaskState.claimed, assignee="scjg-1"),
+                task_row("C-1", "b", last_seq=3, state=TaskState.claimed, assignee="scjg-1"),
+                task_row("C-1", "c", last_seq=3, state=TaskState.approved, assignee="sw-1"),
+            ],
+        ),
+    )
+    everyone = user_details(store)
+    assert [u.id for u in everyone] == ["boss", "scjg-1", "sw-1"]
+    assert everyone == [user_detail(store, u.id) for u in everyone]
+    assert [u.claimed_tasks for u in everyone] == [0, 2, 0]
+    assert [len(u.tokens) for u in everyone] == [0, 2, 0]
