@@ -9,6 +9,8 @@ the API's strict JSON rules, so a page accepts exactly what the API accepts.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, HTTPException, Request, status
@@ -118,8 +120,20 @@ def admin_page(request: Request, who: VisitorDep, store: StoreDep) -> HTMLRespon
     return _overview(request, who, store)
 
 
-@router.post("/work/admin/publish", response_class=HTMLResponse)
-async def publish(
+@dataclass
+class Publishing:
+    """A posted YAML form of an administrator's page, with what publishing it needs."""
+
+    request: Request
+    who: Visitor
+    background: BackgroundTasks
+    store: Store
+    client: Client
+    csrf: str | None
+    yaml: str
+
+
+def _publishing(
     request: Request,
     who: VisitorDep,
     background: BackgroundTasks,
@@ -127,18 +141,38 @@ async def publish(
     client: Annotated[Client, Depends(get_client)],
     csrf: Annotated[str | None, Form(max_length=100)] = None,
     yaml: Annotated[str, Form(max_length=YAML_LIMIT)] = "",
-) -> HTMLResponse:
+) -> Publishing:
+    return Publishing(request, who, background, store, client, csrf, yaml)
+
+
+PublishingDep = Annotated[Publishing, Depends(_publishing)]
+
+
+@router.post("/work/admin/publish", response_class=HTMLResponse)
+async def publish(form: PublishingDep) -> HTMLResponse:
     """Publish procedures and calendar years from YAML, as ``POST /admin/procedures``."""
-    signed = _admin(request, who, csrf)
+    return await _publish(form, admin_api.publish_yaml, _overview)
+
+
+Publisher = Callable[..., Awaitable[list[dict[str, Any]]]]
+
+
+async def _publish(
+    form: Publishing, publisher: Publisher, page: Callable[..., HTMLResponse]
+) -> HTMLResponse:
+    """Publish through the API's handler; the page again with what was published, or with
+    each error at its line and the YAML kept to be fixed."""
+    request, who, store = form.request, form.who, form.store
+    signed = _admin(request, who, form.csrf)
     settings = get_settings_dep(request)
     try:
-        out = await admin_api.publish_yaml(
-            signed.user, store, client, settings, yaml.encode("utf-8"), background
+        out = await publisher(
+            signed.user, store, form.client, settings, form.yaml.encode("utf-8"), form.background
         )
     except HTTPException as error:
         lines, code = _refused(error)
-        return _overview(request, who, store, errors=lines, yaml=yaml, status_code=code)
-    return _overview(request, who, store, published=out)
+        return page(request, who, store, errors=lines, yaml=form.yaml, status_code=code)
+    return page(request, who, store, published=out)
 
 
 @router.get("/work/admin/procedures/{code}", response_class=HTMLResponse)
@@ -200,26 +234,10 @@ def calendars_page(request: Request, who: VisitorDep, store: StoreDep) -> HTMLRe
 
 
 @router.post("/work/admin/calendars", response_class=HTMLResponse)
-async def publish_calendar(
-    request: Request,
-    who: VisitorDep,
-    background: BackgroundTasks,
-    store: StoreDep,
-    client: Annotated[Client, Depends(get_client)],
-    csrf: Annotated[str | None, Form(max_length=100)] = None,
-    yaml: Annotated[str, Form(max_length=YAML_LIMIT)] = "",
-) -> HTMLResponse:
+async def publish_calendar(form: PublishingDep) -> HTMLResponse:
     """Publish calendar years, as ``POST /admin/calendars``: open cases recompute after the
     answer, and the revision's page lists the deadlines that moved."""
-    signed = _admin(request, who, csrf)
-    try:
-        out = await admin_api.publish_calendars(
-            signed.user, store, client, get_settings_dep(request), yaml.encode("utf-8"), background
-        )
-    except HTTPException as error:
-        lines, code = _refused(error)
-        return _calendars(request, who, store, errors=lines, yaml=yaml, status_code=code)
-    return _calendars(request, who, store, published=out)
+    return await _publish(form, admin_api.publish_calendars, _calendars)
 
 
 @router.get("/work/admin/calendars/{revision}", response_class=HTMLResponse)
