@@ -305,3 +305,14 @@ def test_stale_failures_and_ended_sessions_are_forgotten(site: Site) -> None:
     with site.store.session() as s:
         assert s.scalar(select(func.count()).select_from(SignInThrottle)) == 0
         assert s.scalar(select(func.count()).select_from(WebSession)) == 0
+
+
+def test_production_password_hashes_use_the_recommended_parameters() -> None:
+    from argon2 import Type
+
+    from tests.conftest import PRODUCTION
+
+    hasher = PRODUCTION["hasher"]  # the suite itself runs on a lighter one
+    assert hasher.type is Type.ID
+    assert hasher.time_cost >= 3
+    assert hasher.memory_cost >= 65536

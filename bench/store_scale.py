@@ -1,0 +1,398 @@
+"""A city's worth of cases on PostgreSQL: fill a database with two years of cases, then time
+the queries people wait on.
+
+    .venv/bin/python -m bench.store_scale --cases 1000000
+    .venv/bin/python -m bench.store_scale --cases 1000000 --measure-only   # again, no refill
+
+The database (``--database``, default ``onetrip_scale`` on the local server) is dropped and
+made again unless ``--measure-only``. The cases are not invented column by column: a few
+thousand *templates* are run offline through the engine's own rules and written by the
+store's own writer (services.history, as ``onetrip dev --demo`` does) into a scratch SQLite
+store — so departments, durations, returns, late tasks, ratings and follow-ups have the
+distributions the simulated people give them. Each template is then copied many times with a
+new case number and applicant, shifted by whole weeks (weekdays stay weekdays) to cover two
+years, and written with COPY. The newest cases are cut at "now" so that inboxes, warnings and
+red cards hold open work. Shifted copies keep their template's working-day arithmetic, so a
+copy's deadline may ignore a holiday of its own weeks: fine for timing queries, not for
+figures about holidays.
+
+Then each query is called ``--repeat`` times and its p50, p95 and max printed in
+milliseconds: a department's inbox (first page and a deep page), the front desk's queue, the
+warning and overdue lists with filters, a case timeline, the event feed after a cursor, the
+figures of one department and of all departments for a half year, and the whole half-year
+report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import re
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from sqlalchemy import JSON, Table, select, text
+from sqlalchemy.engine import make_url
+
+from activities.clock import Calendars
+from core.settings import get_settings
+from definitions.calendar import SHANGHAI
+from definitions.loader import calendar_years
+from definitions.validate import validate_paths
+from evaluation.figures import figures
+from evaluation.periods import Period
+from evaluation.report import build
+from services.history import write_history
+from store import queries
+from store.db import Store
+from store.models import Base
+from store.writes import publish_catalog
+from workflows.contracts import TaskState
+
+SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+TABLES = ("cases", "tasks", "events", "clocks", "followups")
+"""The tables a case's rows live in (by ``case_id``; ``cases`` by ``id``)."""
+END = dt.datetime(2026, 11, 2, 1, 0, tzinfo=dt.UTC)
+"""The fill's "now": a Monday morning in Beijing; cases reach two years back from it."""
+YEARS = 2
+OPEN_SHARE = 0.01
+"""Cases submitted in the last weeks and still open at ``END``: the inboxes' work."""
+ISO = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)?)?$")
+
+
+# --------------------------------------------------------------------------- templates
+
+
+def templates(count: int, seed: int) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """``count`` closed cases run by the rules into a scratch store, as rows by table, by case."""
+    settings = get_settings()
+    report = validate_paths(settings.catalog)
+    assert report.ok
+    assert report.catalog is not None
+    scratch = Store("sqlite://")
+    scratch.migrate()
+    published = [snap for snap, _ in publish_catalog(scratch, report.catalog)]
+    calendars = Calendars(calendar_years(settings.catalog), scratch)
+    write_history(
+        scratch, published, calendars, end=END, cases=count, days=182, seed=seed, prefix="T"
+    )
+    rows: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    with scratch.session() as session:
+        for name in TABLES:
+            table = Base.metadata.tables[name]
+            key = table.c.id if name == "cases" else table.c.case_id
+            for row in session.execute(select(table).order_by(key)).mappings():
+                rows[str(row[key.name])][name].append(dict(row))
+    scratch.dispose()
+    return rows
+
+
+# --------------------------------------------------------------------------- copies
+
+
+def _shift(value: Any, delta: dt.timedelta) -> Any:
+    """Every instant and date in a value moved by ``delta`` (JSON included)."""
+    if isinstance(value, dt.datetime):
+        return value + delta
+    if isinstance(value, dt.date):
+        return value + delta
+    if isinstance(value, str) and 10 <= len(value) <= 35 and value[:2] == "20" and ISO.match(value):
+        if len(value) == 10:
+            return (dt.date.fromisoformat(value) + delta).isoformat()
+        return (dt.datetime.fromisoformat(value.replace("Z", "+00:00")) + delta).isoformat()
+    if isinstance(value, dict):
+        return {k: _shift(v, delta) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shift(v, delta) for v in value]
+    return value
+
+
+def _rename(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(old, new) if old in value else value
+    if isinstance(value, dict):
+        return {k: _rename(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rename(v, old, new) for v in value]
+    return value
+
+
+def copy_of(
+    template: dict[str, list[dict[str, Any]]],
+    old: str,
+    new: str,
+    applicant: str,
+    delta: dt.timedelta,
+    cut: dt.datetime | None,
+) -> dict[str, list[dict[str, Any]]]:
+    """A template's rows as another case: its number, applicant and time; cut at ``cut``
+    (what had not happened by then is left out, and the case is open again)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, rows in template.items():
+        moved = []
+        for row in rows:
+            row = _rename(_shift(row, delta), old, new)
+            if name == "cases":
+                row["applicant_id"] = applicant
+            moved.append(row)
+        out[name] = moved
+    if cut is not None:
+        _cut(out, cut)
+    return out
+
+
+def _cut(rows: dict[str, list[dict[str, Any]]], cut: dt.datetime) -> None:
+    """The case as it stood at ``cut``: later events and tasks gone, decisions not yet made."""
+    rows["events"] = [e for e in rows.get("events", []) if e["at"] <= cut]
+    rows["followups"] = []
+    tasks = []
+    for t in rows.get("tasks", []):
+        if t["created_at"] > cut:
+            continue
+        if t["decided_at"] is not None and t["decided_at"] > cut:
+            claimed = t["claimed_at"] is not None and t["claimed_at"] <= cut
+            t["state"] = TaskState.claimed.value if claimed else TaskState.open.value
+            t["assignee"] = t["assignee"] if claimed else None
+            t["claimed_at"] = t["claimed_at"] if claimed else None
+            t["decided_at"] = None
+            t["reason"] = None
+        if t["state"] in (TaskState.open.value, TaskState.claimed.value):
+            t["warned"] = t["warning_at"] is not None and t["warning_at"] <= cut
+            t["overdue"] = t["deadline_at"] is not None and t["deadline_at"] <= cut
+        tasks.append(t)
+    rows["tasks"] = tasks
+    for c in rows.get("cases", []):
+        accepted = c["accepted_at"] is not None and c["accepted_at"] <= cut
+        c["state"] = "in_progress" if accepted else "intake"
+        c["last_seq"] = max((e["seq"] for e in rows["events"]), default=1)
+        for later in ("decided_at", "delivered_at", "closed_at"):
+            if c[later] is not None and c[later] > cut:
+                c[later] = None
+        if c["closed_at"] is None:
+            c["rating"] = c["rating_comment"] = None
+        c["warned"] = c["warning_at"] is not None and c["warning_at"] <= cut
+        c["overdue"] = c["deadline_at"] is not None and c["deadline_at"] <= cut
+
+
+# --------------------------------------------------------------------------- writing
+
+
+class Writer:
+    """COPY of each table's rows into PostgreSQL, a batch at a time."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+        self.columns: dict[str, list[str]] = {}
+        self.json: dict[str, set[str]] = {}
+        for name in TABLES:
+            table: Table = Base.metadata.tables[name]
+            self.columns[name] = [
+                c.name for c in table.columns if not (name == "events" and c.name == "id")
+            ]
+            self.json[name] = {c.name for c in table.columns if isinstance(c.type, JSON)}
+        self.pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
+
+    def add(self, rows: dict[str, list[dict[str, Any]]]) -> None:
+        for name, some in rows.items():
+            self.pending[name].extend(some)
+
+    def flush(self) -> None:
+        with self.conn.cursor() as cur:
+            for name in TABLES:
+                rows = self.pending.pop(name, [])
+                if not rows:
+                    continue
+                columns = self.columns[name]
+                json_columns = self.json[name]
+                with cur.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(
+                            [
+                                Jsonb(row.get(c))
+                                if c in json_columns and row.get(c) is not None
+                                else row.get(c)
+                                for c in columns
+                            ]
+                        )
+        self.conn.commit()
+
+
+def fill(url: str, cases: int, template_count: int, seed: int) -> None:
+    """Make the database afresh and write ``cases`` cases into it."""
+    target = make_url(url)
+    admin = psycopg.connect(
+        str(target.set(drivername="postgresql", database="postgres")), autocommit=True
+    )
+    admin.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
+    admin.execute(f'CREATE DATABASE "{target.database}"')
+    admin.close()
+    store = Store(url)
+    store.migrate()
+    settings = get_settings()
+    report = validate_paths(settings.catalog)
+    assert report.ok
+    assert report.catalog is not None
+    publish_catalog(store, report.catalog)
+    store.dispose()
+
+    started = time.perf_counter()
+    pool = templates(template_count, seed)
+    names = sorted(pool)
+    print(
+        f"templates: {len(names)} closed cases run by the rules in {time.perf_counter() - started:.1f} s"
+    )
+    rng = random.Random(seed)
+    weeks = (YEARS * 365 - 182) // 7
+    conn = psycopg.connect(str(target.set(drivername="postgresql")))
+    writer = Writer(conn)
+    columns = Progress(
+        TextColumn("filling"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} cases"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    began = time.perf_counter()
+    with columns as progress:
+        bar = progress.add_task("fill", total=cases)
+        for index in range(cases):
+            name = names[rng.randrange(len(names))]
+            template = pool[name]
+            submitted = template["cases"][0]["submitted_at"]
+            if rng.random() < OPEN_SHARE:
+                # Submitted in the last three weeks before END, cut at END: open work.
+                delta = END - dt.timedelta(days=rng.uniform(0.2, 21)) - submitted
+                delta = dt.timedelta(days=round(delta / dt.timedelta(days=7)) * 7)
+                cut: dt.datetime | None = END
+                if submitted + delta >= END:
+                    delta -= dt.timedelta(days=7)
+            else:
+                delta = -dt.timedelta(weeks=rng.randrange(weeks + 1))
+                cut = None
+            number = f"S{index:07d}-{name.split('-')[-1]}"
+            applicant = f"applicant-{rng.randrange(cases // 3 + 1):07d}"
+            writer.add(copy_of(template, name, number, applicant, delta, cut))
+            if index % 2000 == 1999:
+                writer.flush()
+                progress.update(bar, completed=index + 1)
+        writer.flush()
+        progress.update(bar, completed=cases)
+    conn.execute("ANALYZE")
+    conn.commit()
+    spent = time.perf_counter() - began
+    counts = {t: conn.execute(text_count(t)).fetchone()[0] for t in TABLES}
+    conn.close()
+    print(
+        f"filled {cases:,} cases in {spent:.0f} s ({cases / spent:,.0f} cases/s): "
+        + ", ".join(f"{t} {n:,}" for t, n in counts.items())
+    )
+
+
+def text_count(table: str) -> str:
+    return f"SELECT count(*) FROM {table}"
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def timed(call: Callable[[], Any], repeat: int) -> tuple[float, float, float]:
+    spent = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        spent.append((time.perf_counter() - start) * 1000)
+    spent.sort()
+    p95 = spent[min(len(spent) - 1, max(0, round(0.95 * len(spent)) - 1))]
+    return statistics.median(spent), p95, spent[-1]
+
+
+def measure(url: str, repeat: int) -> None:
+    store = Store(url)
+    settings = get_settings()
+    calendars = Calendars(calendar_years(settings.catalog), store)
+    calendars.refresh()
+    half = Period.parse(f"{(END - dt.timedelta(days=200)).astimezone(SHANGHAI).year}H1")
+    with store.session() as session:
+        busiest = session.execute(
+            text(
+                "SELECT department FROM tasks WHERE state IN ('open','claimed') AND kind = 'review' GROUP BY department ORDER BY count(*) DESC LIMIT 1"
+            )
+        ).scalar_one()
+        some_case = session.execute(
+            text(
+                "SELECT id FROM cases ORDER BY id OFFSET 500000 % (SELECT count(*) FROM cases) LIMIT 1"
+            )
+        ).scalar_one()
+        middle = session.execute(text("SELECT max(id) / 2 FROM events")).scalar_one()
+    checks: list[tuple[str, Callable[[], Any], int]] = [
+        (f"inbox {busiest}, first page", lambda: queries.inbox(store, busiest), repeat),
+        (
+            f"inbox {busiest}, page 40",
+            lambda: queries.inbox(store, busiest, offset=40 * 50),
+            repeat,
+        ),
+        ("desk queue (YZ-ZWFW)", lambda: queries.inbox(store, "YZ-ZWFW"), repeat),
+        ("overdue list", lambda: queries.overdue_tasks(store), repeat),
+        (
+            f"overdue list, {busiest}",
+            lambda: queries.overdue_tasks(store, department=busiest),
+            repeat,
+        ),
+        (
+            "warning list, YZ-YJS-KBQY",
+            lambda: queries.warning_tasks(store, procedure="YZ-YJS-KBQY"),
+            repeat,
+        ),
+        ("case timeline", lambda: queries.timeline(store, some_case), repeat),
+        ("feed after a cursor (100)", lambda: queries.events_after(store, middle, 100), repeat),
+        (
+            f"figures {half.label}, all departments",
+            lambda: figures(store, half, "department", calendars),
+            max(1, repeat // 10),
+        ),
+        (
+            f"figures {half.label}, by procedure",
+            lambda: figures(store, half, "procedure", calendars),
+            max(1, repeat // 10),
+        ),
+        (
+            f"report {half.label}, {busiest}",
+            lambda: build(store, half, calendars, busiest),
+            max(1, repeat // 10),
+        ),
+        (
+            f"report {half.label}, whole",
+            lambda: build(store, half, calendars),
+            max(1, repeat // 10),
+        ),
+    ]
+    print(f"{'query':44} {'calls':>5} {'p50 ms':>9} {'p95 ms':>9} {'max ms':>9}")
+    for label, call, n in checks:
+        p50, p95, top = timed(call, n)
+        print(f"{label:44} {n:5d} {p50:9.1f} {p95:9.1f} {top:9.1f}")
+    store.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--database", default=f"{SERVER}/onetrip_scale")
+    parser.add_argument("--templates", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--measure-only", action="store_true")
+    args = parser.parse_args(argv)
+    if not args.measure_only:
+        fill(args.database, args.cases, args.templates, args.seed)
+    measure(args.database, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
