@@ -311,8 +311,16 @@ class Writer:
 def fill(url: str, cases: int, template_count: int, seed: int) -> None:
     """Make the database afresh and write ``cases`` cases into it."""
     target = make_url(url)
+    if not str(target.database or "").startswith("onetrip_scale"):
+        # It is dropped and made again: never one of the server's shared databases.
+        raise SystemExit(
+            f"the database is dropped first: name it onetrip_scale…, not {target.database}"
+        )
     admin = psycopg.connect(
-        str(target.set(drivername="postgresql", database="postgres")), autocommit=True
+        target.set(drivername="postgresql", database="postgres").render_as_string(
+            hide_password=False
+        ),
+        autocommit=True,
     )
     admin.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
     admin.execute(f'CREATE DATABASE "{target.database}"')
