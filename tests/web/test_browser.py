@@ -38,6 +38,9 @@ ARGS = [
 ]
 """Without the network flags, chromium keeps calling home on a machine with no internet."""
 PASSWORD = "browser-pass-2025"
+pytestmark = pytest.mark.parametrize("store", ["postgres"], indirect=True)
+"""In the browser the pages are what is tested, on the store deployments use; the API and
+page tests without a browser cover both stores."""
 
 
 def _chromium() -> str:
