@@ -43,6 +43,7 @@ from sqlalchemy import JSON, Date, Table, select, text
 from sqlalchemy.engine import make_url
 
 from activities.clock import Calendars
+from bench.pg import SERVER, fresh_database
 from core.settings import get_settings
 from definitions.calendar import SHANGHAI
 from definitions.loader import calendar_years
@@ -57,7 +58,6 @@ from store.models import Base, UTCDateTime
 from store.writes import publish_catalog
 from workflows.contracts import TaskState
 
-SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 TABLES = ("cases", "tasks", "events", "clocks", "followups")
 """The tables a case's rows live in (by ``case_id``; ``cases`` by ``id``)."""
 END = dt.datetime(2026, 11, 2, 1, 0, tzinfo=dt.UTC)
@@ -310,21 +310,8 @@ class Writer:
 
 def fill(url: str, cases: int, template_count: int, seed: int) -> None:
     """Make the database afresh and write ``cases`` cases into it."""
+    fresh_database(url, "onetrip_scale")
     target = make_url(url)
-    if not str(target.database or "").startswith("onetrip_scale"):
-        # It is dropped and made again: never one of the server's shared databases.
-        raise SystemExit(
-            f"the database is dropped first: name it onetrip_scale…, not {target.database}"
-        )
-    admin = psycopg.connect(
-        target.set(drivername="postgresql", database="postgres").render_as_string(
-            hide_password=False
-        ),
-        autocommit=True,
-    )
-    admin.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
-    admin.execute(f'CREATE DATABASE "{target.database}"')
-    admin.close()
     store = Store(url)
     store.migrate()
     settings = get_settings()
