@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, and_, or_, select, text, update
+from sqlalchemy import Table, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from definitions.models import WarningThreshold
@@ -235,7 +235,6 @@ def record(
     ``last_seq``)."""
     from store.writes import (
         CLOCKS,
-        FEED_LOCK,
         TASKS,
         clock_rows,
         insert_events,
@@ -245,9 +244,6 @@ def record(
 
     now = dt.datetime.now(dt.UTC)
     with transaction(target) as session:
-        if session.get_bind().dialect.name == "postgresql":
-            # Commit in event-id order with the cases' writes (see store.writes.record).
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
         inserted = insert_events(session, data.events, now)
         row = _columns(data.followup) | {"updated_at": now}
         existing = session.scalar(select(FollowUpRecord.id).where(FollowUpRecord.id == row["id"]))

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -315,10 +316,10 @@ class RequestKey(Base):
 class EventRecord(Base):
     """The ``events`` table: the append-only supervision feed.
 
-    ``id`` is the global cursor of the feed (:func:`store.queries.events_after`); (case_id, seq)
-    is the event's identity assigned by the workflow, unique so that retried inserts are no-ops.
-    No foreign key to ``cases``: the feed is the source of truth and the projections can be
-    dropped and rebuilt from it.
+    ``position`` is the global cursor of the feed (:func:`store.queries.events_after`), given
+    after commit (:mod:`store.feed`); (case_id, seq) is the event's identity assigned by the
+    workflow, unique so that retried inserts are no-ops. No foreign key to ``cases``: the feed
+    is the source of truth and the projections can be dropped and rebuilt from it.
     """
 
     __tablename__ = "events"
@@ -326,11 +327,21 @@ class EventRecord(Base):
         UniqueConstraint("case_id", "seq", name="uq_events_case_id_seq"),
         Index("ix_events_at", "at"),
         Index("ix_events_type", "type"),
-        # Never reuse an id, even of a deleted last row: consumers page by id.
+        Index("uq_events_position", "position", unique=True),
+        # What the sequencer looks for: committed events not numbered yet (a few at a time).
+        Index(
+            "ix_events_unsequenced",
+            "id",
+            postgresql_where=text("position IS NULL"),
+            sqlite_where=text("position IS NULL"),
+        ),
+        # Never reuse an id, even of a deleted last row.
         {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    position: Mapped[int | None] = mapped_column(BigInteger)
+    """1, 2, 3 … in the order events committed, without gaps; None until sequenced."""
     case_id: Mapped[str] = mapped_column(String(ID))
     seq: Mapped[int] = mapped_column(Integer)
     """1, 2, 3 … within the case, assigned by the workflow."""

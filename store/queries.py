@@ -16,6 +16,7 @@ from sqlalchemy import Select, and_, exists, func, or_, select
 
 from definitions.calendar import SHANGHAI
 from definitions.versioning import ProcedureSnapshot
+from store import feed
 from store.models import (
     Case,
     ClockRecord,
@@ -529,19 +530,29 @@ def timeline(target: StoreOrSession, case_id: str) -> list[Event]:
 def events_after(
     target: StoreOrSession, cursor: int = 0, limit: int = 100
 ) -> tuple[list[tuple[int, Event]], int]:
-    """A page of the global supervision feed, in insertion order.
+    """A page of the global supervision feed, in the order events committed.
+
+    Every event committed before the call is in the feed (the pending ones are sequenced
+    first, :mod:`store.feed`), and positions only grow: a cursor never passes an event that
+    is yet to appear.
 
     Args:
-        cursor: the id of the last event already seen (0: from the start).
+        cursor: the position of the last event already seen (0: from the start).
         limit: at most this many events.
 
     Returns:
-        ``(rows, next_cursor)``: each row is ``(event id, event)``; pass ``next_cursor`` back
+        ``(rows, next_cursor)``: each row is ``(position, event)``; pass ``next_cursor`` back
         to get the next page. It equals ``cursor`` when nothing newer exists yet.
     """
-    query = select(EventRecord).where(EventRecord.id > cursor).order_by(EventRecord.id).limit(limit)
+    feed.sequence(target)
+    query = (
+        select(EventRecord)
+        .where(EventRecord.position > cursor)
+        .order_by(EventRecord.position)
+        .limit(limit)
+    )
     with transaction(target) as session:
-        rows = [(r.id, _event(r)) for r in session.scalars(query)]
+        rows = [(int(r.position or 0), _event(r)) for r in session.scalars(query)]
     return rows, rows[-1][0] if rows else cursor
 
 

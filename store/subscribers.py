@@ -1,10 +1,10 @@
 """External supervision systems subscribed to the event feed (推送): where, what, how far.
 
 A subscriber is a URL with a shared secret, the event types it wants (none: every type) and
-a cursor: the id of the last feed event it has acknowledged. Deliveries send the events after
+a cursor: the feed position of the last event it has acknowledged. Deliveries send the events after
 the cursor in feed order, and the cursor only moves when the receiver answers 2xx, so nothing
 is skipped and nothing arrives out of order; a batch that failed is sent again, whole, later
-(at least once: receivers drop repeats by event id). A lease keeps two workers from sending
+(at least once: receivers drop repeats by feed position, the events' ``id``). A lease keeps two workers from sending
 to one subscriber at the same time.
 """
 
@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 
+from store import feed
 from store.db import StoreOrSession, transaction
-from store.models import EventRecord, Subscriber
+from store.models import Subscriber
 
 LEASE_SECONDS = 60
 """How long a worker owns a subscriber's delivery; longer than a batch's request timeout."""
@@ -36,7 +37,7 @@ class SubscriberRow(BaseModel):
     types: list[str]
     active: bool
     cursor: int
-    """The id of the last event the receiver acknowledged."""
+    """The feed position of the last event the receiver acknowledged."""
     created_at: dt.datetime
     created_by: str | None = None
     delivered_at: dt.datetime | None = None
@@ -84,7 +85,7 @@ def add(
     with transaction(target) as session:
         start = cursor
         if start is None:
-            start = session.scalar(select(func.max(EventRecord.id))) or 0
+            start = feed.head(session)
         row = Subscriber(
             url=url,
             secret=secret,
@@ -109,7 +110,7 @@ def _status(row: Subscriber, newest: int) -> SubscriberStatus:
 
 def all_status(target: StoreOrSession) -> list[SubscriberStatus]:
     with transaction(target) as session:
-        newest = session.scalar(select(func.max(EventRecord.id))) or 0
+        newest = feed.head(session)
         rows = session.scalars(select(Subscriber).order_by(Subscriber.id))
         return [_status(r, newest) for r in rows]
 
@@ -119,7 +120,7 @@ def status(target: StoreOrSession, subscriber_id: int) -> SubscriberStatus | Non
         row = session.get(Subscriber, subscriber_id)
         if row is None:
             return None
-        newest = session.scalar(select(func.max(EventRecord.id))) or 0
+        newest = feed.head(session)
         return _status(row, newest)
 
 

@@ -14,14 +14,14 @@ from enum import Enum
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Table, select, text
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from definitions.loader import Catalog
 from definitions.models import FormSchema, Procedure
 from definitions.versioning import ProcedureSnapshot, snapshot
-from store import followups, outbox
+from store import feed, followups, outbox
 from store.db import StoreOrSession, transaction
 from store.models import Base, ProcedureVersion, RequestKey
 from workflows.contracts import (
@@ -34,9 +34,6 @@ from workflows.contracts import (
 )
 
 Batch = TypeVar("Batch", bound=BaseModel)
-
-FEED_LOCK = 0x0E7E_0001
-"""PostgreSQL advisory lock key taken by every :func:`record` transaction (see there)."""
 
 CASES: Table = Base.metadata.tables["cases"]
 TASKS: Table = Base.metadata.tables["tasks"]
@@ -89,12 +86,21 @@ def insert_statement(session: Session, table: Table) -> postgresql.Insert | sqli
 
 
 def insert_events(session: Session, events: Sequence[Event], now: dt.datetime) -> int:
-    """Insert events not stored yet (by case id and seq); returns how many were new."""
+    """Insert events not stored yet (by case id and seq); returns how many were new.
+
+    They reach the feed once they have committed and been given their position
+    (:mod:`store.feed`): on SQLite, which runs one writer at a time, right here in the
+    writer's transaction; on PostgreSQL by a sequencer after commit, so that writers never
+    wait for each other.
+    """
     rows = [_columns(e, ["payload"]) | {"recorded_at": now} for e in events]
     inserted = 0
-    stmt = _insert_events(session.get_bind().dialect.name)
+    dialect = session.get_bind().dialect.name
+    stmt = _insert_events(dialect)
     for start in range(0, len(rows), EVENT_BATCH):
         inserted += len(session.execute(stmt, rows[start : start + EVENT_BATCH]).all())
+    if inserted and dialect == "sqlite":
+        feed.number_pending(session)
     return inserted
 
 
@@ -169,11 +175,8 @@ def record(target: StoreOrSession, data: RecordInput, *, notify: bool = True) ->
     greater than the stored one (or the row is new), so a late or retried older write never
     overwrites newer state. Calling twice with the same input inserts nothing the second time.
 
-    On PostgreSQL the transaction first takes a transaction-scoped advisory lock, so record
-    transactions commit one after another. Without it, a transaction that drew event id 10 could
-    commit after one that drew id 11, and a feed consumer paging by id
-    (:func:`store.queries.events_after`) that already read 11 would never see 10. SQLite
-    serialises writers anyway. The lock is held for a few statements per call.
+    Writers do not wait for each other: the events reach the feed in the order they commit
+    (:mod:`store.feed`).
 
     Args:
         target: a :class:`Store` (committed on return) or a session (the caller commits).
@@ -186,9 +189,6 @@ def record(target: StoreOrSession, data: RecordInput, *, notify: bool = True) ->
     """
     now = dt.datetime.now(dt.UTC)
     with transaction(target) as session:
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
-
         inserted = insert_events(session, data.events, now)
 
         case = _columns(data.case, ["departments", "form", "missing"]) | {"updated_at": now}

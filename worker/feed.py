@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 import structlog
 
-from store import queries, subscribers
+from store import feed, queries, subscribers
 from store.db import Store
 from store.subscribers import Leased
 
@@ -131,6 +131,22 @@ async def deliver_due(store: Store, http: httpx.AsyncClient, now: dt.datetime | 
 
 REQUEST_SECONDS = 10.0
 """How long a receiver may take to answer a batch (well within the lease)."""
+
+
+async def keep_sequencing(store: Store, idle: float = 0.2) -> None:
+    """Give committed events their feed positions as they come (store.feed; PostgreSQL only,
+    where writers leave it to sequencers), so that readers find a short backlog. Runs until
+    cancelled; passes follow each other at once while there is a backlog."""
+    if store.dialect != "postgresql":
+        return
+    while True:
+        try:
+            numbered = await asyncio.to_thread(feed.sequence, store)
+        except Exception as error:  # the store may be down for a while: try again later
+            log.warning("feed sequencing failed", error=str(error)[:200])
+            numbered = 0
+        if numbered < feed.BATCH:
+            await asyncio.sleep(idle)
 
 
 async def keep_delivering(store: Store, every: float) -> None:

@@ -27,7 +27,7 @@ from core.settings import Settings
 from definitions.loader import calendar_years
 from store.db import Store
 from store.sessions import forget_expired
-from worker.feed import keep_delivering
+from worker.feed import keep_delivering, keep_sequencing
 from worker.followups import keep_starting
 from worker.notify import keep_sending, sender_from
 from workflows import search
@@ -151,8 +151,9 @@ def worker_from_settings(
 async def serving(client: Client, store: Store, settings: Settings) -> AsyncIterator[Worker]:
     """A running case worker with what a worker process keeps doing beside it: refreshing the
     calendar years, sending the applicants' notifications, pushing the event feed to its
-    subscribers, starting follow-ups and removing ended page sessions. Leaving it lets in-flight
-    activities finish (graceful shutdown) and stops the background loops."""
+    subscribers (numbering its events first), starting follow-ups and removing ended page
+    sessions. Leaving it lets in-flight activities finish (graceful shutdown) and stops the
+    background loops."""
     added = await register_search_attributes(client)
     if added:
         log.info("search attributes registered", names=added)
@@ -162,6 +163,7 @@ async def serving(client: Client, store: Store, settings: Settings) -> AsyncIter
     loops = [
         asyncio.create_task(keep_calendars_fresh(calendars, settings.calendar_refresh_seconds)),
         asyncio.create_task(keep_sending(store, sender, settings.notify_interval_seconds)),
+        asyncio.create_task(keep_sequencing(store)),
         asyncio.create_task(keep_delivering(store, settings.feed_interval_seconds)),
         asyncio.create_task(
             keep_starting(client, store, settings.task_queue, settings.notify_interval_seconds)

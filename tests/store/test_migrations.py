@@ -166,3 +166,40 @@ def test_cases_keep_their_channel_and_old_ones_get_it_back(backend_url: str) -> 
         assert (channel_of(store, "C-7"), channel_of(store, "C-8")) == ("window", None)
     finally:
         store.dispose()
+
+
+def test_events_stored_before_positions_are_numbered_in_id_order(backend_url: str) -> None:
+    """A store that paged its feed by event id: its events get positions 1, 2, 3 … in id
+    order, and a subscriber's cursor (an event id) becomes the position of that event."""
+    migrate(backend_url, revision="0010")
+    engine = create_store_engine(backend_url)
+    try:
+        with engine.begin() as connection:
+            for event_id, seq in ((3, 1), (7, 2), (8, 3)):
+                connection.execute(
+                    text(
+                        "INSERT INTO events (id, case_id, seq, type, at, actor_id, actor_role,"
+                        " payload, recorded_at) VALUES (:id, 'C-1', :seq, 'case.submitted',"
+                        " :at, 'u', 'applicant', '{}', :at)"
+                    ),
+                    {"id": event_id, "seq": seq, "at": "2026-03-02 01:30:00+00:00"},
+                )
+            connection.execute(
+                text(
+                    'INSERT INTO subscribers (id, url, secret, types, active, "cursor",'
+                    " created_at, failures, next_attempt_at) VALUES (1, 'http://x', 's', '[]',"
+                    " true, 7, :at, 0, :at)"
+                ),
+                {"at": "2026-03-02 01:30:00+00:00"},
+            )
+        migrate(backend_url)
+        with engine.begin() as connection:
+            numbered = connection.execute(text("SELECT id, position FROM events ORDER BY id"))
+            assert [tuple(r) for r in numbered] == [(3, 1), (7, 2), (8, 3)]
+            cursor = connection.execute(text('SELECT "cursor" FROM subscribers')).scalar()
+            assert cursor == 2
+        downgrade(backend_url, revision="0010")
+        with engine.begin() as connection:
+            assert connection.execute(text('SELECT "cursor" FROM subscribers')).scalar() == 7
+    finally:
+        engine.dispose()
