@@ -51,10 +51,10 @@ PAGE = 500
 """Events per feed page the reader asks for."""
 
 
-def batches(count: int, seed: int) -> list[str]:
-    """Record transactions cut from ``count`` cases run offline by the rules, as JSON with the
-    case number :data:`TEMPLATE_ID`: each batch carries its events, the case row as of its last
-    event, and the task and clock rows last changed within it."""
+def batches(count: int, seed: int) -> list[list[str]]:
+    """Record transactions cut from ``count`` cases run offline by the rules, case by case, as
+    JSON with the case number :data:`TEMPLATE_ID`: each batch carries its events, the case row
+    as of its last event, and the task and clock rows last changed within it."""
     settings = get_settings()
     report = validate_paths(settings.catalog)
     assert report.ok
@@ -65,12 +65,13 @@ def batches(count: int, seed: int) -> list[str]:
     calendars = Calendars(calendar_years(settings.catalog), scratch)
     rng = random.Random(seed)
     start = dt.datetime(2026, 9, 7, 1, 30, tzinfo=dt.UTC)
-    out: list[str] = []
+    out: list[list[str]] = []
     for index in range(count):
         snap = snaps[index % len(snaps)]
         case = run_case(snap, TEMPLATE_ID, start, rng, calendars, index)
         whole = case.record()
         events = whole.events
+        out.append([])
         for first in range(0, len(events), EVENTS_PER_BATCH):
             chunk = events[first : first + EVENTS_PER_BATCH]
             low, high = chunk[0].seq, chunk[-1].seq
@@ -86,7 +87,7 @@ def batches(count: int, seed: int) -> list[str]:
                 clocks=[c for c in whole.clocks if last],
                 sanitize=True,
             )
-            out.append(part.model_dump_json())
+            out[-1].append(part.model_dump_json())
     scratch.dispose()
     return out
 
@@ -103,24 +104,23 @@ class WriterResult:
 
 
 def _writer(
-    url: str, number: int, templates: list[str], stop: StopFlag, out: Any, ready: Any
+    url: str, number: int, templates: list[list[str]], stop: StopFlag, out: Any, ready: Any
 ) -> None:
     store = Store(url)
-    done = events = 0
+    done = events = cases = 0
     latencies: list[float] = []
-    round_ = 0
     ready.put(number)
     while not stop.is_set():
-        # One case at a time, its batches in order, as a workflow writes them.
-        case_id = f"FEED-W{number:02d}-{round_:07d}"
-        round_ += 1
-        for template in templates:
-            data = RecordInput.model_validate_json(template.replace(TEMPLATE_ID, case_id))
+        # One case at a time, each its batches in order, as a workflow writes them.
+        template = templates[cases % len(templates)]
+        case_id = f"FEED-W{number:02d}-{cases:07d}"
+        cases += 1
+        for batch in template:
+            data = RecordInput.model_validate_json(batch.replace(TEMPLATE_ID, case_id))
             began = time.perf_counter()
-            record(store, data)
+            events += record(store, data).inserted
             latencies.append((time.perf_counter() - began) * 1000)
             done += 1
-            events += len(data.events)
             if stop.is_set():
                 break
     store.dispose()
@@ -170,7 +170,7 @@ def _reader(url: str, stop: StopFlag, out: Any) -> None:
     out.put(("reader", ReadResult(read, duplicates, out_of_order, gaps, pages)))
 
 
-def run(url: str, writers: int, seconds: float, templates: list[str]) -> dict[str, Any]:
+def run(url: str, writers: int, seconds: float, templates: list[list[str]]) -> dict[str, Any]:
     """One round on an emptied events table: ``writers`` processes for ``seconds``."""
     store = Store(url)
     with store.session() as session:
@@ -224,6 +224,7 @@ def run(url: str, writers: int, seconds: float, templates: list[str]) -> dict[st
         "p50_ms": statistics.median(latencies),
         "p95_ms": latencies[int(0.95 * (len(latencies) - 1))],
         "stored": stored,
+        "written": sum(w.events for w in written),
         "read": read,
     }
 
@@ -244,7 +245,10 @@ def main(argv: list[str] | None = None) -> None:
     publish_catalog(store, report.catalog)
     store.dispose()
     templates = batches(args.cases, args.seed)
-    print(f"{len(templates)} record transactions from {args.cases} cases run by the rules")
+    print(
+        f"{sum(len(t) for t in templates)} record transactions from {args.cases} cases run by"
+        " the rules"
+    )
     print(
         f"{'writers':>7} {'tx/s':>8} {'events/s':>9} {'p50 ms':>7} {'p95 ms':>7}"
         f" {'written':>8} {'read':>8} {'dup':>4} {'order':>5} {'gaps':>5}"
@@ -260,6 +264,7 @@ def main(argv: list[str] | None = None) -> None:
             flush=True,
         )
         failed |= read.read != r["stored"] or read.duplicates > 0 or read.out_of_order > 0
+        failed |= r["written"] != r["stored"]
     if failed:
         raise SystemExit("the feed lost, repeated or reordered events")
 
