@@ -11,9 +11,10 @@ from rich.console import Console
 from rich.table import Table
 
 from core.settings import get_settings
-from evaluation.figures import FIGURES, Group, Spread, as_data, figures
+from evaluation.figures import FIGURES, Group, as_data, figures
 from evaluation.periods import Period, PeriodError
 from evaluation.reengineering import achieved_in
+from evaluation.tally import Spread
 
 SHOWN = (
     "received",

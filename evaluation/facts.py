@@ -8,11 +8,12 @@ cohort further along; cases still open are counted as open.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
 
 from definitions.calendar import Suspension
 from evaluation.periods import Period
@@ -122,6 +123,8 @@ class CaseFacts:
     rating_excluded: bool = False
     """The case's own rating was a bad one whose appeal was granted: in no figure."""
     followups: list[FollowUpFacts] = field(default_factory=list)
+    last_seq: int = 0
+    """The last event the facts reflect."""
 
 
 def _timing(row: ClockRecord | None) -> Timing | None:
@@ -194,93 +197,106 @@ def cohort(target: StoreOrSession, period: Period) -> Iterator[CaseFacts]:
             cases = list(session.scalars(query.order_by(Case.submitted_at, Case.id).limit(CHUNK)))
             if not cases:
                 return
-            ids = [c.id for c in cases]
-            clocks = {
-                (r.case_id, r.key): r
-                for r in session.scalars(
-                    select(ClockRecord).where(
-                        ClockRecord.case_id.in_(ids),
-                        ClockRecord.kind.in_(("case", "task")),
-                    )
-                )
-            }
-            tasks: dict[str, list[TaskFacts]] = {}
-            for t in session.scalars(
-                select(Task).where(and_(Task.case_id.in_(ids), Task.kind == "review"))
-            ):
-                tasks.setdefault(t.case_id, []).append(
-                    TaskFacts(
-                        case_id=t.case_id,
-                        task_key=t.task_key,
-                        stage_key=t.stage_key,
-                        department=t.department,
-                        state=t.state,
-                        days=t.days,
-                        created_at=t.created_at,
-                        opened_at=t.opened_at,
-                        claimed_at=t.claimed_at,
-                        decided_at=t.decided_at,
-                        overdue=t.overdue,
-                        warned=t.warned,
-                        escalated=t.escalated,
-                        clock=_timing(clocks.get((t.case_id, f"task:{t.task_key}"))),
-                        item_code=t.item_code,
-                    )
-                )
-            found = followups.of_period(session, ids)
-            excluded = {
-                (f.case_id, f.rating_seq) for fs in found.values() for f in fs if f.excluded
-            }
-            parts = {
-                case_id: [_part(f, p) for f in fs for p in f.parts] for case_id, fs in found.items()
-            }
-            excluded_case_rating: set[str] = set()
-            ratings: dict[str, list[RatingFacts]] = {}
-            for case_id, kind, payload, seq in session.execute(
-                select(EventRecord.case_id, EventRecord.type, EventRecord.payload, EventRecord.seq)
-                .where(
-                    EventRecord.case_id.in_(ids),
-                    EventRecord.type.in_(("case.rated", "visit.rated")),
-                )
-                .order_by(EventRecord.case_id, EventRecord.seq)
-            ):
-                out = (case_id, seq) in excluded
-                if out and kind == "case.rated":
-                    excluded_case_rating.add(case_id)
-                rating = _rating(kind, payload, out)
-                if rating is not None:
-                    ratings.setdefault(case_id, []).append(rating)
-            facts = [
-                CaseFacts(
-                    id=c.id,
-                    procedure_code=c.procedure_code,
-                    procedure_name=c.procedure_name,
-                    procedure_version=c.procedure_version,
-                    form=dict(c.form or {}),
-                    ratings=ratings.get(c.id, []),
-                    rating_excluded=c.id in excluded_case_rating,
-                    followups=parts.get(c.id, []),
-                    departments=tuple(c.departments or ()),
-                    state=c.state,
-                    channel=c.channel,
-                    submitted_at=c.submitted_at,
-                    accepted_at=c.accepted_at,
-                    deemed_accepted=c.deemed_accepted,
-                    decided_at=c.decided_at,
-                    delivered_at=c.delivered_at,
-                    overdue=c.overdue,
-                    warned=c.warned,
-                    escalated=c.escalated,
-                    returns=c.returns,
-                    trips=c.trips,
-                    rating=c.rating,
-                    clock=_timing(clocks.get((c.id, "case"))),
-                    tasks=sorted(tasks.get(c.id, []), key=lambda t: t.task_key),
-                )
-                for c in cases
-            ]
+            facts = load(session, cases)
         yield from facts
         last = (cases[-1].submitted_at, cases[-1].id)
+
+
+def of_ids(session: Session, ids: Sequence[str]) -> list[CaseFacts]:
+    """The facts of these cases (those that exist), in no particular order."""
+    out: list[CaseFacts] = []
+    for start in range(0, len(ids), CHUNK):
+        chunk = list(ids[start : start + CHUNK])
+        out += load(session, list(session.scalars(select(Case).where(Case.id.in_(chunk)))))
+    return out
+
+
+def load(session: Session, cases: Sequence[Case]) -> list[CaseFacts]:
+    """These case rows with their clocks, review tasks, ratings and follow-ups."""
+    if not cases:
+        return []
+    ids = [c.id for c in cases]
+    clocks = {
+        (r.case_id, r.key): r
+        for r in session.scalars(
+            select(ClockRecord).where(
+                ClockRecord.case_id.in_(ids),
+                ClockRecord.kind.in_(("case", "task")),
+            )
+        )
+    }
+    tasks: dict[str, list[TaskFacts]] = {}
+    for t in session.scalars(
+        select(Task).where(and_(Task.case_id.in_(ids), Task.kind == "review"))
+    ):
+        tasks.setdefault(t.case_id, []).append(
+            TaskFacts(
+                case_id=t.case_id,
+                task_key=t.task_key,
+                stage_key=t.stage_key,
+                department=t.department,
+                state=t.state,
+                days=t.days,
+                created_at=t.created_at,
+                opened_at=t.opened_at,
+                claimed_at=t.claimed_at,
+                decided_at=t.decided_at,
+                overdue=t.overdue,
+                warned=t.warned,
+                escalated=t.escalated,
+                clock=_timing(clocks.get((t.case_id, f"task:{t.task_key}"))),
+                item_code=t.item_code,
+            )
+        )
+    found = followups.of_period(session, ids)
+    excluded = {(f.case_id, f.rating_seq) for fs in found.values() for f in fs if f.excluded}
+    parts = {case_id: [_part(f, p) for f in fs for p in f.parts] for case_id, fs in found.items()}
+    excluded_case_rating: set[str] = set()
+    ratings: dict[str, list[RatingFacts]] = {}
+    for case_id, kind, payload, seq in session.execute(
+        select(EventRecord.case_id, EventRecord.type, EventRecord.payload, EventRecord.seq)
+        .where(
+            EventRecord.case_id.in_(ids),
+            EventRecord.type.in_(("case.rated", "visit.rated")),
+        )
+        .order_by(EventRecord.case_id, EventRecord.seq)
+    ):
+        out = (case_id, seq) in excluded
+        if out and kind == "case.rated":
+            excluded_case_rating.add(case_id)
+        rating = _rating(kind, payload, out)
+        if rating is not None:
+            ratings.setdefault(case_id, []).append(rating)
+    return [
+        CaseFacts(
+            id=c.id,
+            procedure_code=c.procedure_code,
+            procedure_name=c.procedure_name,
+            procedure_version=c.procedure_version,
+            form=dict(c.form or {}),
+            ratings=ratings.get(c.id, []),
+            rating_excluded=c.id in excluded_case_rating,
+            followups=parts.get(c.id, []),
+            departments=tuple(c.departments or ()),
+            state=c.state,
+            channel=c.channel,
+            submitted_at=c.submitted_at,
+            accepted_at=c.accepted_at,
+            deemed_accepted=c.deemed_accepted,
+            decided_at=c.decided_at,
+            delivered_at=c.delivered_at,
+            overdue=c.overdue,
+            warned=c.warned,
+            escalated=c.escalated,
+            returns=c.returns,
+            trips=c.trips,
+            rating=c.rating,
+            clock=_timing(clocks.get((c.id, "case"))),
+            tasks=sorted(tasks.get(c.id, []), key=lambda t: t.task_key),
+            last_seq=c.last_seq,
+        )
+        for c in cases
+    ]
 
 
 def department_names(target: StoreOrSession) -> dict[str, tuple[str, str | None]]:

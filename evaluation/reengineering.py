@@ -11,25 +11,29 @@ for supplement), so that a redesign targets the step that actually takes the tim
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from definitions.analysis import Figures as Promise
 from definitions.analysis import analyze
 from definitions.versioning import ProcedureSnapshot
-from evaluation.facts import CaseFacts, TaskFacts, cohort
-from evaluation.figures import (
-    Calendars,
-    Spread,
-    case_figures,
-    spread,
-    suspended_time,
-    waiting_time,
-    working_time,
-)
+from evaluation import rollups
+from evaluation.facts import CaseFacts
+from evaluation.measures import Calendars, measure
 from evaluation.periods import Period
+from evaluation.tally import (
+    GroupKey,
+    Spread,
+    Tally,
+    case_figures,
+    newest_version,
+    of_kind,
+    stages_of,
+    tally_cases,
+    trips_mean,
+)
 from store import queries
-from store.db import StoreOrSession
+from store.db import Store, StoreOrSession
 
 
 @dataclass(frozen=True)
@@ -75,72 +79,58 @@ class Achieved:
 
 
 def stage_times(
-    cases: Sequence[CaseFacts], snap: ProcedureSnapshot | None, calendars: Calendars
+    tallies: Mapping[GroupKey, Tally], code: str, snap: ProcedureSnapshot | None
 ) -> list[StageTime]:
-    order = {s.key: i for i, s in enumerate(snap.procedure.stages)} if snap else {}
-    names = {s.key: s.name for s in snap.procedure.stages} if snap else {}
-    groups: dict[tuple[str, str], list[TaskFacts]] = {}
-    for c in cases:
-        for t in c.tasks:
-            if t.decided_at is not None and t.clock is not None:
-                groups.setdefault((t.stage_key, t.department), []).append(t)
-    out = []
-    for (stage, department), tasks in sorted(
-        groups.items(), key=lambda kv: (order.get(kv[0][0], len(order)), kv[0])
-    ):
-        waiting = [w for t in tasks if (w := waiting_time(t, calendars)) is not None]
-        working = [w for t in tasks if (w := working_time(t, calendars)) is not None]
-        out.append(
-            StageTime(
-                stage_key=stage,
-                stage_name=names.get(stage, stage),
-                department=department,
-                tasks=len(tasks),
-                committed=sum(t.days for t in tasks) / len(tasks),
-                waiting=spread(waiting),
-                working=spread(working),
-                suspended=spread([suspended_time(t, calendars) for t in tasks]),
-            )
+    """Where the time of each stage's department went, in the stages' order."""
+    order = {st.key: i for i, st in enumerate(snap.procedure.stages)} if snap else {}
+    names = {st.key: st.name for st in snap.procedure.stages} if snap else {}
+    found = stages_of(tallies, code)
+    found.sort(key=lambda st: (order.get(st.stage_key, len(order)), st.stage_key, st.department))
+    return [
+        StageTime(
+            stage_key=st.stage_key,
+            stage_name=names.get(st.stage_key, st.stage_key),
+            department=st.department,
+            tasks=st.tally.n["stage_tasks"],
+            committed=st.tally.n["stage_days"] / st.tally.n["stage_tasks"],
+            waiting=st.tally.spread("waiting"),
+            working=st.tally.spread("working"),
+            suspended=st.tally.spread("suspended"),
         )
-    return out
+        for st in found
+    ]
 
 
 def _load(s: StageTime) -> float:
     return (s.waiting.mean if s.waiting else 0.0) + (s.working.mean if s.working else 0.0)
 
 
-def achieved(
-    cases: Iterable[CaseFacts],
-    snapshots: dict[str, ProcedureSnapshot],
-    calendars: Calendars,
+def achieved_from(
+    tallies: Mapping[GroupKey, Tally], snapshots: Mapping[str, ProcedureSnapshot]
 ) -> list[Achieved]:
     """Each procedure's achieved figures against its promise; ``snapshots`` by code."""
-    by_code: dict[str, list[CaseFacts]] = {}
-    for c in cases:
-        by_code.setdefault(c.procedure_code, []).append(c)
     out = []
-    for code, group in sorted(by_code.items()):
+    for code, t in of_kind(tallies, "procedure"):
         snap = snapshots.get(code)
         if snap is None:
             continue
         analysis = analyze(snap.procedure, {i.code: i for i in snap.items})
-        figures = case_figures(group, calendars)
-        delivered = [c for c in group if c.delivered_at is not None]
-        stages = stage_times(group, snap, calendars)
+        figures = case_figures(t)
+        stages = stage_times(tallies, code, snap)
         days: Spread | None = figures["days_used"]
         out.append(
             Achieved(
                 code=code,
                 name=snap.procedure.name,
                 version=snap.version,
-                cases=len(group),
+                cases=t.n["received"],
                 decided=days.n if days else 0,
                 promised_days=analysis.committed_limit,
                 before=analysis.before,
                 after=analysis.after,
                 days=days,
                 on_time_rate=figures["on_time_rate"],
-                trips_mean=sum(c.trips for c in delivered) / len(delivered) if delivered else None,
+                trips_mean=trips_mean(t),
                 one_trip_rate=figures["one_trip_rate"],
                 returns_per_case=figures["returns_per_case"],
                 stages=stages,
@@ -150,28 +140,42 @@ def achieved(
     return out
 
 
+def achieved(
+    cases: Iterable[CaseFacts],
+    snapshots: Mapping[str, ProcedureSnapshot],
+    calendars: Calendars,
+) -> list[Achieved]:
+    """The achieved figures of cases held in memory; ``snapshots`` by code."""
+    return achieved_from(tally_cases(measure(c, calendars, {}) for c in cases), snapshots)
+
+
 def newest_snapshots(
-    target: StoreOrSession, cases: Sequence[CaseFacts]
+    target: StoreOrSession, tallies: Mapping[GroupKey, Tally]
 ) -> dict[str, ProcedureSnapshot]:
-    """For each procedure among ``cases``, the newest version they ran (its promise is the one
-    shown)."""
-    newest: dict[str, int] = {}
-    for c in cases:
-        newest[c.procedure_code] = max(newest.get(c.procedure_code, 0), c.procedure_version)
+    """For each procedure among the tallies, the newest version its cases ran (its promise
+    is the one shown)."""
     snapshots = {}
-    for code, version in newest.items():
-        snap = queries.get_procedure(target, code, version or None)
+    for code, t in of_kind(tallies, "procedure"):
+        snap = queries.get_procedure(target, code, newest_version(t) or None)
         if snap is not None:
             snapshots[code] = snap
     return snapshots
 
 
 def achieved_in(
-    target: StoreOrSession, period: Period, calendars: Calendars, procedure: str | None = None
+    target: Store, period: Period, calendars: Calendars, procedure: str | None = None
 ) -> list[Achieved]:
     """The period's cases from the store, each procedure against its newest version's
     promise among them."""
-    cases = [
-        c for c in cohort(target, period) if procedure is None or c.procedure_code == procedure
-    ]
-    return achieved(cases, newest_snapshots(target, cases), calendars)
+    rollups.catch_up(target, calendars)
+    tallies = {
+        key: t
+        for key, t in rollups.period_tallies(target, period, ["procedure", "stage"]).items()
+        if procedure is None or _of_procedure(key, procedure)
+    }
+    return achieved_from(tallies, newest_snapshots(target, tallies))
+
+
+def _of_procedure(key: GroupKey, procedure: str) -> bool:
+    kind, name = key
+    return name == procedure if kind == "procedure" else name.startswith(f"{procedure}/")

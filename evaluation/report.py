@@ -16,13 +16,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy import select
 
 from definitions.calendar import SHANGHAI
-from evaluation.facts import CaseFacts, cohort, department_names
-from evaluation.figures import BY_KEY, Calendars, GroupFigures, Spread, compute
+from evaluation import rollups
+from evaluation.facts import department_names
+from evaluation.figures import BY_KEY, GroupFigures, table
+from evaluation.measures import Calendars
 from evaluation.periods import Period
-from evaluation.reengineering import Achieved, StageTime, achieved, newest_snapshots
-from store.db import StoreOrSession
+from evaluation.reengineering import Achieved, StageTime, achieved_from, newest_snapshots
+from evaluation.tally import GroupKey, Spread, Tally
+from store.db import Store, StoreOrSession, transaction
+from store.models import Case
 
 Progress = Callable[[str], None]
 """Told each step as the report is put together (the command shows it)."""
@@ -51,7 +56,7 @@ class Report:
     previous_departments: dict[str, GroupFigures]
     achieved: list[Achieved]
     slowest: list[tuple[Achieved, StageTime]]
-    overdue: list[CaseFacts]
+    overdue: list[OverdueCase]
     brands: dict[str, str | None] = field(default_factory=dict)
 
     @property
@@ -59,14 +64,64 @@ class Report:
         return self.period.end - dt.timedelta(days=1)
 
 
-def _in(department: str | None, cases: Sequence[CaseFacts]) -> list[CaseFacts]:
+@dataclass(frozen=True)
+class OverdueCase:
+    id: str
+    procedure_code: str
+    procedure_name: str
+    state: str
+    submitted_at: dt.datetime
+    departments: tuple[str, ...]
+
+
+def overdue_cases(
+    target: StoreOrSession, period: Period, department: str | None = None
+) -> list[OverdueCase]:
+    """The period's cases whose committed limit passed (of those ``department`` took part
+    in), oldest first."""
+    query = (
+        select(
+            Case.id,
+            Case.procedure_code,
+            Case.procedure_name,
+            Case.state,
+            Case.submitted_at,
+            Case.departments,
+        )
+        .where(
+            Case.submitted_at >= period.start_at,
+            Case.submitted_at < period.end_at,
+            Case.overdue.is_(True),
+        )
+        .order_by(Case.submitted_at, Case.id)
+    )
+    with transaction(target) as session:
+        found = [
+            OverdueCase(i, code, name, state, at, tuple(departments or ()))
+            for i, code, name, state, at, departments in session.execute(query)
+        ]
+    return [c for c in found if department is None or department in c.departments]
+
+
+def _figures(
+    tallies: dict[GroupKey, Tally],
+    period: Period,
+    department: str | None,
+    names: dict[str, tuple[str, str | None]],
+) -> tuple[GroupFigures, list[GroupFigures]]:
+    """The overall figures (of all cases, or of those ``department`` took part in) and each
+    department's."""
+    departments = table(tallies, period, "department", names).groups
     if department is None:
-        return list(cases)
-    return [c for c in cases if department in c.departments]
+        [overall] = table(tallies, period, "all", names).groups
+        return overall, departments
+    mine = [g for g in departments if g.key == department]
+    overall = mine[0] if mine else table({}, period, "all", names).groups[0]
+    return overall, mine
 
 
 def build(
-    target: StoreOrSession,
+    target: Store,
     period: Period,
     calendars: Calendars,
     department: str | None = None,
@@ -75,28 +130,24 @@ def build(
 ) -> Report:
     """Everything the report shows, for all departments or one."""
     tell = progress or (lambda _: None)
+    tell("更新指标 / bringing the figures up to date")
+    rollups.catch_up(target, calendars)
     names = department_names(target)
-    tell("读取本期办件 / reading the period's cases")
-    cases = _in(department, list(cohort(target, period)))
     try:
         previous = period.previous()
     except ValueError:  # the first year periods can name: nothing before it
         previous = period
-    tell("读取上期办件 / reading the previous period's cases")
-    earlier = _in(department, list(cohort(target, previous))) if previous != period else []
-    tell("计算指标 / computing the figures")
-    [overall] = compute(cases, period, "all", calendars, names).groups
-    [before] = compute(earlier, previous, "all", calendars, names).groups
-    departments = [
-        g
-        for g in compute(cases, period, "department", calendars, names).groups
-        if department is None or g.key == department
-    ]
-    previous_departments = {
-        g.key: g for g in compute(earlier, previous, "department", calendars, names).groups
-    }
+    kinds = ["all", "procedure", "department", "stage"]
+    tell("读取本期与上期指标 / reading this period's and the previous period's figures")
+    tallies = rollups.period_tallies(target, period, kinds)
+    earlier = rollups.period_tallies(target, previous, kinds) if previous != period else {}
+    overall, departments = _figures(tallies, period, department, names)
+    before, _ = _figures(earlier, previous, department, names)
+    previous_departments = {g.key: g for g in table(earlier, previous, "department", names).groups}
     tell("流程再造分析 / reengineering analysis")
-    done = achieved(cases, newest_snapshots(target, cases), calendars)
+    done = achieved_from(tallies, newest_snapshots(target, tallies))
+    if department is not None:
+        done = [a for a in done if any(s.department == department for s in a.stages)]
     stages = [
         (a, s)
         for a in done
@@ -104,7 +155,8 @@ def build(
         if (department is None or s.department == department) and s.working is not None
     ]
     stages.sort(key=lambda pair: -_load(pair[1]))
-    overdue = sorted((c for c in cases if c.overdue), key=lambda c: c.submitted_at)
+    tell("超期办件 / overdue cases")
+    overdue = overdue_cases(target, period, department)
     return Report(
         period=period,
         previous=previous,

@@ -24,7 +24,9 @@ from definitions.analysis import computed_trips, task_days
 from definitions.conditions import evaluate
 from definitions.models import JoinPolicy, Procedure, ServiceItem
 from evaluation.facts import CaseFacts
-from evaluation.figures import Calendars, Spread, clock_days, spread
+from evaluation.figures import spread
+from evaluation.measures import Calendars, clock_days
+from evaluation.tally import Spread
 
 MAX_STAGES = 100
 """Stages one run may pass through: a loop in a definition ends there instead of hanging."""

@@ -22,6 +22,7 @@ from temporalio.client import Client
 
 from definitions.calendar import WorkingCalendar
 from definitions.models import CalendarYear
+from evaluation import rollups
 from store import followups, queries
 from store.calendars import current_years, publish_calendar
 from store.db import Store
@@ -105,6 +106,10 @@ async def record_year(
     after = _in_force(before, [year])
     changed = changed_dates(before, after, year.calendar, year.year)
     publication = Publication(revision, outcome, year.calendar, year.year, changed)
+    if changed:
+        # Their figures count working days again (closed cases too: no recalculation reaches
+        # them, but their days used may have changed).
+        await asyncio.to_thread(rollups.mark_stale, store, changed[0], changed[-1])
     first = changed[0] if changed else dt.date(year.year, 12, 31)
     publication.cases = await asyncio.to_thread(
         queries.cases_to_recalculate, store, first, dt.date(year.year, 12, 31)

@@ -91,6 +91,10 @@ STATE = 32
 """Length of enumeration values."""
 
 
+OPEN_WORK = "state IN ('claimed', 'open')"
+"""Tasks someone still has to act on (the partial indexes of the lists cover only these)."""
+
+
 class Base(DeclarativeBase):
     """Declarative base holding the store's metadata."""
 
@@ -185,6 +189,33 @@ class Task(Base):
     __table_args__ = (
         Index("ix_tasks_inbox", "department", "state", "deadline_at"),
         Index("ix_tasks_case_id", "case_id"),
+        # The lists people page through, in their own order (store.queries: most urgent
+        # first), over open work only: a department's inbox, the red and the yellow cards.
+        Index(
+            "ix_tasks_open",
+            "department",
+            "deadline_at",
+            "created_at",
+            "id",
+            postgresql_where=text(OPEN_WORK),
+            sqlite_where=text(OPEN_WORK),
+        ),
+        Index(
+            "ix_tasks_overdue",
+            "deadline_at",
+            "created_at",
+            "id",
+            postgresql_where=text(f"{OPEN_WORK} AND overdue"),
+            sqlite_where=text(f"{OPEN_WORK} AND overdue"),
+        ),
+        Index(
+            "ix_tasks_warned",
+            "deadline_at",
+            "created_at",
+            "id",
+            postgresql_where=text(f"{OPEN_WORK} AND warned AND NOT overdue"),
+            sqlite_where=text(f"{OPEN_WORK} AND warned AND NOT overdue"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(ID), primary_key=True)
@@ -519,3 +550,55 @@ class SignInThrottle(Base):
     first_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     """When the window of these failures began."""
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class CaseMeasureRecord(Base):
+    """``case_facts``: each case as the figures count it (evaluation.measures.Measure), kept
+    by the figures' projector (evaluation.rollups) so that its working days are worked out
+    once per change of the case, not on every report."""
+
+    __tablename__ = "case_facts"
+    __table_args__ = (
+        Index("ix_case_facts_month", "month"),
+        # What the projector looks for besides the feed: cases a published calendar moved.
+        Index(
+            "ix_case_facts_stale",
+            "case_id",
+            postgresql_where=text("stale"),
+            sqlite_where=text("stale"),
+        ),
+    )
+
+    case_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))
+    """``YYYY-MM`` of the submission, Asia/Shanghai."""
+    measure: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    """The case's ``last_seq`` the measure reflects."""
+    stale: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    """To be measured again (a calendar year it ran in was published again)."""
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class FigureTallyRecord(Base):
+    """``figure_tallies``: one month's tally of one group (evaluation.tally): what every
+    figure of that group adds up from, kept up to date case by case."""
+
+    __tablename__ = "figure_tallies"
+    __table_args__ = (Index("ix_figure_tallies_kind_month", "kind", "month"),)
+
+    kind: Mapped[str] = mapped_column(String(STATE), primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    tally: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ProjectionRecord(Base):
+    """How far a projection of the feed has read (the feed position of its last event)."""
+
+    __tablename__ = "projections"
+
+    name: Mapped[str] = mapped_column(String(CODE), primary_key=True)
+    cursor: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

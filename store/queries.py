@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, bindparam, case, exists, func, not_, or_, select
 
 from definitions.calendar import SHANGHAI
 from definitions.versioning import ProcedureSnapshot
@@ -157,6 +157,40 @@ def case_tasks(target: StoreOrSession, case_id: str) -> list[TaskRow]:
         return [_task(r) for r in session.scalars(query)]
 
 
+TaskKey = tuple[dt.datetime | None, dt.datetime, str]
+"""Where a page of tasks ended: its last row's deadline, creation and id (keyset paging)."""
+
+_TASK_ORDER = (Task.deadline_at.asc().nulls_last(), Task.created_at, Task.id)
+"""Most urgent first: by deadline (tasks without one last), then creation, then id, so pages
+are stable."""
+
+
+def task_key(row: TaskRow) -> TaskKey:
+    """The key a page ending with ``row`` continues after."""
+    return (row.deadline_at, row.created_at, row.id)
+
+
+def _after(query: Select[Task], after: TaskKey | None) -> Select[Task]:
+    if after is None:
+        return query
+    at, created, last = after
+    tail = or_(Task.created_at > created, and_(Task.created_at == created, Task.id > last))
+    if at is None:
+        return query.where(Task.deadline_at.is_(None), tail)
+    return query.where(
+        or_(
+            Task.deadline_at > at,
+            and_(Task.deadline_at == at, tail),
+            Task.deadline_at.is_(None),
+        )
+    )
+
+
+def _rows(target: StoreOrSession, query: Select[Task]) -> list[TaskRow]:
+    with transaction(target) as session:
+        return [_task(r) for r in session.scalars(query)]
+
+
 def inbox(
     target: StoreOrSession,
     department: str,
@@ -164,62 +198,111 @@ def inbox(
     states: Iterable[TaskState | str] = (TaskState.open, TaskState.claimed),
     assignee: str | None = None,
     limit: int = 50,
-    offset: int = 0,
+    after: TaskKey | None = None,
 ) -> list[TaskRow]:
-    """A department's tasks, most urgent first.
-
-    Ordered by deadline (tasks without one last), then creation, then id, so pages are stable.
+    """A page of a department's tasks, most urgent first (keyset: as fast deep as first).
 
     Args:
         department: the department code.
         states: task states to show (default: open and claimed).
         assignee: only tasks claimed by or reassigned to this caseworker.
-        limit: page size (rows); offset: rows to skip.
+        limit: page size (rows); after: the key of the previous page's last row
+            (:func:`task_key`).
     """
     query = select(Task).where(
         Task.department == department, Task.state.in_([str(s) for s in states])
     )
     if assignee is not None:
         query = query.where(Task.assignee == assignee)
-    query = (
-        query.order_by(Task.deadline_at.asc().nulls_last(), Task.created_at, Task.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    with transaction(target) as session:
-        return [_task(r) for r in session.scalars(query)]
+    return _rows(target, _after(query, after).order_by(*_TASK_ORDER).limit(limit))
+
+
+def _open_work() -> Any:
+    """``state IN ('claimed', 'open')`` with the values written out (never as parameters),
+    so that the planner sees the predicate of the partial indexes of open work (ix_tasks_*)
+    in every plan, a prepared one included."""
+    return Task.state.in_(bindparam("open_work", _OPEN, expanding=True, literal_execute=True))
 
 
 def _open_tasks(department: str | None, procedure: str | None) -> Select[Task]:
-    query = select(Task).where(Task.state.in_(_OPEN))
+    query = select(Task).where(_open_work())
     if department is not None:
         query = query.where(Task.department == department)
     if procedure is not None:
         query = query.join(Case, Case.id == Task.case_id).where(Case.procedure_code == procedure)
-    return query.order_by(Task.deadline_at.asc().nulls_last(), Task.id)
+    return query
+
+
+def _flagged(
+    query: Select[Task],
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    limit: int | None,
+    after: TaskKey | None,
+) -> Select[Task]:
+    if since is not None:
+        query = query.where(Task.deadline_at >= since)
+    if until is not None:
+        query = query.where(Task.deadline_at < until)
+    query = _after(query, after).order_by(*_TASK_ORDER)
+    return query if limit is None else query.limit(limit)
 
 
 def overdue_tasks(
-    target: StoreOrSession, *, department: str | None = None, procedure: str | None = None
+    target: StoreOrSession,
+    *,
+    department: str | None = None,
+    procedure: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    limit: int | None = None,
+    after: TaskKey | None = None,
 ) -> list[TaskRow]:
-    """Open or claimed tasks past their deadline, oldest deadline first.
+    """Open or claimed tasks past their deadline (红牌), oldest deadline first; a page of
+    ``limit`` after ``after`` (keyset), or all of them.
 
     Args:
         department: only this department's tasks.
         procedure: only tasks of cases of this procedure code.
+        since, until: only tasks whose deadline falls from ``since`` to before ``until``.
     """
-    query = _open_tasks(department, procedure).where(Task.overdue.is_(True))
-    with transaction(target) as session:
-        return [_task(r) for r in session.scalars(query)]
+    query = _open_tasks(department, procedure).where(Task.overdue)
+    return _rows(target, _flagged(query, since, until, limit, after))
 
 
 def warning_tasks(
-    target: StoreOrSession, *, department: str | None = None, procedure: str | None = None
+    target: StoreOrSession,
+    *,
+    department: str | None = None,
+    procedure: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    limit: int | None = None,
+    after: TaskKey | None = None,
 ) -> list[TaskRow]:
-    """Open or claimed tasks past their warning instant but not yet overdue (预警)."""
-    query = _open_tasks(department, procedure).where(Task.warned.is_(True), Task.overdue.is_(False))
+    """Open or claimed tasks past their warning instant but not yet overdue (黄牌, 预警);
+    paged like :func:`overdue_tasks`."""
+    query = _open_tasks(department, procedure).where(Task.warned, not_(Task.overdue))
+    return _rows(target, _flagged(query, since, until, limit, after))
+
+
+def flagged_counts(target: StoreOrSession) -> dict[str, dict[str, int]]:
+    """Per department, how many open tasks carry a yellow card (``warning``) and how many a
+    red one (``overdue``)."""
+    query = (
+        select(
+            Task.department,
+            func.sum(case((Task.overdue.is_(True), 1), else_=0)),
+            func.sum(case((and_(Task.warned.is_(True), Task.overdue.is_(False)), 1), else_=0)),
+        )
+        .where(_open_work(), or_(Task.overdue, Task.warned))
+        .group_by(Task.department)
+    )
     with transaction(target) as session:
-        return [_task(r) for r in session.scalars(query)]
+        return {
+            department: {"warning": int(warned or 0), "overdue": int(overdue or 0)}
+            for department, overdue, warned in session.execute(query)
+        }
 
 
 class CaseFilter(BaseModel):
@@ -575,6 +658,7 @@ __all__ = [
     "derivations",
     "events_after",
     "find_cases",
+    "flagged_counts",
     "get_case",
     "get_procedure",
     "inbox",
@@ -584,6 +668,7 @@ __all__ = [
     "moved_by_revision",
     "overdue_tasks",
     "task_context",
+    "task_key",
     "timeline",
     "warning_tasks",
 ]

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from temporalio.client import Client
 
 from activities.clock import Calendars
-from api import explain
+from api import explain, paging
 from api.deps import get_calendars, get_client, get_now, get_settings_dep, get_store
 from api.routes import followups as followup_api
 from api.routes import supervisor as supervisor_api
@@ -29,10 +29,12 @@ from evaluation.facts import department_names
 from store import queries
 from store.db import Store
 from web.pages import VisitorDep, check_csrf, error_text, half_year, render, signed_in
-from workflows.contracts import Role
+from workflows.contracts import Role, TaskRow
 
 router = APIRouter(include_in_schema=False)
 OVERSEERS = (Role.supervisor, Role.admin)
+FLAGGED_PAGE = 100
+"""Tasks per page of the red and yellow card lists."""
 
 
 @router.get("/work/dashboard", response_class=HTMLResponse)
@@ -47,14 +49,8 @@ async def dashboard(
     signed = signed_in(who, *OVERSEERS)
     now = get_now(request)
     chosen = period or half_year(now)
-    overdue = await run_in_threadpool(queries.overdue_tasks, store)
-    warned = await run_in_threadpool(queries.warning_tasks, store)
+    cards = await run_in_threadpool(queries.flagged_counts, store)
     names = await run_in_threadpool(department_names, store)
-    cards: dict[str, dict[str, int]] = {}
-    for t in overdue:
-        cards.setdefault(t.department, {"warning": 0, "overdue": 0})["overdue"] += 1
-    for t in warned:
-        cards.setdefault(t.department, {"warning": 0, "overdue": 0})["warning"] += 1
     error = None
     groups: list[Any] = []
     computed_at = None
@@ -113,12 +109,34 @@ def overdue(
     store: Annotated[Store, Depends(get_store)],
     calendars: Annotated[Calendars, Depends(get_calendars)],
     severity: Literal["overdue", "warning"] = "overdue",
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> HTMLResponse:
-    """Open tasks with a red (or yellow) card, each with its derivation, to urge."""
+    """Open tasks with a red (or yellow) card, oldest deadline first, each with its
+    derivation, to urge; a page at a time."""
     signed_in(who, *OVERSEERS)
+    rows, following = flagged_page(store, severity, paging.task_after(cursor))
+    views = explain.tasks(store, rows, calendars, get_now(request))
+    return render(
+        request,
+        who,
+        "overdue.html",
+        tasks=views,
+        severity=severity,
+        error=None,
+        following=following,
+    )
+
+
+def flagged_page(
+    store: Store, severity: str, after: queries.TaskKey | None
+) -> tuple[list[TaskRow], str | None]:
+    """A page of the red (or yellow) card list and the cursor of the next one."""
     find = queries.overdue_tasks if severity == "overdue" else queries.warning_tasks
-    rows = explain.tasks(store, find(store), calendars, get_now(request))
-    return render(request, who, "overdue.html", tasks=rows, severity=severity, error=None)
+    rows = find(store, limit=FLAGGED_PAGE, after=after)
+    following = (
+        paging.task_cursor(queries.task_key(rows[-1])) if len(rows) == FLAGGED_PAGE else None
+    )
+    return rows, following
 
 
 @router.post("/work/cases/{case_id}/urge")
@@ -155,7 +173,8 @@ async def urge(
         if code >= 500:
             raise
         calendars = get_calendars(request)
-        rows = explain.tasks(store, queries.overdue_tasks(store), calendars, get_now(request))
+        page, following = flagged_page(store, "overdue", None)
+        rows = explain.tasks(store, page, calendars, get_now(request))
         return render(
             request,
             who,
@@ -164,6 +183,7 @@ async def urge(
             tasks=rows,
             severity="overdue",
             error=error_text(error),
+            following=following,
         )
     return RedirectResponse("/work/overdue", status.HTTP_303_SEE_OTHER)
 

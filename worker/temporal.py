@@ -25,6 +25,7 @@ from activities.clock import Calendars, ClockActivities
 from activities.record import RecordActivities
 from core.settings import Settings
 from definitions.loader import calendar_years
+from evaluation import rollups
 from store.db import Store
 from store.sessions import forget_expired
 from worker.feed import keep_delivering, keep_sequencing
@@ -122,6 +123,23 @@ async def keep_calendars_fresh(calendars: Calendars, every: float) -> None:
             log.warning("calendar refresh failed", error=str(error)[:200])
 
 
+async def keep_projecting(store: Store, calendars: Calendars, idle: float = 1.0) -> None:
+    """Keep the figures' month tallies up to date with the feed (evaluation.rollups), so that
+    a report finds little left to measure (runs until cancelled)."""
+    while True:
+        try:
+            await asyncio.to_thread(
+                rollups.catch_up,
+                store,
+                calendars.get,
+                budget=idle * 10,
+                refresh=calendars.refresh_if_newer,
+            )
+        except Exception as error:  # the store may be down for a while: try again later
+            log.warning("figures projection failed", error=str(error)[:200])
+        await asyncio.sleep(idle)
+
+
 async def keep_tidy(store: Store, window: dt.timedelta, every: float = 600.0) -> None:
     """Remove ended page sessions and stale failed sign-ins (runs until cancelled)."""
     while True:
@@ -151,8 +169,8 @@ def worker_from_settings(
 async def serving(client: Client, store: Store, settings: Settings) -> AsyncIterator[Worker]:
     """A running case worker with what a worker process keeps doing beside it: refreshing the
     calendar years, sending the applicants' notifications, pushing the event feed to its
-    subscribers (numbering its events first), starting follow-ups and removing ended page
-    sessions. Leaving it lets in-flight activities finish (graceful shutdown) and stops the
+    subscribers (numbering its events first), keeping the figures' tallies up to date,
+    starting follow-ups and removing ended page sessions. Leaving it lets in-flight activities finish (graceful shutdown) and stops the
     background loops."""
     added = await register_search_attributes(client)
     if added:
@@ -164,6 +182,7 @@ async def serving(client: Client, store: Store, settings: Settings) -> AsyncIter
         asyncio.create_task(keep_calendars_fresh(calendars, settings.calendar_refresh_seconds)),
         asyncio.create_task(keep_sending(store, sender, settings.notify_interval_seconds)),
         asyncio.create_task(keep_sequencing(store)),
+        asyncio.create_task(keep_projecting(store, calendars)),
         asyncio.create_task(keep_delivering(store, settings.feed_interval_seconds)),
         asyncio.create_task(
             keep_starting(client, store, settings.task_queue, settings.notify_interval_seconds)

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 
-from api import explain
+from api import explain, paging
 from api.actions import act
 from api.deps import CalendarsDep, Caseworker, ClientDep, NowDep, SettingsDep, StoreDep, require
 from api.public import ActionAnswer
 from api.routes.cases import CaseId, case_for
 from api.schemas import (
-    MAX_OFFSET,
     Deliver,
     IntakeDecision,
     Reassign,
@@ -54,6 +53,8 @@ StepKey = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z][a-z0
 
 @router.get("/inbox")
 def inbox(
+    request: Request,
+    response: Response,
     user: Caseworker,
     store: StoreDep,
     calendars: CalendarsDep,
@@ -61,14 +62,16 @@ def inbox(
     state: TaskState | None = None,
     mine: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> list[TaskView]:
     """The department's open and claimed work, nearest deadline first: each row with its
     case's procedure, stage, applicant and headline fields, the urgency in words, the
     working days left and the derivation of its deadline.
 
     For the front desk this includes new applications and supplements handed in at intake
-    (``kind: intake``) and results waiting to be handed out (``kind: delivery``).
+    (``kind: intake``) and results waiting to be handed out (``kind: delivery``). A full page
+    names the next one in ``X-Next-Cursor`` (and ``Link: rel="next"``): pass it as
+    ``cursor``.
     """
     assert user.department is not None
     states = (state,) if state else (TaskState.open, TaskState.claimed)
@@ -78,8 +81,10 @@ def inbox(
         states=states,
         assignee=user.id if mine else None,
         limit=limit,
-        offset=offset,
+        after=paging.task_after(cursor),
     )
+    if len(rows) == limit:
+        paging.next_link(request, response, paging.task_cursor(queries.task_key(rows[-1])))
     return explain.tasks(store, rows, calendars, now)
 
 

@@ -15,10 +15,11 @@ from pydantic import BaseModel
 from activities.clock import Calendars
 from api.deps import CalendarsDep, NowDep, StoreDep, Supervisor
 from definitions.calendar import SHANGHAI
-from evaluation.figures import Group, GroupFigures, Spread, as_data, figures
+from evaluation.figures import Group, GroupFigures, as_data, figures
 from evaluation.periods import Period, PeriodError
 from evaluation.reengineering import Achieved, achieved_in
 from evaluation.report import build, html, tables, to_csv
+from evaluation.tally import Spread
 from store.db import Store
 
 T = TypeVar("T")
@@ -86,12 +87,14 @@ async def performance(
     calendars: CalendarsDep,
     period: PeriodText,
     by: Group = "department",
+    key: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
 ) -> PerformanceFigures:
     """Performance and satisfaction figures of a period's cases, for all cases, by procedure,
-    by department (with the department's own tasks: where the time goes) or by service brand.
-    Each figure is defined once; ``definitions`` says how."""
+    by department (with the department's own tasks: where the time goes) or by service brand;
+    ``key`` keeps one group (a procedure or department code, a brand name). Each figure is
+    defined once; ``definitions`` says how."""
     chosen = parse_period(period)
-    table = await run_in_threadpool(figures, store, chosen, by, calendars.current().get)
+    table = await run_in_threadpool(figures, store, chosen, by, calendars.current().get, None, key)
     return PerformanceFigures.model_validate(as_data(table))
 
 

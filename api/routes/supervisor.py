@@ -3,15 +3,13 @@ event feed."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 
-from api import explain
+from api import explain, paging
 from api.actions import act
 from api.deps import CalendarsDep, ClientDep, NowDep, SettingsDep, Staff, StoreDep, Supervisor
 from api.public import ActionAnswer, EventPublic, FeedEvent, IncidentPublic
@@ -31,78 +29,64 @@ from workflows.contracts import (
 router = APIRouter(tags=["supervisors"])
 
 
+Code = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
+Day = Annotated[dt.date | None, Query(description="Asia/Shanghai calendar day")]
+
+
 @router.get("/supervision/tasks")
 def flagged_tasks(
+    request: Request,
+    response: Response,
     user: Supervisor,
     store: StoreDep,
     calendars: CalendarsDep,
     now: NowDep,
     severity: Literal["warning", "overdue"] = "overdue",
-    department: str | None = None,
-    procedure: str | None = None,
+    department: Code = None,
+    procedure: Code = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> list[TaskView]:
-    """Open tasks with a yellow card (warning) or a red card (overdue), each with the
-    working-day derivation of its deadline.
+    """Open tasks with a yellow card (warning) or a red card (overdue), oldest deadline first,
+    each with the working-day derivation of its deadline.
 
     ``since``/``until`` (ISO 8601 instants) keep the tasks whose deadline falls in that period.
+    A full page names the next one in ``X-Next-Cursor`` (and ``Link: rel="next"``): pass it
+    as ``cursor``.
     """
-    find = queries.overdue_tasks if severity == "overdue" else queries.warning_tasks
-    rows = [
-        t
-        for t in find(store, department=department, procedure=procedure)
-        if _within(t.deadline_at, since, until)
-    ]
-    return explain.tasks(store, rows, calendars, now)
-
-
-def _within(
-    instant: dt.datetime | None, since: dt.datetime | None, until: dt.datetime | None
-) -> bool:
-    if instant is None:
-        return since is None and until is None
     for bound in (since, until):
         if bound is not None and bound.tzinfo is None:
             raise HTTPException(
                 status.HTTP_422_UNPROCESSABLE_CONTENT,
                 "时间须带时区，如 2025-10-01T00:00:00+08:00 / give instants with a time zone",
             )
-    return (since is None or instant >= since) and (until is None or instant < until)
+    find = queries.overdue_tasks if severity == "overdue" else queries.warning_tasks
+    rows = find(
+        store,
+        department=department,
+        procedure=procedure,
+        since=since,
+        until=until,
+        limit=limit,
+        after=paging.task_after(cursor),
+    )
+    if len(rows) == limit:
+        paging.next_link(request, response, paging.task_cursor(queries.task_key(rows[-1])))
+    return explain.tasks(store, rows, calendars, now)
 
 
 def _cursor(sort: CaseSort, key: CaseKey) -> str:
     at, case_id = key
-    raw = json.dumps([sort, at.isoformat() if at else None, case_id], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return paging.encode(sort, [at.isoformat() if at else None, case_id])
 
 
 def _after(sort: CaseSort, cursor: str) -> CaseKey:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        kind, at, case_id = json.loads(raw)
-        if kind != sort or not isinstance(case_id, str):
-            raise ValueError
-        instant = dt.datetime.fromisoformat(at) if at is not None else None
-        if instant is not None and instant.tzinfo is None:
-            raise ValueError
-    except (ValueError, TypeError, json.JSONDecodeError):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [
-                {
-                    "loc": ["query", "cursor"],
-                    "msg": "不是本列表（同一排序）给出的 next / not a `next` this list gave"
-                    " with the same sort",
-                    "type": "value_error",
-                }
-            ],
-        ) from None
-    return instant, case_id
-
-
-Code = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
-Day = Annotated[dt.date | None, Query(description="Asia/Shanghai calendar day")]
+    at, case_id = paging.decode(sort, cursor, 2)
+    if case_id is None:
+        raise paging.refused()
+    return paging.instant(at), case_id
 
 
 @router.get("/supervision/cases")

@@ -328,7 +328,7 @@ def test_rating_figures_by_hand() -> None:
 
 
 def test_time_standing_still_for_the_applicant_counts_where_it_fell() -> None:
-    from evaluation.figures import waiting_time, working_time
+    from evaluation.measures import waiting_time, working_time
 
     # Opened Monday 09:00; the case waits for the applicant Monday 10:00 to Wednesday 09:00;
     # claimed Wednesday 10:00, decided Thursday 10:00.

@@ -32,6 +32,9 @@ TABLES = {
     "request_keys",
     "notifications",
     "subscribers",
+    "case_facts",
+    "figure_tallies",
+    "projections",
 }
 
 
@@ -57,6 +60,9 @@ def test_migrate_creates_every_table_without_alembic_ini(
         assert {i["name"] for i in schema.get_indexes("tasks")} == {
             "ix_tasks_inbox",
             "ix_tasks_case_id",
+            "ix_tasks_open",
+            "ix_tasks_overdue",
+            "ix_tasks_warned",
         }
         assert {i["name"] for i in schema.get_indexes("cases")} == {
             "ix_cases_state",
