@@ -230,6 +230,30 @@ async def test_warnings_and_red_cards_for_supervisors(api: Api) -> None:
     assert naive.status_code == 422
 
 
+async def test_lists_page_by_cursor(api: Api) -> None:
+    """The inbox and the card lists give the next page's cursor in a header; a cursor of
+    another list, or no cursor at all, is refused naming the parameter."""
+    for _ in range(3):
+        await api.submit()
+    first = await api.call("desk-1", "GET", "/inbox?limit=2")
+    assert first.status_code == 200
+    cursor = first.headers["X-Next-Cursor"]
+    assert 'rel="next"' in first.headers["Link"]
+    rest = await api.call("desk-1", "GET", f"/inbox?limit=2&cursor={cursor}")
+    assert rest.status_code == 200
+    assert "X-Next-Cursor" not in rest.headers  # the last page
+    seen = [r["case_id"] for r in first.json() + rest.json()]
+    assert len(seen) == len(set(seen)) == 3
+    for bad in ("not-a-cursor", "W10", cursor[:-4]):
+        refused = await api.call("desk-1", "GET", f"/inbox?cursor={bad}")
+        assert refused.status_code == 422, bad
+        assert refused.json()["detail"][0]["loc"] == ["query", "cursor"]
+    # A case finder's cursor is not a task list's.
+    found = await api.ok("supervisor-1", "GET", "/supervision/cases?limit=1")
+    other = await api.call("supervisor-1", "GET", f"/supervision/tasks?cursor={found['next']}")
+    assert other.status_code == 422
+
+
 async def test_one_key_for_two_actions_acts_twice(api: Api) -> None:
     case = await api.submit()
     await api.ok("desk-1", "POST", f"/cases/{case}/intake", {"decision": "accept"})

@@ -68,8 +68,18 @@ def test_inbox_order_filters_and_paging(store: Store) -> None:
     assert [t.task_key for t in queries.inbox(store, "YZ-SWJ")] == ["f"]
     assert [t.task_key for t in queries.inbox(store, "YZ-SCJ", assignee="u-1")] == ["c"]
     assert [t.task_key for t in queries.inbox(store, "YZ-SCJ", states=["approved"])] == ["e"]
-    assert [t.task_key for t in queries.inbox(store, "YZ-SCJ", limit=2, offset=2)] == ["a", "g"]
     assert queries.inbox(store, "YZ-OTHER") == []
+    # Keyset pages of two: each page continues after the previous page's last row, through
+    # the tasks with a deadline into those without one.
+    pages: list[list[str]] = []
+    after = None
+    while True:
+        page = queries.inbox(store, "YZ-SCJ", limit=2, after=after)
+        if not page:
+            break
+        pages.append([t.task_key for t in page])
+        after = queries.task_key(page[-1])
+    assert pages == [["c", "d"], ["a", "g"], ["b"]]
 
 
 def test_overdue_and_warning_lists(store: Store) -> None:
@@ -109,6 +119,16 @@ def test_overdue_and_warning_lists(store: Store) -> None:
     assert [t.id for t in queries.warning_tasks(store)] == ["C-1/warn", "C-2/warn"]
     assert [t.id for t in queries.warning_tasks(store, department="YZ-SWJ")] == ["C-2/warn"]
     assert [t.id for t in queries.warning_tasks(store, procedure="P-1")] == ["C-1/warn"]
+    # A page of one, then the next after it; deadlines from a given instant.
+    [first] = queries.overdue_tasks(store, limit=1)
+    after = queries.task_key(first)
+    assert [t.id for t in queries.overdue_tasks(store, limit=1, after=after)] == ["C-1/late"]
+    assert [t.id for t in queries.overdue_tasks(store, since=T0)] == ["C-1/late"]
+    assert [t.id for t in queries.overdue_tasks(store, until=T0)] == ["C-2/late"]
+    assert queries.flagged_counts(store) == {
+        "YZ-SCJ": {"warning": 1, "overdue": 1},
+        "YZ-SWJ": {"warning": 1, "overdue": 1},
+    }
 
     def overdue(**criteria: str) -> list[str]:
         found = CaseFilter(states=OPEN_CASES, overdue=True, **criteria)
