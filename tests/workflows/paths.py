@@ -342,6 +342,12 @@ BRANCHES: list[CasePath] = [
         "督办 on a task missed: escalated",
     ),
     CasePath(
+        "urge:escalated-on-the-case",
+        CASE,
+        _event(EventType.deadline_escalated, scope="case"),
+        "督办 on the whole case missed: escalated",
+    ),
+    CasePath(
         "urge:met-in-time",
         CASE,
         lambda t: t.has(EventType.case_urged) and not t.has(EventType.deadline_escalated),
@@ -427,12 +433,6 @@ BRANCHES: list[CasePath] = [
         CASE,
         _event(EventType.visit_rated),
         "一次一评: an on-site visit rated at the desk",
-    ),
-    CasePath(
-        "finding:trips-exceeded",
-        CASE,
-        _event(EventType.finding, finding="trips_exceeded"),
-        "more trips than promised",
     ),
     # Follow-ups
     CasePath(

@@ -27,6 +27,7 @@ from tests.fixtures_temporal import (
     caseworker,
     catalog,
 )
+from tests.rules.sim import sh
 from tests.workflows.test_case_flow import STARTUP_FOLLOW_UP, approve
 from workflows.case import CaseWorkflow
 from workflows.contracts import (
@@ -398,6 +399,22 @@ async def test_urge_satisfied_in_time_does_not_escalate(harness: Harness) -> Non
     assert EventType.deadline_escalated not in h.types(case_id)
 
 
+@pytest.mark.start_at(sh("2025-09-15 09:00"))
+async def test_an_urge_on_the_whole_case_escalates_when_it_is_not_decided(
+    harness: Harness,
+) -> None:
+    h = harness
+    case_id = await accepted_and_claimed(h)
+    await h.act(case_id, CaseWorkflow.urge, UrgeInput(actor=SUPERVISOR, days=1, note="加快办理"))
+    # 1 working day after Monday: the end of Tuesday.
+    escalated = await h.event_at(case_id, EventType.deadline_escalated, sh("2025-09-17 00:00"))
+    assert (escalated.task_key, escalated.payload["scope"]) == (None, "case")
+    assert escalated.payload["urged_by"] == SUPERVISOR.id
+    case = queries.get_case(h.store, case_id)
+    assert case is not None
+    assert case.state is CaseState.in_progress  # escalated, still workable
+
+
 # ------------------------------------------------------------------ the store goes down
 
 
@@ -430,7 +447,11 @@ async def flaky(harness: Harness) -> AsyncIterator[tuple[Harness, FlakyStore]]:
         activities=[records.record_case_events, ClockActivities(Calendars()).compute_deadlines],
         activity_executor=ThreadPoolExecutor(4),
     ):
-        yield Harness(harness.env, harness.client, harness.store, queue), records
+        # Sharing the handles records the case's history (its failed writes retried).
+        h = Harness(
+            harness.env, harness.client, harness.store, queue, harness.handles, harness.followups
+        )
+        yield h, records
 
 
 async def test_store_failures_are_retried_without_duplicate_events(
