@@ -13,10 +13,11 @@ remembering to list it:
 - every end state: :data:`TERMINAL_STATES` and a concluded follow-up (``end:completed`` …);
 - every value of the enums that name a branch in an event's payload: join policies,
   incident kinds, supervision findings, clock kinds, verdicts (``join:any`` …);
-- both sides of every ``workflow.patched`` id in the workflow code (``patch:…`` and
-  ``before:…``: a history recorded before the patch must keep replaying).
+- every ``workflow.patched`` id in the workflow code (``patch:…``: a history recorded after
+  it; the side before it is checked while replaying, in test_replay.py, where each call's
+  answer is seen).
 
-The rest are branches inside one event type that the brief of each action names (a supplement
+The rest are branches inside one event type that a case or a follow-up can take (a supplement
 in parts, an appeal granted or refused, a rectification late …), listed in :data:`BRANCHES`.
 
 ``python -m tests.workflows.paths`` prints every path with the histories that cover it.
@@ -165,7 +166,8 @@ Predicate = Callable[[Trace], bool]
 
 @dataclass(frozen=True)
 class CasePath:
-    """One path: its name, the workflow whose histories must walk it, and how to tell."""
+    """One path of a case or a follow-up: its name, the workflow type whose histories must
+    walk it (``*``: either), and how to tell from a history."""
 
     name: str
     workflow_type: str
@@ -570,8 +572,8 @@ def coverage(paths: list[CasePath], recorded: list[Trace]) -> dict[str, list[str
 
 
 def signature(trace: Trace) -> frozenset[str]:
-    """The paths a history walks: two recordings of a scenario with the same signature prove
-    the same thing, and only one is kept."""
+    """The paths a history walks (a recording that adds none to its folder's is not kept,
+    unless its scenario has no history yet: tests/fixtures_temporal.save_histories)."""
     return frozenset(
         path.name
         for path in every_path()
