@@ -468,6 +468,12 @@ BRANCHES: list[CasePath] = [
         "回访满意度 given",
     ),
     CasePath(
+        "followup:revisit-not-reached",
+        FOLLOWUP,
+        lambda t: t.has(EventType.followup_revisited, reached=False),
+        "the applicant not reached about the rectification: the part ends all the same",
+    ),
+    CasePath(
         "followup:from-a-visit",
         FOLLOWUP,
         _event(EventType.followup_opened, source="visit"),

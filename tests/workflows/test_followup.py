@@ -229,6 +229,19 @@ async def test_rectification_late_is_overdue_and_counted_late(harness: Harness) 
     )
     assert done.parts[0].rectified_on_time is False
     assert done.parts[0].state is PartState.revisit  # its card stays in the feed
+    # The applicant could not be reached about the rectification: the part ends all the same.
+    final = await act(
+        h,
+        row.id,
+        FollowUpWorkflow.revisit,
+        RevisitInput(actor=worker, department=dept, note="三次电话未接通"),
+    )
+    assert (final.state, final.parts[0].state) == (FollowUpState.concluded, PartState.rectified)
+    assert final.parts[0].satisfaction is None
+    [revisited] = [e for e in events(h, case_id) if e.type is EventType.followup_revisited]
+    assert revisited.payload["reached"] is False
+    assert final.summary is not None
+    assert "逾期" in final.summary
 
 
 async def test_an_unjustified_rating_is_explained_to_the_applicant(harness: Harness) -> None:
