@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import importlib.util
+import json
 import os
 import shutil
 import sys
@@ -265,18 +266,58 @@ async def harness(
     async with worker:
         h = Harness(env, env.client, store, task_queue)
         yield h
-        if os.environ.get("ONETRIP_RECORD_HISTORIES") and "[sqlite]" in request.node.name:
+        if recording(request):
             await save_histories(h, request.node.originalname)
 
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
+RECORD = "ONETRIP_RECORD_HISTORIES"
+
+
+def recording(request: pytest.FixtureRequest) -> bool:
+    """Record this test's histories: asked for (``make histories``), on the SQLite store (one
+    recording per scenario), and only if the test passed (a failed scenario walked no path
+    anyone promised)."""
+    report = getattr(request.node, "rep_call", None)
+    return (
+        bool(os.environ.get(RECORD))
+        and "[sqlite]" in request.node.name
+        and report is not None
+        and report.passed
+    )
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep the call phase's report on the test, for :func:`recording` at teardown."""
+    report = yield
+    if report.when == "call":
+        item.rep_call = report  # type: ignore[attr-defined]
+    return report
 
 
 async def save_histories(h: Harness, test_name: str) -> None:
-    """Keep each case's history for the replay test (``make histories`` re-records them)."""
+    """Keep each workflow's history of a scenario for the replay test.
+
+    Histories are never replaced or removed: each stands for cases that code of its time left
+    running, which today's code must still replay. A recording is kept when its scenario has
+    none yet (``<scenario>.json``), or when it walks a path (tests/workflows/paths.py) that no
+    kept history walks — a scenario whose path changed (a new patch, a new event) — beside the
+    older ones as ``<scenario>~<digest of its paths>.json``. Anything else would only add
+    replay time."""
+    from tests.workflows import paths  # it imports this module: imported when needed
+
     for folder, handles in ((HISTORIES / "v2", h.handles), (HISTORIES / "followup", h.followups)):
         folder.mkdir(parents=True, exist_ok=True)
         for i, handle in enumerate(handles.values()):
             history = await handle.fetch_history()
             name = test_name.removeprefix("test_") + (f"-{i}" if i else "")
-            (folder / f"{name}.json").write_text(history.to_json())
+            text = history.to_json()
+            walked = paths.signature(paths.parse_trace(name, json.loads(text)))
+            target = folder / f"{name}.json"
+            if target.exists():
+                if walked <= paths.walked_in(folder):
+                    continue
+                target = folder / f"{name}~{paths.digest(walked)}.json"
+            target.write_text(text)
+            paths.walked_in(folder, also=walked)

@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from sqlalchemy.exc import OperationalError
@@ -15,15 +16,26 @@ from temporalio.worker import Worker
 
 from activities.clock import Calendars, ClockActivities
 from activities.record import RecordActivities
+from definitions.versioning import snapshot
 from store import queries
 from store.db import Store
-from tests.fixtures_temporal import APPLICANT, FRONT_DESK, SUPERVISOR, Harness, caseworker
+from tests.fixtures_temporal import (
+    APPLICANT,
+    FRONT_DESK,
+    SUPERVISOR,
+    Harness,
+    caseworker,
+    catalog,
+)
+from tests.rules.sim import sh
 from tests.workflows.test_case_flow import STARTUP_FOLLOW_UP, approve
 from workflows.case import CaseWorkflow
 from workflows.contracts import (
     RECORD_ACTIVITY,
     AcceptInput,
     CaseState,
+    Channel,
+    Clock,
     ClockKind,
     DecideInput,
     DeliverInput,
@@ -34,6 +46,7 @@ from workflows.contracts import (
     RecordInput,
     RecordResult,
     RefuseInput,
+    ReturnInput,
     Role,
     SupplementInput,
     TaskInput,
@@ -130,6 +143,97 @@ async def test_claims_and_decisions_belong_to_one_person(harness: Harness) -> No
     await h.act(
         case_id, CaseWorkflow.decide, DecideInput(actor=SCJG_2, task_key=REGISTRATION, approve=True)
     )
+
+
+async def test_a_released_task_goes_back_to_the_inbox_for_a_colleague(harness: Harness) -> None:
+    h = harness
+    case_id = await accepted_and_claimed(h)
+    refusal = await h.refused(
+        case_id, CaseWorkflow.release, TaskInput(actor=SCJG_2, task_key=REGISTRATION)
+    )
+    assert (refusal.kind, "claimed by yz-scjg-1" in refusal.message) == ("conflict", True)
+    released = await h.act(
+        case_id, CaseWorkflow.release, TaskInput(actor=SCJG, task_key=REGISTRATION)
+    )
+    assert released.task is not None
+    assert (released.task.state, released.task.assignee) == (TaskState.open, None)
+    [row] = queries.inbox(h.store, "YZ-SCJG")
+    assert (row.task_key, row.assignee) == (REGISTRATION, None)
+    # Taken over by a colleague, who decides; the one who let it go no longer can.
+    await h.act(case_id, CaseWorkflow.claim, TaskInput(actor=SCJG_2, task_key=REGISTRATION))
+    refusal = await h.refused(
+        case_id, CaseWorkflow.decide, DecideInput(actor=SCJG, task_key=REGISTRATION, approve=True)
+    )
+    assert refusal.kind == "conflict"
+    await h.act(
+        case_id, CaseWorkflow.decide, DecideInput(actor=SCJG_2, task_key=REGISTRATION, approve=True)
+    )
+    [event] = h.of_type(case_id, EventType.task_released)
+    assert (event.actor_id, event.task_key) == (SCJG.id, REGISTRATION)
+
+
+def required(form: dict[str, Any]) -> list[str]:
+    """The materials the business start-up bundle asks of that form."""
+    proc = catalog().procedure("YZ-YJS-KBQY")
+    assert proc is not None
+    return snapshot(catalog(), proc).required_keys(form)
+
+
+async def test_an_incomplete_application_is_returned_once_and_supplied_in_parts(
+    harness: Harness,
+) -> None:
+    h = harness
+    form = {"company_name": "云州示范科技有限公司"}
+    keys = required(form)
+    handed, missing = keys[:-2], keys[-2:]
+    case_id = await h.start(form=form, materials=handed)
+    # 一次性告知: a return at intake naming only part of what is missing is refused.
+    refusal = await h.refused(
+        case_id,
+        CaseWorkflow.return_for_supplement,
+        ReturnInput(actor=FRONT_DESK, missing=missing[:1], reason="材料不齐"),
+    )
+    assert (refusal.kind, missing[1] in refusal.message) == ("invalid", True)
+    await h.act(
+        case_id,
+        CaseWorkflow.return_for_supplement,
+        ReturnInput(actor=FRONT_DESK, missing=missing, reason="材料不齐"),
+    )
+    await h.act(
+        case_id,
+        CaseWorkflow.supplement,
+        SupplementInput(actor=APPLICANT, materials=missing[:1], note="其余材料明日补交"),
+    )
+    case = queries.get_case(h.store, case_id)
+    assert case is not None
+    assert (case.clock, case.missing) == (Clock.suspended, missing[1:])
+    await h.act(
+        case_id, CaseWorkflow.supplement, SupplementInput(actor=APPLICANT, materials=missing[1:])
+    )
+    case = queries.get_case(h.store, case_id)
+    assert case is not None
+    assert (case.clock, case.missing) == (Clock.running, [])
+    await h.act(case_id, CaseWorkflow.accept, AcceptInput(actor=FRONT_DESK))
+    [accepted] = h.of_type(case_id, EventType.case_accepted)
+    assert accepted.payload["missing"] == []
+    parts = h.of_type(case_id, EventType.case_supplemented)
+    assert [e.payload.get("partial", False) for e in parts] == [True, False]
+    assert parts[0].payload["note"] == "其余材料明日补交"
+
+
+async def test_materials_brought_to_the_window_complete_the_application(harness: Harness) -> None:
+    h = harness
+    form = {"company_name": "云州示范科技有限公司"}
+    keys = required(form)
+    case_id = await h.start(form=form, materials=keys[:-1], channel=Channel.window)
+    refusal = await h.refused(case_id, CaseWorkflow.accept, AcceptInput(actor=FRONT_DESK))
+    assert (refusal.kind, keys[-1] in refusal.message) == ("invalid", True)
+    await h.act(case_id, CaseWorkflow.accept, AcceptInput(actor=FRONT_DESK, received=keys[-1:]))
+    [accepted] = h.of_type(case_id, EventType.case_accepted)
+    assert (accepted.payload["missing"], accepted.payload["tolerated"]) == ([], [])
+    case = queries.get_case(h.store, case_id)
+    assert case is not None
+    assert case.state is CaseState.in_progress
 
 
 async def test_concurrent_claims_one_wins(harness: Harness) -> None:
@@ -295,6 +399,22 @@ async def test_urge_satisfied_in_time_does_not_escalate(harness: Harness) -> Non
     assert EventType.deadline_escalated not in h.types(case_id)
 
 
+@pytest.mark.start_at(sh("2025-09-15 09:00"))
+async def test_an_urge_on_the_whole_case_escalates_when_it_is_not_decided(
+    harness: Harness,
+) -> None:
+    h = harness
+    case_id = await accepted_and_claimed(h)
+    await h.act(case_id, CaseWorkflow.urge, UrgeInput(actor=SUPERVISOR, days=1, note="加快办理"))
+    # 1 working day after Monday: the end of Tuesday.
+    escalated = await h.event_at(case_id, EventType.deadline_escalated, sh("2025-09-17 00:00"))
+    assert (escalated.task_key, escalated.payload["scope"]) == (None, "case")
+    assert escalated.payload["urged_by"] == SUPERVISOR.id
+    case = queries.get_case(h.store, case_id)
+    assert case is not None
+    assert case.state is CaseState.in_progress  # escalated, still workable
+
+
 # ------------------------------------------------------------------ the store goes down
 
 
@@ -327,7 +447,11 @@ async def flaky(harness: Harness) -> AsyncIterator[tuple[Harness, FlakyStore]]:
         activities=[records.record_case_events, ClockActivities(Calendars()).compute_deadlines],
         activity_executor=ThreadPoolExecutor(4),
     ):
-        yield Harness(harness.env, harness.client, harness.store, queue), records
+        # Sharing the handles records the case's history (its failed writes retried).
+        h = Harness(
+            harness.env, harness.client, harness.store, queue, harness.handles, harness.followups
+        )
+        yield h, records
 
 
 async def test_store_failures_are_retried_without_duplicate_events(

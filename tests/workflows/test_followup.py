@@ -229,6 +229,19 @@ async def test_rectification_late_is_overdue_and_counted_late(harness: Harness) 
     )
     assert done.parts[0].rectified_on_time is False
     assert done.parts[0].state is PartState.revisit  # its card stays in the feed
+    # The applicant could not be reached about the rectification: the part ends all the same.
+    final = await act(
+        h,
+        row.id,
+        FollowUpWorkflow.revisit,
+        RevisitInput(actor=worker, department=dept, note="三次电话未接通"),
+    )
+    assert (final.state, final.parts[0].state) == (FollowUpState.concluded, PartState.rectified)
+    assert final.parts[0].satisfaction is None
+    [revisited] = [e for e in events(h, case_id) if e.type is EventType.followup_revisited]
+    assert revisited.payload["reached"] is False
+    assert final.summary is not None
+    assert "逾期" in final.summary
 
 
 async def test_an_unjustified_rating_is_explained_to_the_applicant(harness: Harness) -> None:
@@ -383,12 +396,15 @@ async def test_a_published_year_moves_a_running_followups_provisional_deadline(
     harness: Harness,
 ) -> None:
     """2027's arrangement is not out yet: the call-back's deadline is provisional (statutory
-    fallback) until the year is published, then it moves, with an event, like a case's."""
+    fallback) until the year is published, then it moves, with an event, like a case's, and
+    the cards it fired on the provisional deadline are withdrawn."""
     h = harness
     case_id, dept = await rated(h, 1)
     row = await started(h, case_id)
     [clock] = [c for c in queries.case_clocks(h.store, case_id) if c.kind is ClockKind.callback]
     assert (clock.due_at, clock.provisional) == (sh("2027-02-13 00:00"), True)
+    await h.event_at(case_id, EventType.deadline_overdue, sh("2027-02-13 00:00"))
+    await h.sleep_until(sh("2027-02-13 10:00"))
     publication = await publish_year(h.client, h.store, TEST_2027, published_by="admin-1")
     assert publication.followups == [row.id]
     moved = [m for m in publication.moved if m.clock == clock.key]
@@ -401,6 +417,9 @@ async def test_a_published_year_moves_a_running_followups_provisional_deadline(
     assert stored is not None
     assert stored.parts[0].due_at == sh("2027-02-17 00:00")
     assert EventType.deadline_moved in [e.type for e in events(h, case_id)]
+    withdrawn = [e for e in events(h, case_id) if e.type is EventType.card_withdrawn]
+    assert [e.payload["card"] for e in withdrawn] == ["warning", "overdue"]
+    assert not stored.parts[0].overdue
     # Only the system or an admin recalculates.
     refused = await send(
         h, row.id, FollowUpWorkflow.recalculate, RecalculateInput(actor=SUPERVISOR, revision=1)

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from temporalio import activity
 from temporalio.client import WorkflowUpdateStage
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -45,6 +46,7 @@ from worker.temporal import WORKFLOWS
 from workflows.case import CaseWorkflow
 from workflows.contracts import (
     RECORD_ACTIVITY,
+    STORE_REJECTED,
     AcceptInput,
     CaseInput,
     CaseState,
@@ -53,6 +55,7 @@ from workflows.contracts import (
     IncidentKind,
     RecordInput,
     RecordResult,
+    ResolveIncidentInput,
     ReturnInput,
     StepInput,
     SupplementInput,
@@ -359,6 +362,46 @@ async def test_1_a_nul_character_never_freezes_a_case(harness: Harness) -> None:
         assert open_ == closed == []
 
 
+class StrictStore(RecordActivities):
+    """A store that refuses NUL characters as PostgreSQL does, whichever backend runs."""
+
+    @activity.defn(name=RECORD_ACTIVITY)
+    def record_case_events(self, data: RecordInput) -> RecordResult:
+        if not data.sanitize and "\\u0000" in data.model_dump_json():
+            raise ApplicationError(
+                "UntranslatableCharacter: \\u0000 cannot be converted to text",
+                type=STORE_REJECTED,
+                non_retryable=True,
+            )
+        return super().record_case_events(data)
+
+
+# On PostgreSQL the store itself refuses NUL (test_1 above): the stand-in is for SQLite.
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+async def test_a_refused_write_is_an_incident_a_supervisor_closes(harness: Harness) -> None:
+    records = StrictStore(harness.store)
+    clock = ClockActivities(Calendars([], harness.store)).compute_deadlines
+    async with worker(harness, records.record_case_events, clock) as h:
+        case_id = await h.start(form={"company_name": "云州示范科技有限公司\x00"})
+        [(incident, case)] = await h.until(lambda: queries.incidents(h.store), "the incident")
+        assert (incident.kind, case.id) == (IncidentKind.store_rejected, case_id)
+        assert case.form["company_name"] == "云州示范科技有限公司\ufffd"  # written cleaned
+        # The case stays workable; only a supervisor closes the incident.
+        await h.act(case_id, CaseWorkflow.accept, AcceptInput(actor=FRONT_DESK))
+        close = ResolveIncidentInput(actor=FRONT_DESK, number=incident.number, note="已核实")
+        assert (await h.refused(case_id, CaseWorkflow.resolve_incident, close)).kind == "forbidden"
+        supervisor = close.model_copy(update={"actor": SUPERVISOR})
+        await h.act(case_id, CaseWorkflow.resolve_incident, supervisor)
+        assert queries.incidents(h.store) == []
+        [(closed, _)] = queries.incidents(h.store, resolved=True)
+        assert (closed.resolved_by, closed.resolution) == (SUPERVISOR.id, "已核实")
+        again = await h.refused(case_id, CaseWorkflow.resolve_incident, supervisor)
+        assert again.kind == "conflict"
+        case = queries.get_case(h.store, case_id)
+        assert case is not None
+        assert (case.state, case.incidents) == (CaseState.in_progress, 0)
+
+
 @asynccontextmanager
 async def worker(h: Harness, *activities: Any) -> AsyncIterator[Harness]:
     queue = f"custom-{uuid.uuid4().hex[:8]}"
@@ -369,7 +412,8 @@ async def worker(h: Harness, *activities: Any) -> AsyncIterator[Harness]:
         activities=list(activities),
         activity_executor=ThreadPoolExecutor(4),
     ):
-        yield Harness(h.env, h.client, h.store, queue)
+        # Sharing the handles records these cases' histories with the test's (make histories).
+        yield Harness(h.env, h.client, h.store, queue, h.handles, h.followups)
 
 
 class BrokenCalendar(WorkingCalendar):
