@@ -22,7 +22,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import Table, delete, select, text, update
 from sqlalchemy.orm import Session
 
 from definitions.calendar import SHANGHAI
@@ -33,12 +33,14 @@ from evaluation.tally import GroupKey, Tally, contribute
 from store import feed
 from store.db import Store, StoreOrSession, transaction
 from store.models import (
+    Base,
     Case,
     CaseMeasureRecord,
     EventRecord,
     FigureTallyRecord,
     ProjectionRecord,
 )
+from store.writes import insert_statement
 
 PROJECTION = "figures"
 """The projection's name in ``projections``."""
@@ -48,6 +50,8 @@ EVENTS_PER_STEP = 5000
 """Feed events read per step: a step measures their cases in one transaction."""
 STALE_PER_STEP = 500
 """Cases a published calendar made stale, measured again per step."""
+
+PROJECTIONS: Table = Base.metadata.tables["projections"]
 
 MonthKey = tuple[str, str, str]
 """(kind, key, month) of one stored tally."""
@@ -104,19 +108,17 @@ def _claim(session: Session, now: dt.datetime) -> int:
     """Become the one projector at work; returns the cursor."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK})
-    else:
-        # Writing first takes SQLite's write lock before anything is read.
-        session.execute(
-            update(ProjectionRecord)
-            .where(ProjectionRecord.name == PROJECTION)
-            .values(updated_at=now)
-        )
-    row = session.get(ProjectionRecord, PROJECTION)
-    if row is None:
-        session.add(ProjectionRecord(name=PROJECTION, cursor=0, updated_at=now))
-        session.flush()
-        return 0
-    return int(row.cursor)
+    # The projection's row, made on first use; on SQLite this write also takes the write
+    # lock before anything is read, so two projectors never read the same cursor.
+    session.execute(
+        insert_statement(session, PROJECTIONS)
+        .values(name=PROJECTION, cursor=0, updated_at=now)
+        .on_conflict_do_update(index_elements=["name"], set_={"updated_at": now})
+    )
+    cursor = session.scalar(
+        select(ProjectionRecord.cursor).where(ProjectionRecord.name == PROJECTION)
+    )
+    return int(cursor or 0)
 
 
 def step(
