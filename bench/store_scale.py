@@ -34,13 +34,14 @@ import re
 import statistics
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import psycopg
 from psycopg.types.json import Jsonb
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from sqlalchemy import JSON, Date, Table, select, text
+from sqlalchemy import JSON, Date, Table, event, select, text
 from sqlalchemy.engine import make_url
 
 from activities.clock import Calendars
@@ -53,7 +54,9 @@ from definitions.validate import validate_paths
 from evaluation import rollups
 from evaluation.measures import month_of
 from evaluation.periods import Period
+from evaluation.report import overdue_cases
 from services.history import write_history
+from store import queries
 from store.db import Store
 from store.models import Base, ProjectionRecord, UTCDateTime
 from store.users import create_user, get_user, issue_token
@@ -586,6 +589,78 @@ async def _measure(url: str, repeat: int) -> None:
     store.dispose()
 
 
+def explain(url: str) -> None:
+    """``EXPLAIN (ANALYZE, BUFFERS)`` of the statements behind the main lists and pages: each
+    store query is run once while its SQL is captured, then each SELECT is explained with the
+    same parameters (docs/performance.md keeps these plans)."""
+    store = Store(url)
+    captured: list[tuple[str, Any]] = []
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def grab(_c: Any, _cur: Any, statement: str, parameters: Any, _ctx: Any, _many: bool) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            captured.append((statement, parameters))
+
+    half = Period.parse(f"{(END - dt.timedelta(days=200)).astimezone(SHANGHAI).year}H1")
+    with store.session() as session:
+        busiest = session.execute(
+            text(
+                "SELECT department FROM tasks WHERE state IN ('open','claimed') AND kind = 'review'"
+                " GROUP BY department ORDER BY count(*) DESC LIMIT 1"
+            )
+        ).scalar_one()
+        some_case = session.execute(text("SELECT min(id) FROM cases")).scalar_one()
+        middle = session.execute(text("SELECT max(position) / 2 FROM events")).scalar_one()
+    after = None
+    for _ in range(39):
+        page = queries.inbox(store, busiest, after=after)
+        if len(page) < 50:
+            break
+        after = queries.task_key(page[-1])
+    calls: list[tuple[str, Callable[[], Any]]] = [
+        (f"inbox {busiest}, first page", lambda: queries.inbox(store, busiest)),
+        (f"inbox {busiest}, a deep page", lambda: queries.inbox(store, busiest, after=after)),
+        ("desk queue", lambda: queries.inbox(store, "YZ-ZWFW")),
+        ("overdue list, first page", lambda: queries.overdue_tasks(store, limit=100)),
+        (
+            f"overdue list, {busiest}",
+            lambda: queries.overdue_tasks(store, department=busiest, limit=100),
+        ),
+        (
+            "warning list, YZ-YJS-KBQY",
+            lambda: queries.warning_tasks(store, procedure="YZ-YJS-KBQY", limit=100),
+        ),
+        ("card counts by department", lambda: queries.flagged_counts(store)),
+        ("case finder, first page", lambda: queries.find_cases(store, queries.CaseFilter())),
+        ("case finder, counts", lambda: queries.count_cases(store, queries.CaseFilter())),
+        ("case timeline", lambda: queries.timeline(store, some_case)),
+        ("feed after a cursor", lambda: queries.events_after(store, middle, 100)),
+        (
+            f"figures {half.label}: its month tallies",
+            lambda: rollups.period_tallies(store, half, ["department"]),
+        ),
+        (f"report {half.label}: overdue cases", lambda: overdue_cases(store, half)),
+    ]
+    with store.engine.connect() as connection:
+        for label, call in calls:
+            captured.clear()
+            call()
+            statements = list(captured)
+            print(f"\n### {label}\n")
+            for statement, parameters in statements:
+                if "pg_advisory" in statement:
+                    continue
+                plan = connection.exec_driver_sql(
+                    "EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters
+                ).scalars()
+                print("```")
+                print(" ".join(statement.split())[:600])
+                print("\n".join(plan))
+                print("```")
+            connection.rollback()
+    store.dispose()
+
+
 def measure(url: str, repeat: int) -> None:
     """Time each list, page, figure and report through the API in process (HTTP over ASGI:
     the handlers, the queries, the answers' JSON or HTML)."""
@@ -600,7 +675,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--measure-only", action="store_true")
+    parser.add_argument(
+        "--explain", action="store_true", help="print the plans of the main queries instead"
+    )
     args = parser.parse_args(argv)
+    if args.explain:
+        explain(args.database)
+        return
     if not args.measure_only:
         fill(args.database, args.cases, args.templates, args.seed)
     measure(args.database, args.repeat)
