@@ -88,6 +88,8 @@ def catch_up(
     if refresh is not None:
         refresh()
     feed.sequence(store)
+    if not _behind(store):
+        return 0  # nothing to do: no write, no lock
     known: list[dict[str, str]] = []
 
     def brands() -> dict[str, str]:
@@ -102,6 +104,25 @@ def catch_up(
         total += measured
         if not more or (deadline is not None and time.monotonic() > deadline):
             return total
+
+
+def _behind(store: Store) -> bool:
+    """Whether the feed holds events past the projection's cursor, or a case is stale (read
+    only: an idle projector writes nothing)."""
+    with store.session() as session:
+        cursor = session.scalar(
+            select(ProjectionRecord.cursor).where(ProjectionRecord.name == PROJECTION)
+        )
+        newer = session.scalar(
+            select(EventRecord.position)
+            .where(EventRecord.position > (cursor or 0))
+            .order_by(EventRecord.position)
+            .limit(1)
+        )
+        stale = session.scalar(
+            select(CaseMeasureRecord.case_id).where(CaseMeasureRecord.stale).limit(1)
+        )
+    return newer is not None or stale is not None
 
 
 def _claim(session: Session, now: dt.datetime) -> int:
@@ -137,7 +158,7 @@ def step(
         stale = list(
             session.scalars(
                 select(CaseMeasureRecord.case_id)
-                .where(CaseMeasureRecord.stale.is_(True))
+                .where(CaseMeasureRecord.stale)
                 .limit(STALE_PER_STEP)
             )
         )
