@@ -39,14 +39,20 @@ def get_store(request: Request) -> Store:
     return store
 
 
+CALL_SECONDS = 10.0
+"""The deadline of a call to Temporal that names none, or the update timeout if longer: a
+start or a query answers in milliseconds when the engine is up, and a short update timeout
+(set to hand an action back quickly) should not make reads of a busy case fail."""
+
+
 def get_client(request: Request) -> Client:
     """The Temporal client, every call of which is bounded (see :func:`bounded`)."""
     state = request.app.state
     client: Client = state.client
     made: tuple[Client, Client] | None = getattr(state, "bounded_client", None)
     if made is None or made[0] is not client:
-        wait = dt.timedelta(seconds=state.settings.update_timeout_seconds)
-        made = (client, bounded(client, wait))
+        seconds = max(CALL_SECONDS, state.settings.update_timeout_seconds)
+        made = (client, bounded(client, dt.timedelta(seconds=seconds)))
         state.bounded_client = made
     return made[1]
 
@@ -59,7 +65,7 @@ def bounded(client: Client, wait: dt.timedelta) -> Client:
     worker runs (every worker down, its first write still on its way) held a request 30 s.
     Past the bound the call fails with DEADLINE_EXCEEDED, which the routes answer with 503
     and ``Retry-After``, as they answer an unreachable Temporal. Updates carry their own
-    bound already (``ONETRIP_UPDATE_TIMEOUT_SECONDS``, the same value)."""
+    bound already (``ONETRIP_UPDATE_TIMEOUT_SECONDS``)."""
     config = client.config()
     config["interceptors"] = [*config["interceptors"], _Deadline(wait)]
     return Client(**config)

@@ -2,7 +2,8 @@
 
 - **Cases**: every case ended where its path ends, and recorded exactly the events a
   fault-free case of the same path records (``type`` and task, in order): none lost, none
-  twice. A store outage longer than the record activity's retries (~15 s) makes the case open
+  twice (clocks' cards raised in wall time are compared apart: each at most once). A store
+  outage longer than the record activity's retries (~15 s) makes the case open
   a ``store_unavailable`` incident and resolve it with the write, by design: those two events
   are counted apart, and each such incident must have been resolved.
 - **Feed**: ``GET /supervision/events`` paged to its end holds every stored event once, each
@@ -35,6 +36,10 @@ OUTAGE_INCIDENTS_FAIL = False
 purpose when a write outlasts the record activity's retries (~15 s), and resolves it with the
 write; the run counts them. On: an outage as long as the run's must leave no trace."""
 OUTAGE_KIND = "store_unavailable"
+TIMED = frozenset({"deadline.warning", "deadline.overdue", "deadline.escalated"})
+"""Cards raised by a clock running out in wall time, not by an action: a 即办 task opened late
+in a Shanghai evening is warned minutes later, whatever the faults. A fault-free case run
+earlier cannot predict them, so they are compared apart: each at most once per clock."""
 
 Sign = tuple[str, str | None]
 """What the check compares of an event: its type and its task."""
@@ -51,15 +56,24 @@ class Stored:
     notifications: int = 0
 
     def signs(self) -> tuple[list[Sign], int]:
-        """The events' signs without the outage incidents, and how many of those there were."""
+        """The events' signs without the outage incidents and the timed cards; how many
+        outage incident events there were."""
         kept: list[Sign] = []
         outage = 0
         for _, kind, task, payload in self.events:
             if kind.startswith("incident.") and payload.get("kind") == OUTAGE_KIND:
                 outage += 1
-                continue
-            kept.append((kind, task))
+            elif kind not in TIMED:
+                kept.append((kind, task))
         return kept, outage
+
+    def cards(self) -> Counter[tuple[str, str]]:
+        """The timed cards, by type and clock."""
+        return Counter(
+            (kind, str(payload.get("clock")))
+            for _, kind, _, payload in self.events
+            if kind in TIMED
+        )
 
 
 def read_store(store: Store, case_ids: list[str]) -> dict[str, Stored]:
@@ -100,6 +114,9 @@ class CaseFindings:
     """Cases with more or fewer notifications than a fault-free case of their path."""
     outage_events: int = 0
     outage_cases: int = 0
+    cards: int = 0
+    """Timed cards (warnings, overdue) raised while the run lasted."""
+    cards_repeated: int = 0
     open_incidents: int = 0
     examples: list[str] = field(default_factory=list)
 
@@ -127,6 +144,9 @@ def check_cases(
         signs, outage = stored.signs()
         found.outage_events += outage
         found.outage_cases += outage > 0
+        cards = stored.cards()
+        found.cards += sum(cards.values())
+        found.cards_repeated += sum(n - 1 for n in cards.values())
         found.open_incidents += stored.open_incidents
         want = expected[path]
         if signs == want:

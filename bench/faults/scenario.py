@@ -3,9 +3,9 @@ faults in it, then the checks, as one :class:`Report`.
 
 The faults come in turn, each when the load has done a share of its actions (so each hits
 a load in full swing, however fast the machine), the next only once the load has made
-progress again after the last. The answers are counted per phase: before the first fault,
-and from each fault's start to the next one's (its aftermath included: retries, a client
-reconnecting, cases catching up):
+progress again after the last. The answers are counted per phase, by when they came: before
+the first fault, and from each fault's start to the next one's (its aftermath included:
+retries, a client reconnecting, cases catching up):
 
 1. the worker is killed (SIGKILL) and started again;
 2. PostgreSQL is stopped (``immediate``: a crash, recovered from its WAL) for
@@ -63,8 +63,11 @@ class Plan:
     """How long the Temporal dev server stays stopped before it starts again."""
     baseline: int = 2
     """Fault-free cases of each path run first: their records are what every case must match."""
-    latency_bound: float = 20.0
-    """Seconds within which every request must be answered (the API waits 10 s for a case)."""
+    latency_bound: float = 25.0
+    """Seconds within which every request must be answered. The API waits at most 10 s
+    (``ONETRIP_UPDATE_TIMEOUT_SECONDS``) for each call to Temporal: an action on a case whose
+    first write is still on its way reads the case from its workflow, then sends the update,
+    so 20 s and the store's share; a hang (gRPC's own 30 s deadline) is beyond it."""
     at: tuple[float, float, float, float] = (0.10, 0.30, 0.50, 0.70)
     """The share of the load's actions done when each fault begins."""
 
@@ -76,7 +79,7 @@ class Plan:
 
 @dataclass
 class Window:
-    """A fault, and the answers sent from its start to the next fault's (or the load's end)."""
+    """A fault, and the answers that came from its start to the next fault's (or the end)."""
 
     name: str
     started: float
@@ -119,10 +122,11 @@ class Report:
             f"run {self.seconds:.0f} s (load {self.load_seconds:.0f} s); fault-free events"
             f" per case: {', '.join(f'{k} {v}' for k, v in self.expected.items())}",
             "",
-            "answers per phase (a fault's phase lasts until the next fault begins):",
+            "answers per phase, by when they came (a fault's phase lasts until the next"
+            " fault begins):",
         ]
         first = min((w.started for w in self.windows), default=float("inf"))
-        calm = [a for a in self.answers if a.sent < first]
+        calm = [a for a in self.answers if a.sent + a.seconds < first]
         lines.append(f"  before the faults: {len(calm)} answers: {_counts(statuses(calm))}")
         for n, w in enumerate(self.windows, 1):
             worst = max((a.seconds for a in w.answers), default=0.0)
@@ -152,7 +156,8 @@ class Report:
                 f"  half-written cases (last_seq vs events) {c.half_written}, notifications"
                 f" off {c.notifications_off}, open incidents {c.open_incidents}",
                 f"  outage incidents (opened + resolved events, by design after ~15 s of"
-                f" retries): {c.outage_events} events in {c.outage_cases} cases",
+                f" retries): {c.outage_events} events in {c.outage_cases} cases; clocks' cards"
+                f" raised meanwhile {c.cards}, repeated {c.cards_repeated}",
                 *[f"  ! {e}" for e in c.examples],
             ]
         kinds = ", ".join(f"{k} {n} opened / {r} resolved" for k, (n, r) in self.incidents.items())
@@ -176,7 +181,8 @@ def _counts(counter: Counter[str]) -> str:
 
 
 def _within(answer: Answer, window: Window) -> bool:
-    return window.started <= answer.sent < window.until
+    answered = answer.sent + answer.seconds
+    return window.started <= answered < window.until
 
 
 async def run(plan: Plan, folder: Path) -> Report:
@@ -310,7 +316,7 @@ async def _store_outage(stack: Stack, seconds: float) -> str:
     await asyncio.sleep(seconds)  # the fault's length, not a wait for anything
     started = time.monotonic()
     await asyncio.to_thread(stack.postgres.start)
-    return f"accepting connections again {time.monotonic() - started:.1f} s after its start"
+    return f"accepting connections {time.monotonic() - started:.1f} s after its start"
 
 
 async def _temporal_restart(stack: Stack, seconds: float) -> str:
@@ -386,6 +392,7 @@ def _judge_records(report: Report) -> None:
         ("events lost", c.lost),
         ("events duplicated", c.duplicated),
         ("cases with events reordered", c.reordered),
+        ("clocks' cards raised twice", c.cards_repeated),
         ("half-written cases", c.half_written),
         ("cases with notifications lost or repeated", c.notifications_off),
         ("incidents left open", c.open_incidents),
@@ -426,7 +433,7 @@ def _judge_answers(report: Report) -> None:
             f"{what}: {len(answers)} (first: {a.route}, {a.status or a.error}, {a.seconds:.1f} s)"
         )
     for w in report.windows:
-        if not any(a.sent <= w.recovered for a in w.answers):
+        if not any(a.sent + a.seconds <= w.recovered for a in w.answers):
             report.fail(f"no load during the fault: {w.name}")
     outage = next((w for w in report.windows if w.name.startswith("PostgreSQL")), None)
     if outage is not None and not any(a.code == "store_unavailable" for a in outage.answers):
