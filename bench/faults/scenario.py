@@ -105,6 +105,8 @@ class Report:
     feed: checks.FeedFindings | None = None
     incidents: dict[str, tuple[int, int]] = field(default_factory=dict)
     running: int = -1
+    crashed: list[str] = field(default_factory=list)
+    """Processes that ended without the harness ending them."""
     failures: list[str] = field(default_factory=list)
 
     def fail(self, message: str) -> None:
@@ -170,7 +172,10 @@ class Report:
                 f" {f.out_of_order}; ids {f.first_id}..{f.last_id} with {f.gaps} gaps"
                 f" (GAP_FREE_FEED {'on: gaps fail' if checks.GAP_FREE_FEED else 'off: counted'})"
             )
-        lines.append(f"workflows still running: {self.running}")
+        lines.append(
+            f"workflows still running: {self.running}; processes that died on their own:"
+            f" {', '.join(self.crashed) or 'none'}"
+        )
         lines.append("result: " + ("PASS" if not self.failures else f"FAIL ({len(self.failures)})"))
         lines += [f"  - {f}" for f in self.failures]
         return "\n".join(lines)
@@ -203,12 +208,15 @@ async def run(plan: Plan, folder: Path) -> Report:
                 await _check(plan, stack, http, cases, expected, report)
             report.answers = driver.answers
             report.retried = driver.retried
+        report.crashed = stack.crashed()
     finally:
         await stack.close()
         report.seconds = time.monotonic() - began
     for w in report.windows:
         w.answers = [a for a in report.answers if _within(a, w)]
     _judge_answers(report)
+    if report.crashed:
+        report.fail(f"died on their own: {', '.join(report.crashed)}")
     return report
 
 

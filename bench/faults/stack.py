@@ -226,6 +226,8 @@ class Program:
     folder: Path
     process: asyncio.subprocess.Process | None = None
     starts: int = 0
+    ended_by_us: bool = False
+    """Whether the harness ended it (killed or stopped): any other end is a crash."""
 
     @property
     def log(self) -> Path:
@@ -243,12 +245,14 @@ class Program:
                 start_new_session=True,
             )
         self.starts += 1
+        self.ended_by_us = False
 
     def alive(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
     async def kill(self) -> None:
         """SIGKILL: no shutdown, no graceful end of in-flight activities."""
+        self.ended_by_us = True
         if self.alive():
             assert self.process is not None
             self.process.kill()
@@ -259,6 +263,7 @@ class Program:
         if not self.alive():
             return
         assert self.process is not None
+        self.ended_by_us = True
         self.process.terminate()
         try:
             await asyncio.wait_for(self.process.wait(), 60)
@@ -381,6 +386,14 @@ class Stack:
         before = program.logged('"worker started"')
         await program.start()
         await program.wait_logged('"worker started"', before + 1)
+
+    def crashed(self) -> list[str]:
+        """The processes that ended without the harness ending them."""
+        return [
+            f"{p.name} (exit {p.process.returncode if p.process else None})"
+            for p in [self.api, *self.workers]
+            if not p.alive() and not p.ended_by_us
+        ]
 
     async def close(self) -> None:
         """Stop everything (whatever state a failed run left it in)."""
