@@ -96,6 +96,7 @@ class Report:
     folder: Path
     seconds: float = 0.0
     load_seconds: float = 0.0
+    load_started: float = 0.0
     expected: dict[str, int] = field(default_factory=dict)
     """Events of each path, fault-free."""
     windows: list[Window] = field(default_factory=list)
@@ -144,6 +145,17 @@ class Report:
                 f"all answers: {len(times)}, {_counts(statuses(self.answers))};"
                 f" latency median {statistics.median(times) * 1000:.0f} ms, p99 {p99:.1f} s,"
                 f" max {times[-1]:.1f} s (bound {p.latency_bound:.0f} s)"
+            )
+        if self.answers:
+            slowest = max(self.answers, key=lambda a: a.seconds)
+            phase = next(
+                (f"phase {n}" for n, w in enumerate(self.windows, 1) if _within(slowest, w)),
+                "before the faults",
+            )
+            lines.append(
+                f"slowest: {slowest.route} {slowest.status} {slowest.code or ''} after"
+                f" {slowest.seconds:.1f} s, {phase}, {slowest.sent - self.load_started:.0f} s"
+                " into the load"
             )
         lines.append(
             f"actions sent more than once (same key): {self.retried}; each acted once if the"
@@ -262,7 +274,7 @@ async def _load(plan: Plan, stack: Stack, driver: Driver, report: Report) -> lis
     ]
     total = sum(actions_per_case(c.path) for c in cases)
     first = driver.done
-    started = time.monotonic()
+    started = report.load_started = time.monotonic()
     load = asyncio.ensure_future(asyncio.gather(*(run_case(driver, c, materials) for c in cases)))
 
     async def progress(share: float) -> None:
