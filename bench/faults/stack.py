@@ -38,7 +38,8 @@ from definitions.validate import validate_paths
 from store.db import Store
 
 PG_BIN = Path(os.environ.get("ONETRIP_FAULTS_PG_BIN", "/usr/lib/postgresql/15/bin"))
-"""Where ``initdb``, ``pg_ctl`` and ``postgres`` are (Debian's PostgreSQL 15)."""
+"""Where ``initdb``, ``pg_ctl`` and ``postgres`` are: Debian's PostgreSQL 15, or the folder
+``ONETRIP_FAULTS_PG_BIN`` names (read by the harness only, never by OneTrip)."""
 PG_USER = "postgres"
 """The OS user that runs PostgreSQL when the harness runs as root."""
 READY_SECONDS = 120.0
@@ -189,6 +190,7 @@ class Temporal:
                     _connect(self.address, "default", self.process), READY_SECONDS
                 )
             except RuntimeError:
+                await self.stop(signal.SIGKILL)  # if it still runs, it did not answer in time
                 if attempt == START_ATTEMPTS - 1:
                     raise StackError(f"the Temporal dev server did not start: {self.log}") from None
                 await asyncio.sleep(1.0)  # its port, if taken by someone, may be free again
@@ -365,6 +367,7 @@ class Stack:
         self.temporal.folder.mkdir(exist_ok=True)
         await self.temporal.start()
         await self.add_worker()
+        self.api.env = self.env()  # the ports PostgreSQL and Temporal ended up with
         for _ in range(START_ATTEMPTS):
             await self.api.start()
             if await api_ready(self.base_url, self.api):
