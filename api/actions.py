@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+import structlog
 from fastapi import HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
@@ -48,6 +49,8 @@ STATUS_OF = {
     "not_found": status.HTTP_404_NOT_FOUND,
 }
 KEY_LENGTH = 200
+
+log = structlog.get_logger("api")
 
 
 def client_key(request: Request) -> str | None:
@@ -95,13 +98,20 @@ async def same_request(store: Store, key_id: str, digest: str) -> None:
 
 
 def unavailable(message: str, retry_after: int = 5, code: str = "unavailable") -> HTTPException:
+    """503 with ``Retry-After``; ``message`` (``"中文 / English"``) says what cannot answer."""
+    zh, _, en = message.partition(" / ")
     return ApiError(
         status.HTTP_503_SERVICE_UNAVAILABLE,
         code,
-        f"暂时无法处理，请稍后以相同 Idempotency-Key 重试 / temporarily unavailable, retry with"
-        f" the same Idempotency-Key: {message}",
+        f"{zh}，请稍后以相同 Idempotency-Key 重试 / {en or zh}; retry later with the same"
+        " Idempotency-Key",
         headers={"Retry-After": str(retry_after)},
     )
+
+
+ENGINE_DOWN = "流程引擎暂时没有应答 / the workflow engine (Temporal) does not answer"
+"""What a client is told when Temporal cannot be reached or does not answer in time; the
+error itself (addresses, gRPC details) goes to the log, not to the client."""
 
 
 def answer(outcome: Outcome, case_id: str) -> ActionAnswer:
@@ -125,7 +135,8 @@ def fail(outcome: Outcome, case_id: str) -> NoReturn:
     if isinstance(outcome, Missing):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"办件不存在 / no case {case_id}")
     if isinstance(outcome, Unavailable):
-        raise unavailable(outcome.message, code="engine_unavailable")
+        log.warning("temporal unavailable", case_id=case_id, error=outcome.message)
+        raise unavailable(ENGINE_DOWN, code="engine_unavailable")
     raise AssertionError(outcome)
 
 

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from temporalio.client import Client
+from temporalio.client import (
+    CancelWorkflowInput,
+    Client,
+    DescribeWorkflowInput,
+    Interceptor,
+    OutboundInterceptor,
+    QueryWorkflowInput,
+    SignalWorkflowInput,
+    StartWorkflowInput,
+    StartWorkflowUpdateInput,
+    StartWorkflowUpdateWithStartInput,
+    TerminateWorkflowInput,
+    WorkflowExecutionDescription,
+    WorkflowHandle,
+    WorkflowUpdateHandle,
+)
 
 from activities.clock import Calendars
 from core.settings import Settings
@@ -23,9 +39,89 @@ def get_store(request: Request) -> Store:
     return store
 
 
+CALL_SECONDS = 10.0
+"""The deadline of a call to Temporal that names none, or the update timeout if longer: a
+start or a query answers in milliseconds when the engine is up, and a short update timeout
+(set to hand an action back quickly) should not make reads of a busy case fail."""
+
+
 def get_client(request: Request) -> Client:
-    client: Client = request.app.state.client
-    return client
+    """The Temporal client, every call of which is bounded (see :func:`bounded`)."""
+    state = request.app.state
+    client: Client = state.client
+    made: tuple[Client, Client] | None = getattr(state, "bounded_client", None)
+    if made is None or made[0] is not client:
+        seconds = max(CALL_SECONDS, state.settings.update_timeout_seconds)
+        made = (client, bounded(client, dt.timedelta(seconds=seconds)))
+        state.bounded_client = made
+    return made[1]
+
+
+def bounded(client: Client, wait: dt.timedelta) -> Client:
+    """The same client (same connection), with ``wait`` as the deadline of every call that
+    names none: a start, a query, a signal … of a case.
+
+    Without one, a call waits for gRPC's own deadline: a query to a case whose workflow no
+    worker runs (every worker down, its first write still on its way) held a request 30 s.
+    Past the bound the call fails with DEADLINE_EXCEEDED, which the routes answer with 503
+    and ``Retry-After``, as they answer an unreachable Temporal. Updates carry their own
+    bound already (``ONETRIP_UPDATE_TIMEOUT_SECONDS``)."""
+    config = client.config()
+    config["interceptors"] = [*config["interceptors"], _Deadline(wait)]
+    return Client(**config)
+
+
+_Input = TypeVar("_Input")
+
+
+class _Deadline(Interceptor):
+    def __init__(self, wait: dt.timedelta) -> None:
+        self.wait = wait
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _DeadlineOutbound(next, self.wait)
+
+
+class _DeadlineOutbound(OutboundInterceptor):
+    """Sets ``rpc_timeout`` where the caller left it unset. Not on history fetches: waiting
+    for a result is a long poll by design."""
+
+    def __init__(self, next: OutboundInterceptor, wait: dt.timedelta) -> None:
+        super().__init__(next)
+        self.wait = wait
+
+    def _bound(self, data: _Input) -> _Input:
+        if getattr(data, "rpc_timeout", None) is None:
+            return dataclasses.replace(data, rpc_timeout=self.wait)  # type: ignore[type-var]
+        return data
+
+    async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
+        return await super().start_workflow(self._bound(input))
+
+    async def query_workflow(self, input: QueryWorkflowInput) -> Any:
+        return await super().query_workflow(self._bound(input))
+
+    async def signal_workflow(self, input: SignalWorkflowInput) -> None:
+        await super().signal_workflow(self._bound(input))
+
+    async def describe_workflow(self, input: DescribeWorkflowInput) -> WorkflowExecutionDescription:
+        return await super().describe_workflow(self._bound(input))
+
+    async def cancel_workflow(self, input: CancelWorkflowInput) -> None:
+        await super().cancel_workflow(self._bound(input))
+
+    async def terminate_workflow(self, input: TerminateWorkflowInput) -> None:
+        await super().terminate_workflow(self._bound(input))
+
+    async def start_workflow_update(
+        self, input: StartWorkflowUpdateInput
+    ) -> WorkflowUpdateHandle[Any]:
+        return await super().start_workflow_update(self._bound(input))
+
+    async def start_update_with_start_workflow(
+        self, input: StartWorkflowUpdateWithStartInput
+    ) -> WorkflowUpdateHandle[Any]:
+        return await super().start_update_with_start_workflow(self._bound(input))
 
 
 def get_settings_dep(request: Request) -> Settings:

@@ -19,10 +19,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from definitions.loader import explain
 
+RETRY_AFTER = 5
+"""Seconds a client is asked to wait (``Retry-After``) when a service OneTrip depends on is
+down."""
 MESSAGE_LENGTH = 1000
 """Error messages are cut to this length, so a huge input is never sent back."""
 MAX_FIELDS = 50
@@ -153,6 +157,9 @@ def respond(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     rid = request_id_of(request)
+    if status == 503 and not any(k.lower() == "retry-after" for k in headers or {}):
+        # Every 503 says when to try again, whichever part of the code raised it.
+        headers = {**(headers or {}), "Retry-After": str(RETRY_AFTER)}
     pages = getattr(request.app.state, "page_errors", None)
     if pages is not None and status != 303:
         # A page (not the API) answers a person with a page: the pages install this hook.
@@ -168,7 +175,7 @@ def respond(
     )
 
 
-def outage(request: Request, what: str, code: str, retry_after: int = 5) -> Response:
+def outage(request: Request, what: str, code: str, retry_after: int = RETRY_AFTER) -> Response:
     """503 for a service OneTrip depends on; ``what`` is ``"中文 / English"``."""
     zh, _, en = what.partition(" / ")
     return respond(
@@ -197,9 +204,34 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> Response:
+        if lost_store(exc):
+            # The handlers of the app take the usual outage errors; this takes the others a
+            # driver may raise when the connection went away mid-request.
+            return outage(request, STORE, "store_unavailable")
         return respond(request, 500, None)
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+
+
+STORE = "存储 / the store"
+ENGINE = "流程引擎 / the engine"
+
+
+def lost_store(exc: BaseException) -> bool:
+    """Whether ``exc`` says the store's connection is gone (not that a query was wrong).
+
+    SQLAlchemy marks a driver error that its dialect recognises as a disconnect
+    (``connection_invalidated``), whatever class the driver gave it; ``InterfaceError`` is
+    the DB-API's error of a connection that is closed or broken."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(
+        exc,
+        sa_exc.OperationalError
+        | sa_exc.InterfaceError
+        | sa_exc.DisconnectionError
+        | sa_exc.TimeoutError,
+    )
 
 
 ERRORS = {
