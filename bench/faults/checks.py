@@ -3,10 +3,10 @@
 - **Cases**: every case ended where its path ends, and recorded exactly the events a
   fault-free case of the same path records (``type`` and task, in order): none lost, none
   twice (clocks' cards raised in wall time are compared apart: each at most once). A store
-  outage longer than the record activity's retries (~15 s) makes the case open
+  outage longer than the record activity's retries (about a minute) makes the case open
   a ``store_unavailable`` incident and resolve it with the write, by design: those two events
   are counted apart, and each such incident must have been resolved.
-- **Feed**: ``GET /supervision/events`` paged to its end holds every stored event once, each
+- **Feed**: ``GET /events`` paged to its end holds every stored event once, each
   case's events in their order; gaps between feed ids are counted (a hard failure with
   :data:`GAP_FREE_FEED`).
 - **Nothing half-written**: each ``cases`` row reflects exactly its events (``last_seq`` =
@@ -25,16 +25,14 @@ from sqlalchemy import text
 
 from store.db import Store
 
-GAP_FREE_FEED = False
-"""Whether a gap between consecutive feed ids fails the run. The feed's ids come from a
-PostgreSQL sequence today: an insert that finds its event already there (a retried write),
-or a transaction rolled back by an outage, uses up ids, so gaps are expected and only
-counted. Switch on once each event's feed id is a gap-free position assigned in commit
-order."""
-OUTAGE_INCIDENTS_FAIL = False
-"""Whether a ``store_unavailable`` incident fails the run. Off: the case engine opens one on
-purpose when a write outlasts the record activity's retries (~15 s), and resolves it with the
-write; the run counts them. On: an outage as long as the run's must leave no trace."""
+GAP_FREE_FEED = True
+"""Whether a gap between consecutive feed ids fails the run: each event's feed id is its
+position, given after commit without gaps (store.feed), whatever retried or rolled-back
+writes did to the table's own ids."""
+OUTAGE_INCIDENTS_FAIL = True
+"""Whether a ``store_unavailable`` incident fails the run. The case engine opens one on purpose
+when a write outlasts the record activity's retries (about a minute), and resolves it with the
+write; an outage as short as the run's (30 s) must leave no trace."""
 OUTAGE_KIND = "store_unavailable"
 TIMED = frozenset({"deadline.warning", "deadline.overdue", "deadline.escalated"})
 """Cards raised by a clock running out in wall time, not by an action: a 即办 task opened late
@@ -187,7 +185,7 @@ class FeedFindings:
     last_id: int = 0
 
 
-FEED_PATHS = ("/supervision/events", "/events")
+FEED_PATHS = ("/events",)
 """Where the feed is served: the supervisors' path, or the path it had first."""
 
 

@@ -169,7 +169,7 @@ class Report:
                 f" reordered cases {c.reordered}",
                 f"  half-written cases (last_seq vs events) {c.half_written}, notifications"
                 f" off {c.notifications_off}, open incidents {c.open_incidents}",
-                f"  outage incidents (opened + resolved events, by design after ~15 s of"
+                f"  outage incidents (opened + resolved events, by design after a minute of"
                 f" retries): {c.outage_events} events in {c.outage_cases} cases; clocks' cards"
                 f" raised meanwhile {c.cards}, repeated {c.cards_repeated}",
                 *[f"  ! {e}" for e in c.examples],

@@ -80,11 +80,12 @@ RECORD_RETRY = RetryPolicy(
     initial_interval=dt.timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=dt.timedelta(seconds=30),
-    maximum_attempts=5,
+    maximum_attempts=7,
     non_retryable_error_types=[STORE_REJECTED],
 )
-"""A store write is tried 5 times over ~15 s; then the writer opens an incident and goes on
-trying on a durable timer (OUTAGE_PAUSE). A refusal for the content is never retried as is."""
+"""A store write is tried 7 times over about a minute (1, 2, 4 … 30 s apart), which a database
+failover or restart fits in; past that the writer opens an incident and goes on trying on a
+durable timer (OUTAGE_PAUSE). A refusal for the content is never retried as is."""
 OUTAGE_PAUSE = dt.timedelta(seconds=30)
 OUTAGE_PAUSE_MAX = dt.timedelta(minutes=10)
 REJECTED_PAUSE_MAX = dt.timedelta(hours=6)
