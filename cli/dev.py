@@ -35,6 +35,12 @@ from workflows.client import connect
 
 log = structlog.get_logger("dev")
 
+KEEP_ALIVE_SECONDS = 65
+"""How long the API keeps an idle client connection open. Longer than the clients' own idle
+limits (a proxy's 60 s; httpx's 5 s) and than any ``Retry-After`` the API sends: otherwise a
+client that waits out a 503's ``Retry-After: 5`` and sends again on its kept connection meets
+the server closing it at that very moment, and gets no answer at all."""
+
 
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: `onetrip dev` stops everything itself."""
@@ -166,7 +172,13 @@ async def run_dev(
         client = await _connect(address, settings.temporal_namespace or "default", server)
         app = create_app(settings, store=store, client=client)
         api = _Server(
-            uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_config=None)
+            uvicorn.Config(
+                app,
+                host=settings.api_host,
+                port=settings.api_port,
+                log_config=None,
+                timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            )
         )
         async with serving(client, store, settings):
             running = asyncio.create_task(api.serve())

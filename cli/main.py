@@ -337,6 +337,7 @@ def api_command() -> None:
     """运行 HTTP API（OpenAPI 文档在 /docs）/ serve the HTTP API."""
     import uvicorn
 
+    from cli.dev import KEEP_ALIVE_SECONDS
     from web.app import create_app
 
     settings = get_settings()
@@ -347,6 +348,7 @@ def api_command() -> None:
         log_config=None,  # keep the process's structlog configuration
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 
