@@ -45,7 +45,8 @@ def _is_memory(url: URL) -> bool:
 
 
 def create_store_engine(url: str | URL) -> Engine:
-    """An engine configured for the store (pragmas on SQLite, pre-ping on PostgreSQL).
+    """An engine configured for the store (pragmas on SQLite; pre-ping and a connect timeout
+    on PostgreSQL).
 
     For a SQLite file the parent folder is created if missing. An in-memory SQLite database
     is shared by all sessions of the engine (one connection), so it behaves like a file.
@@ -60,7 +61,18 @@ def create_store_engine(url: str | URL) -> Engine:
         engine = create_engine(url, json_serializer=_json_serializer, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
         return engine
-    return create_engine(url, json_serializer=_json_serializer, pool_pre_ping=True)
+    connect: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        # An unreachable host would otherwise hold each request for the system's TCP timeout
+        # (minutes): the API answers 503 within its bound instead.
+        connect["connect_timeout"] = CONNECT_TIMEOUT
+    return create_engine(
+        url, json_serializer=_json_serializer, pool_pre_ping=True, connect_args=connect
+    )
+
+
+CONNECT_TIMEOUT = 5
+"""Seconds a new PostgreSQL connection may take, unless the URL says (``?connect_timeout=``)."""
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict
 from typing import Annotated, Any
 
+import structlog
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import text
 
 from api.deps import ClientDep, StoreDep
+from api.errors import ENGINE, RETRY_AFTER, STORE, ApiError
 from api.schemas import MAX_VERSION, ProcedureSummary
 from definitions.guide import procedure_guide
 from store import queries
 
 router = APIRouter(tags=["public"])
+log = structlog.get_logger("api")
 
 
 @router.get("/healthz")
@@ -27,10 +31,30 @@ async def health(store: StoreDep, client: ClientDep) -> dict[str, str]:
 
     try:
         await run_in_threadpool(ping)
-        await client.service_client.check_health()
     except Exception as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"unhealthy: {exc}") from None
+        log.warning("health: store unavailable", error=str(exc)[:300])
+        raise unhealthy(STORE, "store_unavailable") from None
+    try:
+        await client.service_client.check_health(timeout=HEALTH_TIMEOUT)
+    except Exception as exc:
+        log.warning("health: engine unavailable", error=str(exc)[:300])
+        raise unhealthy(ENGINE, "engine_unavailable") from None
     return {"status": "ok"}
+
+
+HEALTH_TIMEOUT = dt.timedelta(seconds=5)
+"""A health check answers within this, whatever the engine does (a load balancer waits)."""
+
+
+def unhealthy(what: str, code: str) -> ApiError:
+    """503 naming the part that is down, never the driver's own words."""
+    zh, _, en = what.partition(" / ")
+    return ApiError(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        code,
+        f"{zh}暂时不可用 / {en} is unavailable",
+        {"Retry-After": str(RETRY_AFTER)},
+    )
 
 
 @router.get("/procedures")

@@ -102,3 +102,36 @@ async def test_a_store_connection_lost_mid_request_is_503_and_a_bug_stays_500() 
         assert (wrong.status_code, wrong.json()["code"]) == (500, "internal_error")
         busy = await http.get("/busy")
         assert (busy.status_code, busy.headers["Retry-After"]) == (503, "5")
+
+
+async def test_health_names_the_part_that_is_down_without_the_drivers_words(
+    tmp_path: Path,
+) -> None:
+    """A load balancer asks /healthz: the store down, then the engine down, each a 503 naming
+    the part in both languages within seconds, never the driver's error text."""
+    from api.app import create_app
+    from core.settings import Settings
+    from store.db import Store
+    from workflows.client import connect
+
+    dead_store = Store("postgresql+psycopg://postgres@127.0.0.1:9/none?connect_timeout=3")
+    live_store = make_sqlite_store(tmp_path)
+    dead_engine = await connect("127.0.0.1:9", "default", lazy=True)
+    try:
+        for store, code in ((dead_store, "store_unavailable"), (live_store, "engine_unavailable")):
+            app = create_app(Settings(), store=store, client=dead_engine)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://onetrip") as http:
+                started = time.monotonic()
+                response = await http.get("/healthz")
+            assert time.monotonic() - started < 8
+            assert response.status_code == 503, response.text
+            assert response.headers["Retry-After"] == "5"
+            body = response.json()
+            assert body["code"] == code
+            assert "暂时不可用" in body["message"]["zh"]
+            assert "refused" not in response.text.lower()
+            assert "127.0.0.1" not in response.text
+    finally:
+        dead_store.dispose()
+        live_store.dispose()
