@@ -279,6 +279,27 @@ def period_tallies(
     return total
 
 
+def state_counts(target: StoreOrSession, procedure: str | None = None) -> dict[str, int]:
+    """How many cases there are in each state, all of them or one procedure's: the figures'
+    month tallies added up over every month (a few dozen rows, however many cases), as far
+    as the projection has read the feed (states with none are left out)."""
+    query = select(FigureTallyRecord.tally)
+    if procedure is None:
+        query = query.where(FigureTallyRecord.kind == "all")
+    else:
+        query = query.where(
+            FigureTallyRecord.kind == "procedure", FigureTallyRecord.key == procedure
+        )
+    counts: dict[str, int] = {}
+    with transaction(target) as session:
+        for (tally,) in session.execute(query):
+            for key, n in (tally.get("n") or {}).items():
+                if key.startswith("state:") and n:
+                    state = key[len("state:") :]
+                    counts[state] = counts.get(state, 0) + int(n)
+    return {state: n for state, n in sorted(counts.items()) if n}
+
+
 def mark_stale(target: StoreOrSession, first: dt.date, last: dt.date) -> int:
     """Mark for measuring again every case that ran on a day from ``first`` to ``last``
     (Asia/Shanghai; a calendar year was published for them); returns how many."""
@@ -339,5 +360,6 @@ __all__ = [
     "period_tallies",
     "rebuild",
     "remeasure",
+    "state_counts",
     "step",
 ]

@@ -29,6 +29,7 @@ from services.calendars import record_year
 from services.history import run_case
 from store.db import Store
 from store.models import CaseMeasureRecord, FigureTallyRecord
+from store.queries import CaseFilter, count_cases
 from store.writes import publish_catalog, record
 from tests.fixtures_temporal import catalog
 from workflows.contracts import CaseState, RecordInput, TaskState
@@ -112,6 +113,11 @@ def agree(store: Store, calendars: Calendars) -> None:
         stored = figures(store, PERIOD, by, calendars.get, names)  # type: ignore[arg-type]
         fresh = compute(cohort(store, PERIOD), PERIOD, by, calendars.get, names)  # type: ignore[arg-type]
         same(as_data(stored), as_data(fresh), by)
+    # The case finder's counts by state, from the tallies, are the cases' own.
+    for procedure in (None, *(s.code for s in snapshots())):
+        assert rollups.state_counts(store, procedure) == count_cases(
+            store, CaseFilter(procedure=procedure)
+        )
     stored_achieved = achieved_in(store, PERIOD, calendars.get)
     newest = newest_snapshots(store, rollups.period_tallies(store, PERIOD, ["procedure"]))
     fresh_achieved = achieved(list(cohort(store, PERIOD)), newest, calendars.get)
