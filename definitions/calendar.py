@@ -324,6 +324,9 @@ class WorkingCalendar:
     years: Sequence[CalendarYear] = ()
     name: str = NATIONAL_CALENDAR
     _cache: dict[dt.date, DayInfo] = field(default_factory=dict, init=False, repr=False)
+    _year_totals: dict[int, list[tuple[int, int]]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     @cached_property
     def _national(self) -> dict[int, _Year]:
@@ -400,13 +403,40 @@ class WorkingCalendar:
         return self.deadline(start_of_day(start), n)
 
     def count_working_days(self, first: dt.date, last: dt.date) -> Count:
-        """Working days from ``first`` to ``last``, both included."""
+        """Working days from ``first`` to ``last``, both included.
+
+        Each year's days are looked up once and kept as running totals (working days and
+        provisional days up to each date), so a count costs a subtraction per year spanned
+        whatever the range: every inbox row asks how many working days are left.
+        """
         if last < first:
             raise ValueError("结束日期早于开始日期 / the end date is before the start date")
         if (last - first).days > _MAX_SCAN_DAYS:
             raise ValueError("日期范围过长 / the range is too long")
-        days = [self.day(first + dt.timedelta(days=i)) for i in range((last - first).days + 1)]
-        return Count(sum(d.working for d in days), any(d.provisional for d in days))
+        working = provisional = 0
+        for year in range(first.year, last.year + 1):
+            totals = self._totals(year)
+            start = first if year == first.year else dt.date(year, 1, 1)
+            end = last if year == last.year else dt.date(year, 12, 31)
+            a, b = start.timetuple().tm_yday - 1, end.timetuple().tm_yday
+            working += totals[b][0] - totals[a][0]
+            provisional += totals[b][1] - totals[a][1]
+        return Count(working, provisional > 0)
+
+    def _totals(self, year: int) -> list[tuple[int, int]]:
+        """Running totals of a year: entry i holds the working days and the provisional days
+        among its first i days."""
+        found = self._year_totals.get(year)
+        if found is None:
+            found = [(0, 0)]
+            day = dt.date(year, 1, 1)
+            while day.year == year:
+                info = self.day(day)
+                w, p = found[-1]
+                found.append((w + info.working, p + info.provisional))
+                day += dt.timedelta(days=1)
+            self._year_totals[year] = found
+        return found
 
     # ----------------------------------------------------------------- the legal clock
 

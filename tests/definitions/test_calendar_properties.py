@@ -130,3 +130,16 @@ def test_a_warning_is_never_after_its_deadline(start: dt.datetime, n: int, warni
     due = CAL.deadline(start, n)
     at = CAL.threshold(start, n, WarningThreshold(percent=warning))
     assert at.instant <= due.instant
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    first=st.dates(dt.date(2023, 6, 1), dt.date(2028, 6, 1)),
+    span=st.integers(0, 900),
+)
+def test_a_count_of_working_days_is_the_days_counted_one_by_one(first: dt.date, span: int) -> None:
+    last = first + dt.timedelta(days=span)
+    days = [CAL.day(first + dt.timedelta(days=i)) for i in range(span + 1)]
+    counted = CAL.count_working_days(first, last)
+    assert counted.days == sum(d.working for d in days)
+    assert counted.provisional == any(d.provisional for d in days)
