@@ -234,7 +234,14 @@ def report_command(
                 bar.update(step, description=what)
 
             calendars = calendars_from_settings(store, settings)
-            report = build(store, chosen, calendars.current().get, department, progress=tell)
+            report = build(
+                store,
+                chosen,
+                calendars.current().get,
+                department,
+                progress=tell,
+                overdue_listed=None,  # every overdue case in its CSV
+            )
             tell("写出文件 / writing the files")
             name = f"report-{chosen.label}" + (f"-{department}" if department else "")
             out_dir.mkdir(parents=True, exist_ok=True)

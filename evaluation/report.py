@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from definitions.calendar import SHANGHAI
 from evaluation import rollups
@@ -57,6 +57,8 @@ class Report:
     achieved: list[Achieved]
     slowest: list[tuple[Achieved, StageTime]]
     overdue: list[OverdueCase]
+    """The oldest overdue cases (all of them when the report was built for the CSV); how many
+    there are is ``overall.figures["overdue"]``."""
     brands: dict[str, str | None] = field(default_factory=dict)
 
     @property
@@ -75,32 +77,52 @@ class OverdueCase:
 
 
 def overdue_cases(
-    target: StoreOrSession, period: Period, department: str | None = None
+    target: StoreOrSession,
+    period: Period,
+    department: str | None = None,
+    limit: int | None = None,
 ) -> list[OverdueCase]:
     """The period's cases whose committed limit passed (of those ``department`` took part
-    in), oldest first."""
-    query = (
-        select(
+    in), oldest first; the first ``limit`` of them, or all."""
+    found: list[OverdueCase] = []
+    last: tuple[dt.datetime, str] | None = None
+    while limit is None or len(found) < limit:
+        query = select(
             Case.id,
             Case.procedure_code,
             Case.procedure_name,
             Case.state,
             Case.submitted_at,
             Case.departments,
-        )
-        .where(
+        ).where(
             Case.submitted_at >= period.start_at,
             Case.submitted_at < period.end_at,
-            Case.overdue.is_(True),
+            Case.overdue,
         )
-        .order_by(Case.submitted_at, Case.id)
-    )
-    with transaction(target) as session:
-        found = [
-            OverdueCase(i, code, name, state, at, tuple(departments or ()))
-            for i, code, name, state, at, departments in session.execute(query)
-        ]
-    return [c for c in found if department is None or department in c.departments]
+        if last is not None:
+            query = query.where(
+                or_(
+                    Case.submitted_at > last[0],
+                    and_(Case.submitted_at == last[0], Case.id > last[1]),
+                )
+            )
+        with transaction(target) as session:
+            rows = session.execute(
+                query.order_by(Case.submitted_at, Case.id).limit(OVERDUE_CHUNK)
+            ).all()
+        for i, code, name, state, at, departments in rows:
+            if department is None or department in (departments or ()):
+                found.append(OverdueCase(i, code, name, state, at, tuple(departments or ())))
+        if len(rows) < OVERDUE_CHUNK:
+            break
+        last = (rows[-1][4], rows[-1][0])
+    return found if limit is None else found[:limit]
+
+
+OVERDUE_CHUNK = 2000
+"""Rows read at a time along the (submitted_at, id) index."""
+OVERDUE_LISTED = 200
+"""Overdue cases the report's page lists, oldest first (all of them are in its CSV)."""
 
 
 def _figures(
@@ -127,8 +149,10 @@ def build(
     department: str | None = None,
     progress: Progress | None = None,
     now: dt.datetime | None = None,
+    overdue_listed: int | None = OVERDUE_LISTED,
 ) -> Report:
-    """Everything the report shows, for all departments or one."""
+    """Everything the report shows, for all departments or one; ``overdue_listed`` overdue
+    cases by name (None: every one, for the CSV), all of them counted."""
     tell = progress or (lambda _: None)
     tell("更新指标 / bringing the figures up to date")
     rollups.catch_up(target, calendars)
@@ -156,7 +180,7 @@ def build(
     ]
     stages.sort(key=lambda pair: -_load(pair[1]))
     tell("超期办件 / overdue cases")
-    overdue = overdue_cases(target, period, department)
+    overdue = overdue_cases(target, period, department, overdue_listed)
     return Report(
         period=period,
         previous=previous,
@@ -240,6 +264,8 @@ def html(report: Report) -> str:
     template = _ENV.get_template("report.html.j2")
     return template.render(
         r=report,
+        overdue=report.overdue[:OVERDUE_LISTED],
+        overdue_count=report.overall.figures["overdue"],
         on_time=bars(report.departments, "task_on_time_rate", 1.0),
         ratings=bars(report.departments, "rating_mean", 5.0),
         rectification=[

@@ -49,23 +49,14 @@ class Spread:
 
 @dataclass
 class Tally:
-    """Counts (``n``), sums of working days (``s``) and histograms in thousandths of a working
-    day (``h``) of one group's cases in one month, or of several months added up."""
+    """Counts (``n``), sums of working days (``s``) and histograms (``h``: bins named by the
+    value in thousandths of a working day, as text, the way they are stored) of one group's
+    cases in one month, or of several months added up. Entries that come to zero stay until
+    :meth:`prune`."""
 
     n: Counter[str] = field(default_factory=Counter)
     s: dict[str, float] = field(default_factory=dict)
-    h: dict[str, Counter[int]] = field(default_factory=dict)
-
-    def count(self, key: str, by: int = 1) -> None:
-        if by:
-            self.n[key] += by
-
-    def value(self, key: str, value: float | None) -> None:
-        """One value of a spread: counted in its histogram, added to its sum."""
-        if value is None:
-            return
-        self.s[key] = self.s.get(key, 0.0) + value
-        self.h.setdefault(key, Counter())[round(value * RESOLUTION)] += 1
+    h: dict[str, Counter[str]] = field(default_factory=dict)
 
     def prune(self) -> None:
         """Drop entries that came to zero (a case taken out again)."""
@@ -80,31 +71,33 @@ class Tally:
 
     @property
     def empty(self) -> bool:
-        return not self.n and not self.h
+        return not any(self.n.values()) and not any(any(b.values()) for b in self.h.values())
 
     def add(self, other: Tally, sign: int = 1) -> None:
-        """Add ``other`` (``sign`` -1: take it out); entries that reach zero disappear."""
+        """Add ``other`` (``sign`` -1: take it out)."""
+        n = self.n
+        get = n.get
         for key, by in other.n.items():
-            self.n[key] += sign * by
-            if not self.n[key]:
-                del self.n[key]
+            n[key] = get(key, 0) + sign * by
+        s = self.s
         for key, total in other.s.items():
-            self.s[key] = self.s.get(key, 0.0) + sign * total
+            s[key] = s.get(key, 0.0) + sign * total
         for key, bins in other.h.items():
-            mine = self.h.setdefault(key, Counter())
+            mine = self.h.get(key)
+            if mine is None:
+                self.h[key] = (
+                    Counter(bins) if sign == 1 else Counter({b: -c for b, c in bins.items()})
+                )
+                continue
+            found = mine.get
             for b, by in bins.items():
-                mine[b] += sign * by
-                if not mine[b]:
-                    del mine[b]
-            if not mine:
-                del self.h[key]
-                self.s.pop(key, None)
+                mine[b] = found(b, 0) + sign * by
 
     def spread(self, key: str) -> Spread | None:
         bins = self.h.get(key)
-        if not bins:
+        n = sum(bins.values()) if bins else 0
+        if not bins or n <= 0:
             return None
-        n = sum(bins.values())
         return Spread(
             n, self.s.get(key, 0.0) / n, _nearest_rank(bins, n, 50), _nearest_rank(bins, n, 90)
         )
@@ -119,21 +112,15 @@ class Tally:
         return {k[len(prefix) :]: v for k, v in self.n.items() if k.startswith(prefix) and v}
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "n": dict(self.n),
-            "s": self.s,
-            "h": {key: {str(b): c for b, c in bins.items()} for key, bins in self.h.items()},
-        }
+        return {"n": dict(self.n), "s": self.s, "h": {k: dict(b) for k, b in self.h.items()}}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Tally:
+        # Read often (every month of every period asked for): the stored dicts as they are.
         return cls(
-            Counter({str(k): int(v) for k, v in (data.get("n") or {}).items()}),
-            {str(k): float(v) for k, v in (data.get("s") or {}).items()},
-            {
-                str(key): Counter({int(b): int(c) for b, c in bins.items()})
-                for key, bins in (data.get("h") or {}).items()
-            },
+            Counter(data.get("n") or {}),
+            dict(data.get("s") or {}),
+            {key: Counter(bins) for key, bins in (data.get("h") or {}).items()},
         )
 
 
@@ -141,14 +128,14 @@ def rate(part: int, whole: int) -> float | None:
     return None if whole == 0 else part / whole
 
 
-def _nearest_rank(bins: Mapping[int, int], n: int, p: int) -> float:
+def _nearest_rank(bins: Mapping[str, int], n: int, p: int) -> float:
     # The smallest value that at least p% of the values do not exceed (integer arithmetic).
     rank = max(1, (p * n + 99) // 100)
     seen = 0
-    for b in sorted(bins):
+    for b in sorted(bins, key=int):
         seen += bins[b]
         if seen >= rank:
-            return b / RESOLUTION
+            return int(b) / RESOLUTION
     raise AssertionError("a histogram's counts add up to n")
 
 
@@ -178,7 +165,7 @@ class Part:
             bins = h.get(key)
             if bins is None:
                 bins = h[key] = Counter()
-            b = round(value * RESOLUTION)
+            b = str(round(value * RESOLUTION))
             bins[b] = bins.get(b, 0) + sign
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -18,7 +19,7 @@ from definitions.calendar import SHANGHAI
 from evaluation.figures import Group, GroupFigures, as_data, figures
 from evaluation.periods import Period, PeriodError
 from evaluation.reengineering import Achieved, achieved_in
-from evaluation.report import build, html, tables, to_csv
+from evaluation.report import OVERDUE_LISTED, build, html, tables, to_csv
 from evaluation.tally import Spread
 from store.db import Store
 
@@ -339,7 +340,17 @@ async def report(
     promised against achieved, overdue cases. One self-contained HTML page; ``table`` gives
     one of its tables as CSV."""
     chosen = parse_period(period)
-    built = await run_in_threadpool(build, store, chosen, calendars.current().get, department)
+    built = await run_in_threadpool(
+        functools.partial(
+            build,
+            store,
+            chosen,
+            calendars.current().get,
+            department,
+            # The page names the oldest overdue cases; the overdue CSV every one of them.
+            overdue_listed=None if table == "overdue" else OVERDUE_LISTED,
+        )
+    )
     name = f"report-{chosen.label}" + (f"-{department}" if department else "")
     if table is not None:
         return Response(

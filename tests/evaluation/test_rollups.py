@@ -209,3 +209,28 @@ def test_a_published_calendar_year_counts_closed_cases_again(store: Store) -> No
     [after] = figures(store, PERIOD, "all", calendars.get).groups
     assert after.figures["days_used"] != before.figures["days_used"]
     agree(store, calendars)
+
+
+def test_the_report_names_the_oldest_overdue_cases_and_counts_them_all(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evaluation import report
+
+    publish_catalog(store, catalog())
+    calendars = Calendars()
+    for data in cases(16, seed=5):
+        late = data.case.model_copy(update={"overdue": True})
+        record(store, data.model_copy(update={"case": late}), notify=False)
+    monkeypatch.setattr(report, "OVERDUE_LISTED", 3)
+    page = report.build(store, PERIOD, calendars.get, overdue_listed=3)
+    assert page.overall.figures["overdue"] == 16
+    assert len(page.overdue) == 3
+    oldest = sorted(c.submitted_at for c in page.overdue)
+    assert [c.submitted_at for c in page.overdue] == oldest
+    text = report.html(page)
+    assert "(16)" in text
+    assert "完整名单见 CSV" in text
+    whole = report.build(store, PERIOD, calendars.get, overdue_listed=None)
+    assert len(report.tables(whole)["overdue"]) == 1 + 16
+    assert {c.id for c in page.overdue} <= {c.id for c in whole.overdue}
+    assert whole.overdue[:3] == page.overdue
