@@ -93,6 +93,8 @@ STATE = 32
 
 OPEN_WORK = "state IN ('claimed', 'open')"
 """Tasks someone still has to act on (the partial indexes of the lists cover only these)."""
+OPEN_CASES = "state IN ('delivering', 'in_progress', 'intake', 'rating')"
+"""Cases not yet ended (a partial index of the case finder covers only these)."""
 
 
 class Base(DeclarativeBase):
@@ -128,6 +130,14 @@ class Case(Base):
         Index("ix_cases_deadline_at", "deadline_at"),
         Index("ix_cases_submitted_at", "submitted_at", "id"),
         Index("ix_cases_applicant_id", "applicant_id"),
+        # The supervisors' list of open cases by deadline (overdue ones first of all).
+        Index(
+            "ix_cases_open_by_deadline",
+            "deadline_at",
+            "id",
+            postgresql_where=text(OPEN_CASES),
+            sqlite_where=text(OPEN_CASES),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(ID), primary_key=True)
