@@ -70,6 +70,7 @@ def test_migrate_creates_every_table_without_alembic_ini(
             "ix_cases_deadline_at",
             "ix_cases_submitted_at",
             "ix_cases_applicant_id",
+            "ix_cases_open_by_deadline",
         }
         unique = schema.get_unique_constraints("events")
         assert [(u["name"], u["column_names"]) for u in unique] == [
