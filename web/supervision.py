@@ -33,7 +33,7 @@ from workflows.contracts import Role, TaskRow
 
 router = APIRouter(include_in_schema=False)
 OVERSEERS = (Role.supervisor, Role.admin)
-FLAGGED_PAGE = 100
+FLAGGED_PAGE = 50
 """Tasks per page of the red and yellow card lists."""
 
 

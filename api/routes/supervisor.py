@@ -49,7 +49,7 @@ def flagged_tasks(
     procedure: Code = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> list[TaskView]:
     """Open tasks with a yellow card (warning) or a red card (overdue), oldest deadline first,
@@ -172,7 +172,7 @@ def incidents(
     user: Supervisor,
     store: StoreDep,
     resolved: bool = False,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[Attention]:
     """Cases needing attention: errors retrying could not fix (a write the store refused,
     deadlines that could not be computed, a store outage), oldest first. The cases stay
