@@ -172,7 +172,7 @@ def incidents(
     user: Supervisor,
     store: StoreDep,
     resolved: bool = False,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[Attention]:
     """Cases needing attention: errors retrying could not fix (a write the store refused,
     deadlines that could not be computed, a store outage), oldest first. The cases stay
