@@ -31,10 +31,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from activities.clock import Calendars
-from bench.pg import SERVER, fresh_database
+from bench.pg import SERVER, fresh_database, scratch_store
 from core.settings import get_settings
-from definitions.loader import calendar_years
 from definitions.validate import validate_paths
 from services.history import run_case
 from store import queries
@@ -55,14 +53,7 @@ def batches(count: int, seed: int) -> list[list[str]]:
     """Record transactions cut from ``count`` cases run offline by the rules, case by case, as
     JSON with the case number :data:`TEMPLATE_ID`: each batch carries its events, the case row
     as of its last event, and the task and clock rows last changed within it."""
-    settings = get_settings()
-    report = validate_paths(settings.catalog)
-    assert report.ok
-    assert report.catalog is not None
-    scratch = Store("sqlite://")
-    scratch.migrate()
-    snaps = [snap for snap, _ in publish_catalog(scratch, report.catalog)]
-    calendars = Calendars(calendar_years(settings.catalog), scratch)
+    scratch, snaps, calendars = scratch_store()
     rng = random.Random(seed)
     start = dt.datetime(2026, 9, 7, 1, 30, tzinfo=dt.UTC)
     out: list[list[str]] = []

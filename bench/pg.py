@@ -1,9 +1,18 @@
-"""A PostgreSQL database of a bench's own on the local server, dropped and made again."""
+"""What benches share: a PostgreSQL database of their own on the local server (dropped and
+made again), and a scratch store to run cases offline in."""
 
 from __future__ import annotations
 
 import psycopg
 from sqlalchemy.engine import make_url
+
+from activities.clock import Calendars
+from core.settings import get_settings
+from definitions.loader import calendar_years
+from definitions.validate import validate_paths
+from definitions.versioning import ProcedureSnapshot
+from store.db import Store
+from store.writes import publish_catalog
 
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 """The machine's PostgreSQL server; benches make databases of their own on it."""
@@ -29,3 +38,16 @@ def fresh_database(url: str, prefix: str) -> None:
     with psycopg.connect(libpq(url, "postgres"), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
+
+
+def scratch_store() -> tuple[Store, list[ProcedureSnapshot], Calendars]:
+    """An in-memory SQLite store with the shipped catalog published, its snapshots and the
+    working calendars: where benches run cases offline through the engine's rules."""
+    settings = get_settings()
+    report = validate_paths(settings.catalog)
+    assert report.ok
+    assert report.catalog is not None
+    scratch = Store("sqlite://")
+    scratch.migrate()
+    published = [snap for snap, _ in publish_catalog(scratch, report.catalog)]
+    return scratch, published, Calendars(calendar_years(settings.catalog), scratch)

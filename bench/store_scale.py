@@ -46,7 +46,7 @@ from sqlalchemy.engine import make_url
 
 from activities.clock import Calendars
 from api.app import create_app
-from bench.pg import SERVER, fresh_database
+from bench.pg import SERVER, fresh_database, scratch_store
 from core.settings import get_settings
 from definitions.calendar import SHANGHAI
 from definitions.loader import calendar_years
@@ -78,14 +78,7 @@ ISO = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}
 
 def templates(count: int, seed: int) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """``count`` closed cases run by the rules into a scratch store, as rows by table, by case."""
-    settings = get_settings()
-    report = validate_paths(settings.catalog)
-    assert report.ok
-    assert report.catalog is not None
-    scratch = Store("sqlite://")
-    scratch.migrate()
-    published = [snap for snap, _ in publish_catalog(scratch, report.catalog)]
-    calendars = Calendars(calendar_years(settings.catalog), scratch)
+    scratch, published, calendars = scratch_store()
     write_history(
         scratch, published, calendars, end=END, cases=count, days=182, seed=seed, prefix="T"
     )
@@ -471,8 +464,9 @@ def _tokens(store: Store, busiest: str) -> dict[str, str]:
     return tokens
 
 
-async def _measure(url: str, repeat: int) -> None:
-    store = Store(url)
+def _subjects(store: Store) -> tuple[Period, str, str, int]:
+    """What the timed calls ask about: the fill's last whole half year, the department with
+    the most open review tasks, a case from the middle of the store, the feed's middle."""
     half = Period.parse(f"{(END - dt.timedelta(days=200)).astimezone(SHANGHAI).year}H1")
     with store.session() as session:
         busiest = session.execute(
@@ -488,6 +482,12 @@ async def _measure(url: str, repeat: int) -> None:
             )
         ).scalar_one()
         middle = session.execute(text("SELECT max(position) / 2 FROM events")).scalar_one()
+    return half, str(busiest), str(some_case), int(middle or 0)
+
+
+async def _measure(url: str, repeat: int) -> None:
+    store = Store(url)
+    half, busiest, some_case, middle = _subjects(store)
     tokens = _tokens(store, busiest)
     settings = get_settings().model_copy(update={"database_url": url})
     app = create_app(settings, store=store)
@@ -601,16 +601,7 @@ def explain(url: str) -> None:
         if statement.lstrip().upper().startswith(("SELECT", "WITH")):
             captured.append((statement, parameters))
 
-    half = Period.parse(f"{(END - dt.timedelta(days=200)).astimezone(SHANGHAI).year}H1")
-    with store.session() as session:
-        busiest = session.execute(
-            text(
-                "SELECT department FROM tasks WHERE state IN ('open','claimed') AND kind = 'review'"
-                " GROUP BY department ORDER BY count(*) DESC LIMIT 1"
-            )
-        ).scalar_one()
-        some_case = session.execute(text("SELECT min(id) FROM cases")).scalar_one()
-        middle = session.execute(text("SELECT max(position) / 2 FROM events")).scalar_one()
+    half, busiest, some_case, middle = _subjects(store)
     after = None
     for _ in range(39):
         page = queries.inbox(store, busiest, after=after)
