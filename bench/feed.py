@@ -95,12 +95,19 @@ class WriterResult:
 
 
 def _writer(
-    url: str, number: int, templates: list[list[str]], stop: StopFlag, out: Any, ready: Any
+    url: str,
+    number: int,
+    templates: list[list[str]],
+    go: StopFlag,
+    stop: StopFlag,
+    out: Any,
+    ready: Any,
 ) -> None:
     store = Store(url)
     done = events = cases = 0
     latencies: list[float] = []
     ready.put(number)
+    go.wait()  # every writer starts at once, when all are up
     while not stop.is_set():
         # One case at a time, each its batches in order, as a workflow writes them.
         template = templates[cases % len(templates)]
@@ -170,12 +177,13 @@ def run(url: str, writers: int, seconds: float, templates: list[list[str]]) -> d
         )
     store.dispose()
     ctx = mp.get_context("spawn")
+    go = ctx.Event()
     stop = ctx.Event()
     ended = ctx.Event()
     results = ctx.Queue()
     ready = ctx.Queue()
     procs = [
-        ctx.Process(target=_writer, args=(url, n, templates, stop, results, ready))
+        ctx.Process(target=_writer, args=(url, n, templates, go, stop, results, ready))
         for n in range(writers)
     ]
     reader = ctx.Process(target=_reader, args=(url, ended, results))
@@ -185,8 +193,10 @@ def run(url: str, writers: int, seconds: float, templates: list[list[str]]) -> d
         ready.get(timeout=120)
     reader.start()
     began = time.perf_counter()
+    go.set()
     time.sleep(seconds)
     stop.set()
+    # Transactions under way when told to stop still count: the window ends as they end.
     collected: dict[Any, Any] = {}
     while len(collected) < writers:
         key, value = results.get(timeout=600)
