@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Body, HTTPException, Path, Query, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from temporalio.client import Client
 
 from api.deps import Admin, CalendarsDep, ClientDep, NowDep, SettingsDep, StoreDep
@@ -17,6 +17,7 @@ from api.schemas import IssuedToken, NewToken, NewUser, StrictBody, UserUpdate
 from core.settings import Settings
 from definitions.analysis import FIGURES, Figures, ItemRow, analyze
 from definitions.calendar import DaySource
+from definitions.forms import storable
 from definitions.loader import Catalog, LoadResult, calendar_years, load_bytes, load_paths
 from definitions.models import CalendarYear, Definition, Procedure
 from definitions.validate import validate_catalog
@@ -385,7 +386,7 @@ def edit_user(user_id: UserId, body: UserUpdate, user: Admin, store: StoreDep) -
 
 
 class NewPassword(StrictBody):
-    password: str = Field(min_length=1, max_length=200)
+    password: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(storable)]
     """At least 10 characters, not the user name; the person signs in to the pages with it."""
 
 

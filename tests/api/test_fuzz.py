@@ -1,0 +1,323 @@
+"""Every operation of the OpenAPI, fuzzed by schemathesis as each kind of user.
+
+The app runs in process as ``onetrip api`` serves it (the API with the pages), on a
+time-skipping Temporal server with a worker and a store holding real cases in several states,
+so that path parameters hit real case numbers, tasks, follow-ups, users and subscribers as well
+as random ones. Each operation gets requests with valid data (what its schema allows) and
+invalid data (what it forbids), sent by an anonymous caller, an applicant, the front desk, a
+reviewing department, a supervisor and an administrator, in that order (the administrator
+last: it may disable users and revoke tokens).
+
+What must hold for every answer: no server error (a 503 only with ``Retry-After`` and the code
+of an unavailable dependency or a busy case, as the OpenAPI documents), a status code the
+OpenAPI documents, the documented content type, headers and body, invalid data refused with a
+4xx, and an answer within :data:`ANSWER_SECONDS`.
+
+Bounded for the suite: the requests are generated once, derandomised (the same requests on
+every run and on CI, and on both stores), without shrinking; a user refused (401/403) by the
+first two requests of an operation gets no more of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+from schemathesis.errors import FailureGroup
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from core.settings import Settings
+from store import followups, queries, subscribers
+from store.users import create_user, issue_token
+from tests.api.conftest import STARTUP_FORM, Api, seed
+from tests.api.test_edges import YEAR
+from tests.api.test_flow import FOLLOW_UP, decide
+from tests.fixtures_temporal import Harness
+from web.app import create_app
+from worker.followups import start_due
+from workflows.contracts import Role
+
+USERS: dict[str, str | None] = {
+    "anonymous": None,
+    "applicant": "applicant-1",
+    "front desk": "desk-1",
+    "department": "scjg-1",
+    "supervisor": "supervisor-1",
+    "admin": "admin-1",
+}
+"""Who calls, in this order (the administrator last: it disables users and revokes tokens)."""
+
+EXAMPLES = 6
+"""Requests per operation and mode (valid, invalid) for a user let through."""
+PROBE = 2
+"""Requests after which a user refused every time (401, 403) is left alone."""
+ANSWER_SECONDS = 30.0
+"""Longer than the API's own bound on waiting for a case (10 s), so a slow answer is a defect."""
+
+UNAVAILABLE = {"store_unavailable", "engine_unavailable", "case_busy"}
+"""The codes of a documented 503: a dependency that cannot be reached, a case that did not
+answer in time. Everything else from 500 up is a defect."""
+
+CHECKS = [
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
+
+TIMES: Counter[str] = Counter()
+_GENERATED: dict[str, list[tuple[str, list[Any]]]] = {}
+"""The requests of a set of real values (the same on both stores): generating them costs
+more than sending them."""
+
+
+@dataclass
+class Tally:
+    """What the pass sent and got."""
+
+    statuses: Counter[int] = field(default_factory=Counter)
+    requests: int = 0
+    operations: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def summary(self, seconds: float) -> str:
+        return (
+            f"{self.operations} operations, {self.requests} requests in {seconds:.1f} s;"
+            f" statuses {dict(sorted(self.statuses.items()))}"
+        )
+
+
+async def submit(api: Api, user: str, key: str, *, without: str | None = None) -> str:
+    """A business start-up under a fixed key (the same case number on every run), with every
+    material but ``without``."""
+    snap = queries.get_procedure(api.harness.store, "YZ-YJS-KBQY")
+    assert snap is not None
+    materials = [k for k in snap.required_keys(STARTUP_FORM) if k != without]
+    body = {"procedure": "YZ-YJS-KBQY", "form": STARTUP_FORM, "materials": materials}
+    answer = await api.call(user, "POST", "/cases", body, **{"Idempotency-Key": key})
+    assert answer.status_code == 201, answer.text
+    case: str = answer.json()["case_id"]
+    await api.harness.wait_recorded(case)
+    return case
+
+
+async def real_data(api: Api) -> dict[str, list[Any]]:
+    """Cases in several states, bad ratings' follow-ups, a calendar revision, a subscriber and
+    a user to edit: the real values of each path parameter."""
+    h = api.harness
+    waiting = await submit(api, "applicant-1", "fuzz-waiting")
+    visit = {"reason": "other", "rating": {"score": 1, "comment": "排队太久"}}
+    await api.ok("desk-1", "POST", f"/cases/{waiting}/visits", visit)  # a desk follow-up
+    returned = await submit(api, "applicant-1", "fuzz-returned", without="company_articles")
+    back = {"decision": "return", "reason": "缺章程", "missing": ["company_articles"]}
+    await api.ok("desk-1", "POST", f"/cases/{returned}/intake", back)
+    claimed = await submit(api, "applicant-1", "fuzz-claimed")
+    await api.ok("desk-1", "POST", f"/cases/{claimed}/intake", {"decision": "accept"})
+    await api.ok("scjg-1", "POST", f"/cases/{claimed}/tasks/company_registration/claim")
+    rated = await submit(api, "applicant-1", "fuzz-rated")
+    await api.ok("desk-1", "POST", f"/cases/{rated}/intake", {"decision": "accept"})
+    await decide(api, "scjg-1", rated, "company_registration")
+    for task, user in FOLLOW_UP.items():
+        await decide(api, user, rated, task)
+    await api.ok("desk-1", "POST", f"/cases/{rated}/delivery", {})
+    await api.ok("applicant-1", "POST", f"/cases/{rated}/rating", {"score": 1, "comment": "慢"})
+    other = await submit(api, "applicant-2", "fuzz-other")
+    await api.ok("applicant-2", "POST", f"/cases/{other}/withdraw", {"reason": "不办了"})
+    await start_due(h.client, h.store, h.task_queue)
+    seqs = sorted({f.rating_seq for c in (waiting, rated) for f in followups.of_case(h.store, c)})
+    [calendar] = await api.ok("admin-1", "POST", "/admin/calendars", YEAR)
+    subscriber = subscribers.add(
+        h.store,
+        url="http://127.0.0.1:9/feed",
+        secret="s" * 32,
+        types=[],
+        cursor=None,
+        created_by="admin-1",
+        now=await h.now(),
+    )
+    create_user(h.store, id="edited-1", name="被编辑", role=Role.caseworker, department="YZ-SCJG")
+    token_id, _ = issue_token(h.store, "edited-1", "fuzz")
+    return {
+        "case_id": [waiting, returned, claimed, rated, other],
+        "task_key": ["@intake", "@delivery", "company_registration", *FOLLOW_UP],
+        "step_key": ["review", "decide"],
+        "action": ["start", "finish"],
+        "rating_seq": seqs,
+        "number": [1],
+        "code": ["YZ-YJS-KBQY", "YZ-SCJG-XK-0001"],
+        "revision": [calendar["revision"]],
+        "user_id": ["edited-1", "applicant-2"],
+        "token_id": [token_id],
+        "subscriber_id": [subscriber.id],
+    }
+
+
+def strategy(
+    operation: Any, mode: schemathesis.GenerationMode, real: dict[str, list[Any]]
+) -> st.SearchStrategy[Any]:
+    """Requests of the operation; half the valid ones with real values of every path parameter
+    (invalid data is refused before any lookup, whatever the path names)."""
+    generated = operation.as_strategy(generation_mode=mode)
+    names = [p.name for p in operation.path_parameters]
+    if not mode.is_positive or not names or any(n not in real for n in names):
+        return generated
+
+    def located(drawn: tuple[Any, dict[str, Any]]) -> Any:
+        case, values = drawn
+        case.path_parameters = {**case.path_parameters, **values}
+        return case
+
+    chosen = st.fixed_dictionaries({n: st.sampled_from(real[n]) for n in names})
+    return st.one_of(generated, st.tuples(generated, chosen).map(located))
+
+
+def keeper(cases: list[Any]) -> Any:
+    def keep(case: Any) -> None:
+        cases.append(case)
+
+    return keep
+
+
+def generate(schema: Any, real: dict[str, list[Any]]) -> list[tuple[str, list[Any]]]:
+    """Each operation's requests, valid and invalid ones alternating."""
+    key = repr(sorted(real.items()))
+    if key in _GENERATED:
+        return _GENERATED[key]
+    fixed = settings(
+        max_examples=EXAMPLES,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
+    )
+    plan = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        drawn: list[list[Any]] = []
+        for mode in schemathesis.GenerationMode:
+            cases: list[Any] = []
+            # Unsatisfiable: nothing of this operation can be made invalid (it takes nothing).
+            with contextlib.suppress(Unsatisfiable):
+                fixed(given(case=strategy(operation, mode, real))(keeper(cases)))()
+            drawn.append(cases)
+        mixed = [c for pair in zip(*drawn, strict=False) for c in pair]
+        longest = max(drawn, key=len)
+        plan.append((operation.label, mixed + longest[len(mixed) // 2 :]))
+    _GENERATED[key] = plan
+    return plan
+
+
+def verdict(response: httpx.Response) -> str | None:
+    """Why a server error is a defect, or None when it is not one."""
+    if response.status_code < 500:
+        return None
+    if response.status_code == 503 and "retry-after" in response.headers:
+        try:
+            code = response.json().get("code")
+        except ValueError:
+            code = None
+        if code in UNAVAILABLE:
+            return None
+    return f"server error: {response.text[:300]}"
+
+
+async def fuzz(api: Api, plan: list[tuple[str, list[Any]]], tally: Tally) -> None:
+    for who, user in USERS.items():
+        auth = {} if user is None else {"Authorization": f"Bearer {api.tokens[user]}"}
+        for label, cases in plan:
+            refused = 0
+            for number, case in enumerate(cases):
+                if number == PROBE and refused == PROBE:
+                    break
+                t0 = time.perf_counter()
+                kwargs = case.as_transport_kwargs(base_url="http://onetrip", headers=auth)
+                prepared = requests.Request(**kwargs).prepare()
+                sent = api.http.request(
+                    prepared.method or "GET",
+                    prepared.url or "/",
+                    content=prepared.body,
+                    headers=dict(prepared.headers),
+                )
+                t1 = time.perf_counter()
+                TIMES["prepare"] += t1 - t0
+                try:
+                    response = await asyncio.wait_for(sent, ANSWER_SECONDS)
+                    TIMES["send"] += time.perf_counter() - t1
+                    TIMES["send " + label] += time.perf_counter() - t1
+                except TimeoutError:
+                    tally.problems.append(f"{who} {label}: no answer in {ANSWER_SECONDS} s")
+                    continue
+                tally.requests += 1
+                tally.statuses[response.status_code] += 1
+                refused += response.status_code in (401, 403)
+                problem = verdict(response)
+                if problem is None:
+                    t2 = time.perf_counter()
+                    try:
+                        case.validate_response(response, checks=CHECKS)
+                        TIMES["validate"] += time.perf_counter() - t2
+                    except FailureGroup as group:
+                        problem = "; ".join(
+                            f"{f.title}: {f.message[:200]}" for f in group.exceptions
+                        )
+                if problem is not None:
+                    curl = case.as_curl_command(headers=auth)[:600]
+                    tally.problems.append(
+                        f"{who} {label} → {response.status_code} {problem}\n    {curl}"
+                    )
+
+
+@pytest.fixture
+async def app_api(harness: Harness) -> AsyncIterator[Api]:
+    """The API with the pages (the app ``onetrip api`` serves)."""
+    tokens = seed(harness.store)
+    config = Settings(task_queue=harness.task_queue)
+    app = create_app(config, store=harness.store, client=harness.client)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # 500s are answers
+    async with httpx.AsyncClient(transport=transport, base_url="http://onetrip") as http:
+        yield Api(http, harness, tokens, app)
+
+
+@pytest.mark.timeout(900)
+async def test_every_operation_for_every_user(app_api: Api) -> None:
+    api = app_api
+    assert api.app is not None
+    started = time.perf_counter()
+    real = await real_data(api)
+    seeded = time.perf_counter()
+    schema = schemathesis.openapi.from_dict(api.app.openapi())
+    cpu = time.thread_time()
+    plan = generate(schema, real)
+    generated = time.perf_counter()
+    print("generation cpu", time.thread_time() - cpu)
+    tally = Tally(operations=len(plan))
+    await fuzz(api, plan, tally)
+    done = time.perf_counter()
+    print(
+        f"\nfuzz: data {seeded - started:.1f} s, generation {generated - seeded:.1f} s,"
+        f" {tally.summary(done - generated)}"
+    )
+    for k, v in TIMES.most_common(30):
+        print(f"{v:8.2f} {k}")
+    assert tally.problems == [], "\n".join(tally.problems)
