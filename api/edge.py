@@ -12,6 +12,8 @@ never quoting the input. Pure functions: the middleware in :mod:`api.app` calls 
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -34,6 +36,13 @@ def _no_constant(name: str) -> Any:
     raise _RefusedError(f"{name} 不是 JSON 数值 / {name} is not a JSON number")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _RefusedError(f"数值 {text[:20]} 超出范围 / the number {text[:20]} is out of range")
+    return value
+
+
 def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     seen: dict[str, Any] = {}
     for key, value in pairs:
@@ -45,34 +54,69 @@ def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return seen
 
 
-def _depth(value: Any) -> int:
-    """Nesting depth of a parsed value, without recursion (a list of a million is fine)."""
-    deepest = 0
-    stack = [(value, 1)]
+def _walk(value: Any) -> Problem | None:
+    """Nesting too deep, or text no store can keep (a NUL, which PostgreSQL refuses; an
+    unpaired surrogate, which is not UTF-8 and could not even be quoted in an answer), with
+    where: without recursion, so a list of a million is no harm."""
+    stack: list[tuple[Any, list[str | int]]] = [(value, [])]
     while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict):
-            item = list(item.values())
-        if isinstance(item, list):
-            deepest = max(deepest, level)
-            if level > MAX_JSON_DEPTH:
-                return level
-            stack.extend((v, level + 1) for v in item if isinstance(v, dict | list))
-    return deepest
+        item, path = stack.pop()
+        if isinstance(item, str):
+            problem = _unkeepable(item)
+            if problem is not None:
+                return ["body", *path], problem
+        elif isinstance(item, dict | list):
+            if len(path) >= MAX_JSON_DEPTH:
+                return ["body"], _too_deep()
+            if isinstance(item, dict):
+                for key in item:
+                    problem = _unkeepable(key, key=True)
+                    if problem is not None:
+                        return ["body", *path, _escaped(key[:100])], problem
+                pairs: Any = item.items()
+            else:
+                pairs = enumerate(item)
+            stack.extend((v, [*path, k[:100] if isinstance(k, str) else k]) for k, v in pairs)
+    return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escaped(text: str) -> str:
+    """The text with its NUL characters and unpaired surrogates written as escapes, so that
+    an answer can name it."""
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).replace("\x00", "\\x00")
+
+
+def _unkeepable(text: str, key: bool = False) -> str | None:
+    """The same words as the fields' own check (``definitions.forms.storable``)."""
+    if "\x00" in text:
+        if key:
+            return "键不得包含 NUL 字符 / a key must not contain NUL characters"
+        return "不得包含 NUL 字符 / must not contain NUL characters"
+    if _SURROGATE.search(text):
+        if key:
+            return "键包含无效的 Unicode 字符 / a key contains an unpaired surrogate"
+        return "包含无效的 Unicode 字符 / contains an unpaired surrogate"
+    return None
 
 
 def json_problem(body: bytes) -> Problem | None:
-    """Why a JSON body is refused: not UTF-8, not JSON, ambiguous or too deep."""
+    """Why a JSON body is refused: not UTF-8, not JSON, ambiguous, too deep, or text no
+    store can keep."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         return (
             ["body"],
-            f"请求体不是 UTF-8 编码（第 {exc.start} 字节）/ the body is not UTF-8 (byte"
-            f" {exc.start})",
+            f"请求体不是 UTF-8 编码（第 {exc.start + 1} 字节）/ the body is not UTF-8 (byte"
+            f" {exc.start + 1})",
         )
     try:
-        value = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique)
+        value = json.loads(
+            text, parse_constant=_no_constant, parse_float=_finite, object_pairs_hook=_unique
+        )
     except json.JSONDecodeError as exc:
         return (
             ["body", exc.pos],
@@ -85,18 +129,20 @@ def json_problem(body: bytes) -> Problem | None:
         return ["body"], _too_deep()
     except ValueError:  # an integer longer than Python converts (4 300 digits)
         return ["body"], "数字位数过多 / a number has too many digits"
-    if _depth(value) > MAX_JSON_DEPTH:
-        return ["body"], _too_deep()
-    return None
+    return _walk(value)
 
 
 def _too_deep() -> str:
     return f"JSON 嵌套超过 {MAX_JSON_DEPTH} 层 / the JSON nests deeper than {MAX_JSON_DEPTH} levels"
 
 
-def _fields(encoded: bytes, where: str) -> Problem | None:
-    """The first ``name=value`` pair (percent-encoded, ``+`` for space) that is not UTF-8
-    text a store can keep."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NUL = re.compile(r"\x00")
+
+
+def _fields(encoded: bytes, where: str, refused: re.Pattern[str]) -> Problem | None:
+    """The first ``name=value`` pair (percent-encoded, ``+`` for space) that is not UTF-8,
+    or holds a ``refused`` character."""
     for pair in encoded.split(b"&"):
         if not pair:
             continue
@@ -110,8 +156,10 @@ def _fields(encoded: bytes, where: str) -> Problem | None:
             value = unquote_to_bytes(raw_value.replace(b"+", b" ")).decode("utf-8")
         except UnicodeDecodeError:
             return loc, _not_utf8("值", "the value")
-        if "\x00" in name or "\x00" in value:
-            return loc, "不得包含 NUL 字符 / must not contain NUL characters"
+        found = refused.search(name) or refused.search(value)
+        if found:
+            code = f"U+{ord(found.group()):04X}"
+            return loc, f"不得包含控制字符 {code} / must not contain the control character {code}"
     return None
 
 
@@ -120,21 +168,24 @@ def _not_utf8(zh: str, en: str) -> str:
 
 
 def form_problem(body: bytes) -> Problem | None:
-    """Why a form post (``application/x-www-form-urlencoded``) is refused."""
+    """Why a form post (``application/x-www-form-urlencoded``) is refused: not UTF-8, or a
+    NUL (PostgreSQL refuses it; the fields' own checks judge the other characters, a
+    reason may well hold line breaks)."""
     if not body.isascii():
         return ["body"], "表单须为百分号编码的 UTF-8 / a form must be percent-encoded UTF-8"
-    return _fields(body, "body")
+    return _fields(body, "body", _NUL)
 
 
 def query_problem(query: bytes) -> Problem | None:
-    """Why a query string is refused: too long, or a parameter that is not UTF-8 text."""
+    """Why a query string is refused: too long, or a parameter that is not UTF-8 text
+    without control characters (no filter, cursor or period has one)."""
     if len(query) > MAX_QUERY_BYTES:
         return (
             ["query"],
             f"查询串超过 {MAX_QUERY_BYTES} 字节 / the query string is longer than"
             f" {MAX_QUERY_BYTES} bytes",
         )
-    return _fields(query, "query")
+    return _fields(query, "query", _CONTROL)
 
 
 def media_type(content_type: bytes | None) -> str:

@@ -13,11 +13,10 @@ from temporalio.client import Client
 from api.deps import Admin, CalendarsDep, ClientDep, NowDep, SettingsDep, StoreDep
 from api.errors import ApiError
 from api.public import EventPublic
-from api.schemas import IssuedToken, NewToken, NewUser, StrictBody, UserUpdate
+from api.schemas import IssuedToken, NewToken, NewUser, StrictBody, UserUpdate, one_line
 from core.settings import Settings
 from definitions.analysis import FIGURES, Figures, ItemRow, analyze
 from definitions.calendar import DaySource
-from definitions.forms import storable
 from definitions.loader import Catalog, LoadResult, calendar_years, load_bytes, load_paths
 from definitions.models import CalendarYear, Definition, Procedure
 from definitions.validate import validate_catalog
@@ -386,7 +385,7 @@ def edit_user(user_id: UserId, body: UserUpdate, user: Admin, store: StoreDep) -
 
 
 class NewPassword(StrictBody):
-    password: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(storable)]
+    password: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(one_line)]
     """At least 10 characters, not the user name; the person signs in to the pages with it."""
 
 

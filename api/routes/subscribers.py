@@ -9,8 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import AfterValidator, AnyHttpUrl, BeforeValidator, Field, StrictInt, field_validator
 
 from api.deps import Admin, NowDep, StoreDep
-from api.schemas import MAX_CURSOR, StrictBody
-from definitions.forms import storable
+from api.schemas import MAX_CURSOR, StrictBody, one_line
 from store import subscribers
 from store.subscribers import SubscriberStatus
 from workflows.contracts import EventType
@@ -19,8 +18,9 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 
 SubscriberId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 EventTypes = Annotated[list[str], Field(max_length=len(EventType))]
-Secret = Annotated[str, Field(min_length=16, max_length=200), AfterValidator(storable)]
-"""Signs every delivery (HMAC-SHA256): any text a store can keep."""
+Secret = Annotated[str, Field(min_length=16, max_length=200), AfterValidator(one_line)]
+"""Signs every delivery (HMAC-SHA256): text without control characters, as an administrator
+types it."""
 
 
 def _no_controls(value: object) -> object:
