@@ -90,7 +90,7 @@ class BodyLimit:
                 await self._refuse(scope, receive, send, 415, detail)
                 return
             problem = None
-            if edge.is_json(media):
+            if edge.is_json(media) and (media or scope["method"] not in ("GET", "HEAD")):
                 problem = edge.json_problem(whole)
             elif media == "application/x-www-form-urlencoded":
                 problem = edge.form_problem(whole)
@@ -132,7 +132,9 @@ class BodyLimit:
             response = errors.respond(request, status, fields)
         else:
             response = errors.respond(request, status, detail)
-        log.info("request refused at the edge", request_id=rid, status=status, path=scope["path"])
+        log.info(
+            "request refused at the edge", request_id=rid, status=status, path=scope["path"][:200]
+        )
         await response(scope, receive, send)
 
 

@@ -196,7 +196,8 @@ def media_type(content_type: bytes | None) -> str:
 
 
 def is_json(media: str) -> bool:
-    """Whether FastAPI would read a body of that type as JSON (it does when none is given)."""
+    """Whether FastAPI would read a body of that type as JSON (it does when none is given; the
+    middleware lets a GET's untyped body be, as every route ignores it)."""
     return media in ("", "application/json") or (
         media.startswith("application/") and media.endswith("+json")
     )
