@@ -15,14 +15,13 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from api import errors
+from api import edge, errors
 from api.routes import (
     admin,
     cases,
@@ -42,7 +41,10 @@ log = structlog.get_logger("api")
 
 
 class BodyLimit:
-    """Refuse a request body larger than ``limit`` bytes with 413, reading no more of it."""
+    """Refuse a request body larger than ``limit`` bytes with 413, reading no more of it; and,
+    before any route reads them, bodies and query strings it could only misread (see
+    :mod:`api.edge`): 422 naming where, 415 for a multipart body (no form here takes files,
+    and its parser turns text that is not UTF-8 into Latin-1 without a word)."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -56,6 +58,10 @@ class BodyLimit:
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await self._too_large(scope, receive, send)
+            return
+        query = edge.query_problem(scope.get("query_string") or b"")
+        if query is not None:
+            await self._refuse(scope, receive, send, 422, [query])
             return
         chunks: list[bytes] = []
         size = 0
@@ -71,26 +77,63 @@ class BodyLimit:
             chunks.append(body)
             if not message.get("more_body", False):
                 break
+        whole = b"".join(chunks)
+        if whole:
+            media = edge.media_type(headers.get(b"content-type"))
+            if media == "multipart/form-data":
+                detail = (
+                    "不接受 multipart/form-data，请以 application/json 或表单"
+                    "（application/x-www-form-urlencoded）提交 / multipart/form-data is not"
+                    " accepted: send application/json, or a form as"
+                    " application/x-www-form-urlencoded"
+                )
+                await self._refuse(scope, receive, send, 415, detail)
+                return
+            problem = None
+            if edge.is_json(media) and (media or scope["method"] not in ("GET", "HEAD")):
+                problem = edge.json_problem(whole)
+            elif media == "application/x-www-form-urlencoded":
+                problem = edge.form_problem(whole)
+            if problem is not None:
+                await self._refuse(scope, receive, send, 422, [problem])
+                return
         replayed = False
 
         async def replay() -> Message:
             nonlocal replayed
             if not replayed:
                 replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                return {"type": "http.request", "body": whole, "more_body": False}
             return await receive()
 
         await self.app(scope, replay, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = dict(scope.get("headers") or [])
-        given = headers.get(b"x-request-id", b"").decode("latin-1")
-        rid = given if 0 < len(given) <= 200 and given.isprintable() else uuid.uuid4().hex
         detail = (
             f"请求体超过 {self.limit} 字节 / the request body is larger than {self.limit} bytes"
         )
-        response = JSONResponse(
-            errors.body(413, detail, rid), status_code=413, headers={"X-Request-ID": rid}
+        await self._refuse(scope, receive, send, 413, detail)
+
+    async def _refuse(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        status: int,
+        detail: str | list[edge.Problem],
+    ) -> None:
+        """The one error body (a page for a page's path), with the request's id."""
+        request = Request(scope)
+        given = request.headers.get("x-request-id", "")
+        rid = given if 0 < len(given) <= 200 and given.isprintable() else uuid.uuid4().hex
+        request.state.request_id = rid
+        if isinstance(detail, list):
+            fields = [{"loc": loc, "msg": msg, "type": "value_error"} for loc, msg in detail]
+            response = errors.respond(request, status, fields)
+        else:
+            response = errors.respond(request, status, detail)
+        log.info(
+            "request refused at the edge", request_id=rid, status=status, path=scope["path"][:200]
         )
         await response(scope, receive, send)
 

@@ -2,12 +2,15 @@
 
 Every text a client sends is bounded and checked here, at the edge: a NUL character (which
 PostgreSQL refuses) or an unpaired surrogate (which cannot be stored as UTF-8) is answered
-422 naming the field, never passed on to a case where it would fail every write.
+422 naming the field, never passed on to a case where it would fail every write; so is any
+other control character (an escape sequence in a reason reaches every log, page and CSV that
+shows it), but the tab and line breaks of a written text.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -23,11 +26,45 @@ from workflows.contracts import (
     Role,
 )
 
-Text = Annotated[str, Field(max_length=TEXT_LENGTH), AfterValidator(storable)]
-"""A reason, note or comment."""
-Key = Annotated[str, Field(min_length=1, max_length=MATERIAL_KEY_LENGTH), AfterValidator(storable)]
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL_IN_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def control(value: str, *, lines: bool = False) -> str | None:
+    """What is wrong with the first control character of ``value``, if any (``lines``: tabs
+    and line breaks are text)."""
+    found = (_CONTROL_IN_TEXT if lines else _CONTROL_IN_LINE).search(value)
+    if found is None:
+        return None
+    code = f"U+{ord(found.group()):04X}"
+    return (
+        f"第 {found.start() + 1} 个字符是控制字符 {code} / character {found.start() + 1} is"
+        f" the control character {code}"
+    )
+
+
+def _written(value: str) -> str:
+    storable(value)
+    problem = control(value, lines=True)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def one_line(value: str) -> str:
+    """Text without any control character (a name, a key, a password)."""
+    storable(value)
+    problem = control(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+Text = Annotated[str, Field(max_length=TEXT_LENGTH), AfterValidator(_written)]
+"""A reason, note or comment: tabs and line breaks, no other control character."""
+Key = Annotated[str, Field(min_length=1, max_length=MATERIAL_KEY_LENGTH), AfterValidator(one_line)]
 """A material key, or a short description of something missing."""
-Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(storable)]
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(one_line)]
 
 MAX_VERSION = 2**31 - 1
 """Procedure versions are 32-bit integers in the store."""

@@ -22,6 +22,7 @@ from api.deps import get_calendars, get_client, get_now, get_settings_dep, get_s
 from api.public import EventPublic
 from api.routes import admin as admin_api
 from api.routes import subscribers as subscriber_api
+from api.routes.admin import UserId
 from api.schemas import NewToken, NewUser, UserUpdate
 from definitions.calendar import SHANGHAI
 from store import queries
@@ -29,11 +30,14 @@ from store.calendars import year_at
 from store.db import Store
 from store.sessions import PasswordRefused, SignedIn, check_password
 from store.users import user_details
-from web.pages import Visitor, VisitorDep, check_csrf, render, signed_in
+from web.pages import ProcedureCode, Visitor, VisitorDep, check_csrf, render, signed_in
 from workflows.contracts import EventType, Role
 
 router = APIRouter(include_in_schema=False)
 YAML_LIMIT = 1_000_000
+KEEP_YAML = 65_536
+"""A refused YAML is shown again to be fixed up to this many characters; a longer one (a
+document that explodes, most likely) is not sent back."""
 """Characters of YAML a page may post (the API's body limit is 1 MiB too)."""
 
 
@@ -171,12 +175,21 @@ async def _publish(
         )
     except HTTPException as error:
         lines, code = _refused(error)
-        return page(request, who, store, errors=lines, yaml=form.yaml, status_code=code)
+        kept = form.yaml
+        if len(kept) > KEEP_YAML:
+            kept = ""
+            lines.append(
+                f"所提交的 YAML 超过 {KEEP_YAML} 个字符，不再显示 / the YAML sent is longer than"
+                f" {KEEP_YAML} characters and is not shown again"
+            )
+        return page(request, who, store, errors=lines, yaml=kept, status_code=code)
     return page(request, who, store, published=out)
 
 
 @router.get("/work/admin/procedures/{code}", response_class=HTMLResponse)
-def procedure_page(code: str, request: Request, who: VisitorDep, store: StoreDep) -> HTMLResponse:
+def procedure_page(
+    code: ProcedureCode, request: Request, who: VisitorDep, store: StoreDep
+) -> HTMLResponse:
     """Every version of a procedure: what merging saves, its critical path, its cases."""
     signed = signed_in(who, Role.admin)
     try:
@@ -334,7 +347,7 @@ def add_user(
 
 @router.post("/work/admin/users/{user_id}/{action}")
 def user_action(
-    user_id: str,
+    user_id: UserId,
     action: str,
     request: Request,
     who: VisitorDep,

@@ -23,13 +23,14 @@ from temporalio.client import Client
 from api.applicant import ApplicantCase
 from api.deps import get_client, get_settings_dep, get_store
 from api.routes import cases as case_api
+from api.routes.cases import CaseId
 from api.routes.followups import case_followups
 from api.schemas import Rating, SubmitCase, Supplement, Withdraw
 from definitions.guide import guide_materials
 from definitions.models import FieldType, FormSchema
 from store import queries
 from store.db import Store
-from web.pages import VisitorDep, check_csrf, error_text, render, signed_in
+from web.pages import ProcedureCode, VisitorDep, check_csrf, error_text, render, signed_in
 from workflows.contracts import Role
 
 router = APIRouter(include_in_schema=False)
@@ -105,7 +106,7 @@ async def _snapshot(store: Store, code: str) -> Any:
 
 @router.get("/apply/{code}", response_class=HTMLResponse)
 async def apply_page(
-    code: str,
+    code: ProcedureCode,
     request: Request,
     who: VisitorDep,
     store: Annotated[Store, Depends(get_store)],
@@ -143,7 +144,7 @@ def _apply(
 
 @router.post("/apply/{code}")
 async def apply(
-    code: str,
+    code: ProcedureCode,
     request: Request,
     who: VisitorDep,
     store: Annotated[Store, Depends(get_store)],
@@ -221,7 +222,7 @@ async def _case(
 
 @router.get("/my/{case_id}", response_class=HTMLResponse)
 async def my_case(
-    case_id: str,
+    case_id: CaseId,
     request: Request,
     who: VisitorDep,
     store: Annotated[Store, Depends(get_store)],
@@ -233,7 +234,7 @@ async def my_case(
 
 @router.post("/my/{case_id}/{action}")
 async def act(
-    case_id: str,
+    case_id: CaseId,
     action: str,
     request: Request,
     who: VisitorDep,

@@ -20,7 +20,8 @@ from temporalio.client import Client
 
 from api.deps import get_client, get_settings_dep, get_store
 from api.routes import caseworker
-from api.routes.cases import get_case
+from api.routes.cases import CaseId, get_case
+from api.routes.caseworker import TaskKey
 from api.routes.supervisor import timeline
 from api.schemas import CaseDetail, Deliver, IntakeDecision, Reassign, TaskDecision, Visit
 from definitions.models import FormField
@@ -163,7 +164,7 @@ async def _load(user: Any, store: Store, client: Client, case_id: str) -> Loaded
 
 @router.get("/work/cases/{case_id}", response_class=HTMLResponse)
 async def case_page(
-    case_id: str,
+    case_id: CaseId,
     request: Request,
     who: VisitorDep,
     store: Annotated[Store, Depends(get_store)],
@@ -225,8 +226,8 @@ def _page(
 
 @router.post("/work/cases/{case_id}/tasks/{task_key}/{action}")
 async def act_on_task(
-    case_id: str,
-    task_key: str,
+    case_id: CaseId,
+    task_key: TaskKey,
     action: Literal["claim", "release", "decide", "reassign", "step"],
     request: Request,
     who: VisitorDep,
@@ -330,7 +331,7 @@ def _number(text: str | None) -> int | str | None:
 
 @router.post("/work/cases/{case_id}/intake")
 async def intake(
-    case_id: str,
+    case_id: CaseId,
     request: Request,
     who: VisitorDep,
     store: Annotated[Store, Depends(get_store)],
@@ -364,7 +365,7 @@ async def intake(
 
 @router.post("/work/cases/{case_id}/delivery")
 async def delivery(
-    case_id: str,
+    case_id: CaseId,
     request: Request,
     who: VisitorDep,
     store: Annotated[Store, Depends(get_store)],
@@ -383,7 +384,7 @@ async def delivery(
 
 @router.post("/work/cases/{case_id}/visit")
 async def visit(
-    case_id: str,
+    case_id: CaseId,
     request: Request,
     who: VisitorDep,
     store: Annotated[Store, Depends(get_store)],

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -46,6 +47,12 @@ VENDOR = {
 """Third-party assets served by OneTrip itself (pinned in web/package-lock.json)."""
 
 router = APIRouter(include_in_schema=False)
+
+ProcedureCode = Annotated[str, PathParam(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
+"""A procedure's code in a page's path, as the API takes it: anything else is refused (422),
+never looked up (PostgreSQL refuses a NUL in a query)."""
+Number = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+"""A revision, rating or token number in a page's path: 32 bits, as the store keeps them."""
 
 
 @cache
@@ -214,7 +221,10 @@ def home(
 
 @router.get("/guide/{code}", response_class=HTMLResponse)
 def guide(
-    code: str, request: Request, who: VisitorDep, store: Annotated[Store, Depends(get_store)]
+    code: ProcedureCode,
+    request: Request,
+    who: VisitorDep,
+    store: Annotated[Store, Depends(get_store)],
 ) -> HTMLResponse:
     snap = queries.get_procedure(store, code[:64], None)
     if snap is None:

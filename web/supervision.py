@@ -24,11 +24,12 @@ from api import explain, paging
 from api.deps import get_calendars, get_client, get_now, get_settings_dep, get_store
 from api.routes import followups as followup_api
 from api.routes import supervisor as supervisor_api
+from api.routes.cases import CaseId
 from api.routes.evaluation import Recent, parse_period, performance, reengineering, report
 from evaluation.facts import department_names
 from store import queries
 from store.db import Store
-from web.pages import VisitorDep, check_csrf, error_text, half_year, render, signed_in
+from web.pages import Number, VisitorDep, check_csrf, error_text, half_year, render, signed_in
 from workflows.contracts import Role, TaskRow
 
 router = APIRouter(include_in_schema=False)
@@ -141,7 +142,7 @@ def flagged_page(
 
 @router.post("/work/cases/{case_id}/urge")
 async def urge(
-    case_id: str,
+    case_id: CaseId,
     request: Request,
     who: VisitorDep,
     store: Annotated[Store, Depends(get_store)],
@@ -276,8 +277,8 @@ def followups_page(
 
 @router.get("/work/followups/{case_id}/{seq}", response_class=HTMLResponse)
 async def followup_page(
-    case_id: str,
-    seq: int,
+    case_id: CaseId,
+    seq: Number,
     request: Request,
     who: VisitorDep,
     store: Annotated[Store, Depends(get_store)],
@@ -301,8 +302,8 @@ async def _followup(
 
 @router.post("/work/followups/{case_id}/{seq}/{action}")
 async def followup_action(
-    case_id: str,
-    seq: int,
+    case_id: CaseId,
+    seq: Number,
     action: Literal["verify", "rectify", "revisit", "appeal", "urge"],
     request: Request,
     who: VisitorDep,

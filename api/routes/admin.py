@@ -7,13 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Body, HTTPException, Path, Query, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from temporalio.client import Client
 
 from api.deps import Admin, CalendarsDep, ClientDep, NowDep, SettingsDep, StoreDep
 from api.errors import ApiError
 from api.public import EventPublic
-from api.schemas import IssuedToken, NewToken, NewUser, StrictBody, UserUpdate
+from api.schemas import IssuedToken, NewToken, NewUser, StrictBody, UserUpdate, one_line
 from core.settings import Settings
 from definitions.analysis import FIGURES, Figures, ItemRow, analyze
 from definitions.calendar import DaySource
@@ -385,7 +385,7 @@ def edit_user(user_id: UserId, body: UserUpdate, user: Admin, store: StoreDep) -
 
 
 class NewPassword(StrictBody):
-    password: str = Field(min_length=1, max_length=200)
+    password: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(one_line)]
     """At least 10 characters, not the user name; the person signs in to the pages with it."""
 
 

@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import uuid
 from dataclasses import dataclass, replace
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -33,7 +33,16 @@ from api.public import (
     NotificationStatus,
     TaskPublic,
 )
-from api.schemas import MAX_OFFSET, CaseDetail, Rating, SubmitCase, Submitted, Supplement, Withdraw
+from api.schemas import (
+    MAX_OFFSET,
+    CaseDetail,
+    Rating,
+    SubmitCase,
+    Submitted,
+    Supplement,
+    Withdraw,
+    control,
+)
 from definitions.forms import FormError, validate_form
 from store import outbox, queries
 from store.calendars import latest_revision
@@ -95,6 +104,9 @@ async def submit(
                 for e in exc.errors[:50]
             ],
         ) from None
+    controls = _controls(form)
+    if controls:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, controls[:50])
     known = {m.key: m for i in snap.items for m in i.materials}
     unknown = [
         {"loc": ["body", "materials", i], "msg": f"unknown material key '{k}'", "type": "value"}
@@ -143,6 +155,24 @@ async def submit(
     return Submitted(
         case_id=case_id, procedure=snap.code, version=snap.version, missing_materials=missing
     )
+
+
+def _controls(form: dict[str, Any]) -> list[dict[str, Any]]:
+    """Control characters in the form's texts (tabs and line breaks are text: a text area)."""
+    found: list[dict[str, Any]] = []
+    stack: list[tuple[Any, list[str | int]]] = [(form, [])]
+    while stack:
+        value, loc = stack.pop()
+        if isinstance(value, str):
+            problem = control(value, lines=True)
+            if problem is not None:
+                where = ["body", "form", *(p if isinstance(p, int) else p[:100] for p in loc)]
+                found.append({"loc": where, "msg": problem, "type": "value_error"})
+        elif isinstance(value, dict):
+            stack.extend((v, [*loc, k]) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, [*loc, i]) for i, v in enumerate(value))
+    return sorted(found, key=lambda e: [str(p) for p in e["loc"]])
 
 
 @router.get("/cases")
@@ -221,6 +251,15 @@ async def case_for(user: UserInfo, store: Store, client: ClientDep, case_id: str
     return redact(user, loaded)
 
 
+async def case_to_act_on(
+    request: Request, user: UserInfo, store: Store, client: ClientDep, case_id: str
+) -> Loaded:
+    """The case an action names, once the request's key is known to be usable: a key that
+    is not is 422 before anything is looked up (the engine may be asked)."""
+    client_key(request)
+    return await case_for(user, store, client, case_id)
+
+
 @router.get("/cases/{case_id}")
 async def get_case(
     case_id: CaseId, user: CurrentUser, store: StoreDep, client: ClientDep
@@ -266,7 +305,7 @@ async def supplement(
     settings: SettingsDep,
 ) -> ActionAnswer:
     """Hand in what was asked for (补正) or the 容缺 materials, at once or in parts."""
-    await case_for(user, store, client, case_id)
+    await case_to_act_on(request, user, store, client, case_id)
     data = SupplementInput(actor=user.actor(), materials=body.materials, note=body.note)
     return await act(request, store, client, settings, case_id, CaseWorkflow.supplement, data)
 
@@ -282,7 +321,7 @@ async def withdraw(
     settings: SettingsDep,
 ) -> ActionAnswer:
     """Withdraw the application before a decision."""
-    await case_for(user, store, client, case_id)
+    await case_to_act_on(request, user, store, client, case_id)
     data = WithdrawInput(actor=user.actor(), reason=body.reason)
     return await act(request, store, client, settings, case_id, CaseWorkflow.withdraw, data)
 
@@ -299,7 +338,7 @@ async def rate(
 ) -> ActionAnswer:
     """Rate the service (好差评, 一事一评) once the results are delivered: a score, a comment
     and optional dimension scores. A score of 2 or 1 is a bad rating (差评)."""
-    await case_for(user, store, client, case_id)
+    await case_to_act_on(request, user, store, client, case_id)
     data = RateInput(
         actor=user.actor(),
         score=body.score,

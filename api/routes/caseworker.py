@@ -17,7 +17,7 @@ from api import explain, paging
 from api.actions import act
 from api.deps import CalendarsDep, Caseworker, ClientDep, NowDep, SettingsDep, StoreDep, require
 from api.public import ActionAnswer
-from api.routes.cases import CaseId, case_for
+from api.routes.cases import CaseId, case_to_act_on
 from api.schemas import (
     Deliver,
     IntakeDecision,
@@ -99,7 +99,7 @@ async def claim(
     settings: SettingsDep,
 ) -> ActionAnswer:
     """Take the task; nobody else can decide it then."""
-    await case_for(user, store, client, case_id)
+    await case_to_act_on(request, user, store, client, case_id)
     data = TaskInput(actor=user.actor(), task_key=task_key)
     return await act(request, store, client, settings, case_id, CaseWorkflow.claim, data)
 
@@ -115,7 +115,7 @@ async def release(
     settings: SettingsDep,
 ) -> ActionAnswer:
     """Give a claimed task back to the department's inbox (only its holder can)."""
-    await case_for(user, store, client, case_id)
+    await case_to_act_on(request, user, store, client, case_id)
     data = TaskInput(actor=user.actor(), task_key=task_key)
     return await act(request, store, client, settings, case_id, CaseWorkflow.release, data)
 
@@ -132,7 +132,7 @@ async def decide(
     settings: SettingsDep,
 ) -> ActionAnswer:
     """Approve, reject with reasons, or return for supplement with the complete list."""
-    await case_for(user, store, client, case_id)
+    await case_to_act_on(request, user, store, client, case_id)
     if body.decision == "return":
         if not body.missing or not body.reason:
             raise HTTPException(
@@ -170,7 +170,7 @@ async def reassign(
     A caseworker hands over a task that is unclaimed or their own; a task a colleague holds
     needs that colleague to release it, or a supervisor.
     """
-    loaded = await case_for(user, store, client, case_id)
+    loaded = await case_to_act_on(request, user, store, client, case_id)
     task = next((t for t in loaded.tasks if t.task_key == task_key), None)
     department = task.department if task is not None else user.department
     other = await run_in_threadpool(get_user, store, body.assignee)
@@ -218,7 +218,7 @@ async def step(
     """Start or finish a step that does not count toward the limit (expert review …)."""
     if action not in ("start", "finish"):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "action is start or finish")
-    await case_for(user, store, client, case_id)
+    await case_to_act_on(request, user, store, client, case_id)
     data = StepInput(actor=user.actor(), task_key=task_key, step_key=step_key)
     update = CaseWorkflow.start_step if action == "start" else CaseWorkflow.finish_step
     return await act(request, store, client, settings, case_id, update, data)
@@ -235,7 +235,7 @@ async def intake(
     settings: SettingsDep,
 ) -> ActionAnswer:
     """The front desk accepts (optionally 容缺), refuses with a reason, or returns."""
-    await case_for(user, store, client, case_id)
+    await case_to_act_on(request, user, store, client, case_id)
     actor = user.actor()
     if body.decision == "accept":
         accept = AcceptInput(
@@ -275,7 +275,7 @@ async def visit(
 ) -> ActionAnswer:
     """The front desk records that the applicant came in person (到办事现场: a trip), with
     the applicant's rating of the visit from the desk's device when given (一次一评)."""
-    await case_for(user, store, client, case_id)
+    await case_to_act_on(request, user, store, client, case_id)
     rating = (
         VisitRating(
             score=body.rating.score,
@@ -300,6 +300,6 @@ async def deliver(
     settings: SettingsDep,
 ) -> ActionAnswer:
     """Hand out all results at once (送达)."""
-    await case_for(user, store, client, case_id)
+    await case_to_act_on(request, user, store, client, case_id)
     data = DeliverInput(actor=user.actor(), method=body.method)
     return await act(request, store, client, settings, case_id, CaseWorkflow.deliver, data)

@@ -6,10 +6,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import AnyHttpUrl, Field, StrictInt, field_validator
+from pydantic import AfterValidator, AnyHttpUrl, BeforeValidator, Field, StrictInt, field_validator
 
 from api.deps import Admin, NowDep, StoreDep
-from api.schemas import MAX_CURSOR, StrictBody
+from api.schemas import MAX_CURSOR, StrictBody, one_line
 from store import subscribers
 from store.subscribers import SubscriberStatus
 from workflows.contracts import EventType
@@ -18,6 +18,19 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 
 SubscriberId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 EventTypes = Annotated[list[str], Field(max_length=len(EventType))]
+Secret = Annotated[str, Field(min_length=16, max_length=200), AfterValidator(one_line)]
+"""Signs every delivery (HMAC-SHA256): text without control characters, as an administrator
+types it."""
+
+
+def _no_controls(value: object) -> object:
+    """A URL parser drops control characters without a word; refuse them instead."""
+    if isinstance(value, str) and any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise ValueError("不得包含控制字符 / must not contain control characters")
+    return value
+
+
+Url = Annotated[AnyHttpUrl, Field(max_length=2000), BeforeValidator(_no_controls)]
 KNOWN_TYPES = frozenset(t.value for t in EventType)
 
 
@@ -31,9 +44,9 @@ def _known(types: list[str]) -> list[str]:
 
 
 class NewSubscriber(StrictBody):
-    url: AnyHttpUrl = Field(max_length=2000)
+    url: Url
     """Where batches of events are POSTed (http or https)."""
-    secret: str = Field(min_length=16, max_length=200)
+    secret: Secret
     """Signs every delivery (HMAC-SHA256); not shown again."""
     types: EventTypes = Field(default_factory=list)
     """Event types to send; empty: every type."""
@@ -53,8 +66,8 @@ class NewSubscriber(StrictBody):
 class SubscriberUpdate(StrictBody):
     """What to change; left out stays. A new ``cursor`` resumes delivery after that id."""
 
-    url: AnyHttpUrl | None = Field(None, max_length=2000)
-    secret: str | None = Field(None, min_length=16, max_length=200)
+    url: Url | None = None
+    secret: Secret | None = None
     types: EventTypes | None = None
     active: bool | None = Field(None, strict=True)
     cursor: int | None = Field(None, ge=0, le=MAX_CURSOR, strict=True)

@@ -14,7 +14,7 @@ from api import explain, paging
 from api.actions import act
 from api.deps import CalendarsDep, ClientDep, NowDep, SettingsDep, Staff, StoreDep, Supervisor
 from api.public import ActionAnswer, EventPublic, FeedEvent, IncidentPublic
-from api.routes.cases import CaseId, case_for
+from api.routes.cases import CaseId, case_for, case_to_act_on
 from api.schemas import MAX_CURSOR, Attention, CasePage, EventPage, Resolve, TaskView, Urge
 from evaluation import rollups
 from store import queries
@@ -197,7 +197,7 @@ async def resolve(
     settings: SettingsDep,
 ) -> ActionAnswer:
     """Close an incident after looking into it, with a note."""
-    await case_for(user, store, client, case_id)
+    await case_to_act_on(request, user, store, client, case_id)
     data = ResolveIncidentInput(
         actor=user.actor().model_copy(update={"role": Role.supervisor}),
         number=number,
@@ -247,7 +247,7 @@ async def urge(
     settings: SettingsDep,
 ) -> ActionAnswer:
     """督办: a period in working days; missing it raises an escalation event."""
-    await case_for(user, store, client, case_id)
+    await case_to_act_on(request, user, store, client, case_id)
     data = UrgeInput(
         actor=user.actor().model_copy(update={"role": Role.supervisor}),
         task_key=body.task_key,

@@ -23,6 +23,21 @@ from store.writes import publish_catalog
 from tests.fixtures_temporal import Harness, catalog
 from workflows.contracts import Role
 
+
+def _hypothesis_prints_examples() -> None:
+    """schemathesis (its pytest plugin loads whenever it is installed) swaps Hypothesis's
+    printer for one that prints nothing, for the whole process: every property test of the
+    suite would report its failing example as ``x=,``. Hypothesis's own is put back as soon as
+    tests/api is collected, before any test runs (the fuzz pass never prints an example)."""
+    from hypothesis import core
+    from hypothesis.vendor import pretty
+
+    core.RepresentationPrinter = pretty.RepresentationPrinter  # type: ignore[misc]
+
+
+_hypothesis_prints_examples()
+
+
 USERS: dict[str, tuple[Role, str | None]] = {
     "applicant-1": (Role.applicant, None),
     "applicant-2": (Role.applicant, None),
