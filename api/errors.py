@@ -86,8 +86,13 @@ class ApiError(HTTPException):
 
 
 def short(value: Any) -> str:
+    """Text an answer can carry: cut to a few hundred characters, and any character UTF-8
+    cannot encode (a lone surrogate quoted from the input) written as an escape, so that
+    quoting a bad input never turns its refusal into a 500."""
     text = str(value)
-    return text if len(text) <= MESSAGE_LENGTH else text[:MESSAGE_LENGTH] + "…"
+    if len(text) > MESSAGE_LENGTH:
+        text = text[:MESSAGE_LENGTH] + "…"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 _SEPARATOR = re.compile(r"\s*/\s+")

@@ -113,3 +113,10 @@ async def test_an_unreachable_store_is_503_in_the_same_body(api: Api) -> None:
             assert "store" in body["message"]["en"]
     finally:
         broken.dispose()
+
+
+def test_an_answer_quoting_a_lone_surrogate_is_still_an_answer() -> None:
+    from api import errors
+
+    assert errors.short("bad \udc80 value") == "bad \\udc80 value"
+    assert errors.short("x" * 10_000).endswith("…")
